@@ -1,0 +1,69 @@
+import type { AddonDefinition } from "@berth/addon-sdk";
+import {
+  errorResponseSchema,
+  planChangeRequestSchema,
+  planChangeResponseSchema,
+  provisionRequestSchema,
+  provisionResponseSchema,
+  resourceIdParamsSchema,
+} from "@berth/protocol";
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { registerAddonAuth } from "../plugins/addon-auth.js";
+import type { ResourceService } from "../resource-service.js";
+
+export interface ResourceRoutesOptions {
+  addon: AddonDefinition;
+  credentials: { username: string; password: string };
+  resources: ResourceService;
+}
+
+const errors = { 400: errorResponseSchema, 401: errorResponseSchema, 404: errorResponseSchema, 422: errorResponseSchema };
+
+/** The provider endpoints of one addon (spec §2), mounted at `/<addon>/resources` behind that addon's credentials. */
+export async function resourceRoutes(scope: FastifyInstance, { addon, credentials, resources }: ResourceRoutesOptions): Promise<void> {
+  await registerAddonAuth(scope, { addonId: addon.id, ...credentials });
+  const app = scope.withTypeProvider<ZodTypeProvider>();
+
+  app.post(
+    "/",
+    { schema: { body: provisionRequestSchema, response: { 202: provisionResponseSchema, ...errors } } },
+    async (request, reply) => {
+      const resource = await resources.provision(addon, request.body);
+      const message =
+        resource.status === "provisioned"
+          ? `Your ${addon.name} database is ready.`
+          : `Your ${addon.name} database is being created; ${addon.configVars.join(", ")} will be set when it is ready.`;
+      return reply.code(202).send({ id: resource.id, message });
+    },
+  );
+
+  for (const method of ["PUT", "PATCH"] as const) {
+    app.route({
+      method,
+      url: "/:id",
+      schema: { params: resourceIdParamsSchema, body: planChangeRequestSchema, response: { 200: planChangeResponseSchema, ...errors } },
+      handler: async (request) => {
+        const outcome = await resources.changePlan(addon, request.params.id, request.body);
+        return outcome.kind === "unchanged"
+          ? { message: `The database is already on plan ${outcome.plan.displayName}.` }
+          : { message: `The database is moving to plan ${outcome.plan.displayName}; it restarts once, its data is kept.` };
+      },
+    });
+  }
+
+  // DELETE carries no body, but the platform's tooling sends `null` without a content type:
+  // accept and ignore whatever comes, in a scope of its own so other routes keep their 415.
+  await app.register(async (deleteScope) => {
+    deleteScope.removeAllContentTypeParsers();
+    deleteScope.addContentTypeParser("*", { parseAs: "buffer" }, (_request, _body, done) => done(null, undefined));
+    deleteScope.withTypeProvider<ZodTypeProvider>().delete(
+      "/:id",
+      { schema: { params: resourceIdParamsSchema } },
+      async (request, reply) => {
+        await resources.deprovision(addon, request.params.id);
+        return reply.code(204).send();
+      },
+    );
+  });
+}

@@ -1,0 +1,38 @@
+import { addons } from "@berth/addons";
+import { ConfigError } from "@berth/config";
+import { createDatabase } from "@berth/db";
+import { OperationQueue } from "@berth/jobs";
+import { Redis } from "ioredis";
+import { buildApp } from "./app.js";
+import { loadApiConfig } from "./config.js";
+
+async function main(): Promise<void> {
+  const config = loadApiConfig(process.env, addons);
+  const db = createDatabase({ url: config.databaseUrl });
+  const queue = new OperationQueue({ connection: new Redis(config.redisUrl, { maxRetriesPerRequest: null }), prefix: config.queuePrefix });
+  const app = await buildApp({
+    db,
+    queue,
+    addons,
+    addonCredentials: config.addonCredentials,
+    logger: { level: config.logLevel, redact: ["req.headers.authorization"] },
+  });
+  app.addHook("onClose", async () => {
+    await queue.close();
+    await db.$disconnect();
+  });
+  await app.listen({ host: config.host, port: config.port });
+
+  const shutdown = async (signal: string) => {
+    app.log.info({ signal }, "api stopping: draining requests");
+    await app.close();
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,73 @@
+import type { AddonDefinition } from "@berth/addon-sdk";
+import {
+  addonEnvPrefix,
+  encryptionKey,
+  encryptionKeyList,
+  httpUrl,
+  parseEnv,
+  portRange,
+  postgresUrl,
+  readAddonCredentials,
+  redisUrl,
+  type AddonCredentialsConfig,
+  type EnvSource,
+} from "@berth/config";
+import { z } from "zod";
+
+export const workerEnvSchema = z.object({
+  BERTH_REDIS_URL: redisUrl,
+  BERTH_DATABASE_URL: postgresUrl,
+  BERTH_QUEUE_PREFIX: z.string().min(1).default("berth"),
+  BERTH_PLATFORM_API_URL: httpUrl,
+  BERTH_ENCRYPTION_KEY: encryptionKey,
+  BERTH_ENCRYPTION_PREVIOUS_KEYS: encryptionKeyList,
+  DOCKER_HOST: z.string().regex(/^(unix|tcp|http|https):\/\//, "must be unix:///path or tcp://host:port").default("unix:///var/run/docker.sock"),
+  BERTH_PUBLIC_HOST: z.string().min(1).default("127.0.0.1"),
+  BERTH_DATABASE_BIND_ADDRESS: z.ipv4().or(z.ipv6()).default("127.0.0.1"),
+  BERTH_PORT_RANGE: portRange.default({ first: 20_000, last: 29_999 }),
+  BERTH_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export interface WorkerConfig {
+  redisUrl: string;
+  databaseUrl: string;
+  queuePrefix: string;
+  platformApiUrl: string;
+  encryptionKey: Buffer;
+  previousEncryptionKeys: Buffer[];
+  dockerHost: string;
+  publicHost: string;
+  bindAddress: string;
+  portRange: { first: number; last: number };
+  concurrency: number;
+  logLevel: string;
+  /** Per addon: the image to run and the manifest credentials used to call the platform back. */
+  addons: Map<string, { image: string; credentials: AddonCredentialsConfig }>;
+}
+
+export function loadWorkerConfig(env: EnvSource, addons: ReadonlyMap<string, AddonDefinition>): WorkerConfig {
+  const issues: string[] = [];
+  const credentials = readAddonCredentials(env, addons.keys(), issues);
+  const parsed = parseEnv(workerEnvSchema, env, issues);
+  return {
+    redisUrl: parsed.BERTH_REDIS_URL,
+    databaseUrl: parsed.BERTH_DATABASE_URL,
+    queuePrefix: parsed.BERTH_QUEUE_PREFIX,
+    platformApiUrl: parsed.BERTH_PLATFORM_API_URL,
+    encryptionKey: parsed.BERTH_ENCRYPTION_KEY,
+    previousEncryptionKeys: parsed.BERTH_ENCRYPTION_PREVIOUS_KEYS,
+    dockerHost: parsed.DOCKER_HOST,
+    publicHost: parsed.BERTH_PUBLIC_HOST,
+    bindAddress: parsed.BERTH_DATABASE_BIND_ADDRESS,
+    portRange: parsed.BERTH_PORT_RANGE,
+    concurrency: parsed.BERTH_WORKER_CONCURRENCY,
+    logLevel: parsed.LOG_LEVEL,
+    addons: new Map(
+      [...addons.values()].map((addon) => [
+        addon.id,
+        { image: env[`${addonEnvPrefix(addon.id)}IMAGE`] || addon.defaultImage, credentials: credentials.get(addon.id)! },
+      ]),
+    ),
+  };
+}

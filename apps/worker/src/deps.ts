@@ -1,0 +1,25 @@
+import type { AddonDefinition } from "@berth/addon-sdk";
+import type { PrismaClient, SecretBox } from "@berth/db";
+import type { PlatformClient } from "@berth/platform-client";
+import type { Logger } from "pino";
+import type { ContainerRuntime } from "./runtime/container-runtime.js";
+
+/** Everything the job handlers need, built once in main (or by a test) and passed down. */
+export interface WorkerDeps {
+  db: PrismaClient;
+  runtime: ContainerRuntime;
+  secrets: SecretBox;
+  logger: Logger;
+  addons: ReadonlyMap<string, AddonDefinition>;
+  /** Per addon: image to run and the client that reports back to the platform. */
+  addonRuntime: ReadonlyMap<string, { image: string; platform: PlatformClient }>;
+  placement: {
+    /** Host written into connection URLs. */
+    publicHost: string;
+    /** Address database containers listen on. */
+    bindAddress: string;
+    portRange: { first: number; last: number };
+  };
+  /** Pause between readiness probes. */
+  readinessIntervalMs: number;
+}

@@ -1,0 +1,33 @@
+import type { AddonDefinition } from "@berth/addon-sdk";
+import { SecretBox, createDatabase } from "@berth/db";
+import { PlatformClient } from "@berth/platform-client";
+import { pino, type Logger } from "pino";
+import type { WorkerConfig } from "./config.js";
+import type { WorkerDeps } from "./deps.js";
+import { DockerRuntime } from "./runtime/docker-runtime.js";
+
+/** Builds the worker's dependencies from its validated configuration. */
+export function createWorkerDeps(
+  config: WorkerConfig,
+  addons: ReadonlyMap<string, AddonDefinition>,
+  logger: Logger = pino({ level: config.logLevel, name: "berth-worker" }),
+): WorkerDeps {
+  return {
+    db: createDatabase({ url: config.databaseUrl }),
+    runtime: new DockerRuntime({ dockerHost: config.dockerHost }),
+    secrets: new SecretBox(config.encryptionKey, config.previousEncryptionKeys),
+    logger,
+    addons,
+    addonRuntime: new Map(
+      [...config.addons].map(([id, { image, credentials }]) => [
+        id,
+        {
+          image,
+          platform: new PlatformClient({ baseUrl: config.platformApiUrl, ...credentials }),
+        },
+      ]),
+    ),
+    placement: { publicHost: config.publicHost, bindAddress: config.bindAddress, portRange: config.portRange },
+    readinessIntervalMs: 100,
+  };
+}

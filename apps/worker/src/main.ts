@@ -1,0 +1,35 @@
+import { addons } from "@berth/addons";
+import { ConfigError } from "@berth/config";
+import { Redis } from "ioredis";
+import { loadWorkerConfig } from "./config.js";
+import { createWorkerDeps } from "./main-deps.js";
+import { startOperationWorker } from "./worker.js";
+
+async function main(): Promise<void> {
+  const config = loadWorkerConfig(process.env, addons);
+  const deps = createWorkerDeps(config, addons);
+  const worker = startOperationWorker(deps, {
+    connection: new Redis(config.redisUrl, { maxRetriesPerRequest: null }),
+    prefix: config.queuePrefix,
+    concurrency: config.concurrency,
+  });
+  await worker.waitUntilReady();
+  deps.logger.info({ concurrency: config.concurrency, addons: [...addons.keys()] }, "worker started");
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    deps.logger.info({ signal }, "worker stopping: finishing running jobs");
+    await worker.close();
+    await deps.db.$disconnect();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+});

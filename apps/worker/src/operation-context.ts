@@ -1,0 +1,95 @@
+import { findPlan, type AddonCredentials, type AddonDefinition, type AddonPlan, type Endpoint } from "@berth/addon-sdk";
+import type { Operation, Resource } from "@berth/db";
+import type { PlatformClient } from "@berth/platform-client";
+import type { Logger } from "pino";
+import type { WorkerDeps } from "./deps.js";
+import { PermanentError } from "./errors.js";
+import { containerNameOf, volumeNameOf } from "./names.js";
+import { probeHostFor } from "./readiness.js";
+import type { ContainerRequest } from "./runtime/container-runtime.js";
+
+/** What one handler run sees: the operation, its resource and addon, and helpers bound to them. */
+export class OperationContext {
+  readonly addon: AddonDefinition;
+  readonly platform: PlatformClient;
+  readonly image: string;
+  readonly logger: Logger;
+
+  constructor(
+    readonly deps: WorkerDeps,
+    readonly operation: Operation,
+    public resource: Resource,
+    private readonly reportStep: (step: string) => Promise<void>,
+  ) {
+    const addon = deps.addons.get(resource.addon);
+    const runtime = deps.addonRuntime.get(resource.addon);
+    if (!addon || !runtime) throw new PermanentError(`addon ${resource.addon} is not installed in this worker`);
+    this.addon = addon;
+    this.platform = runtime.platform;
+    this.image = runtime.image;
+    this.logger = deps.logger.child({ operationId: operation.id, resourceId: resource.id, kind: operation.kind });
+  }
+
+  get containerName(): string {
+    return containerNameOf(this.resource.id);
+  }
+
+  get volumeName(): string {
+    return volumeNameOf(this.resource.id);
+  }
+
+  /** Records the step on the operation (for operators and resumption) and in the job's log. */
+  async step(name: string): Promise<void> {
+    this.logger.info({ step: name }, "step");
+    await this.deps.db.operation.update({ where: { id: this.operation.id }, data: { step: name } });
+    await this.reportStep(name);
+  }
+
+  plan(name: string): AddonPlan {
+    const plan = findPlan(this.addon, name);
+    if (!plan) throw new PermanentError(`plan ${name} does not exist for addon ${this.addon.id}`);
+    return plan;
+  }
+
+  async reloadResource(): Promise<Resource> {
+    this.resource = await this.deps.db.resource.findUniqueOrThrow({ where: { id: this.resource.id } });
+    return this.resource;
+  }
+
+  /** Credentials are generated once; a replayed step reads the ones already stored. */
+  async ensureCredentials(): Promise<AddonCredentials> {
+    if (this.resource.credentials === null) {
+      const sealed = this.deps.secrets.sealJson(this.addon.generateCredentials());
+      await this.deps.db.resource.updateMany({ where: { id: this.resource.id, credentials: null }, data: { credentials: sealed } });
+      await this.reloadResource();
+    }
+    return this.credentials();
+  }
+
+  credentials(): AddonCredentials {
+    if (this.resource.credentials === null) throw new Error(`resource ${this.resource.id} has no credentials yet`);
+    return this.deps.secrets.openJson<AddonCredentials>(this.resource.credentials);
+  }
+
+  /** Where clients connect (public host) and where the worker probes (bind address). */
+  endpoints(credentials: AddonCredentials): { public: Endpoint; probe: Endpoint } {
+    const { port } = this.resource;
+    if (port === null) throw new Error(`resource ${this.resource.id} has no port yet`);
+    const { publicHost, bindAddress } = this.deps.placement;
+    return {
+      public: { host: this.resource.publicHost ?? publicHost, port, credentials },
+      probe: { host: probeHostFor(bindAddress), port, credentials },
+    };
+  }
+
+  containerRequest(plan: AddonPlan, credentials: AddonCredentials): ContainerRequest {
+    const { port } = this.resource;
+    if (port === null) throw new Error(`resource ${this.resource.id} has no port yet`);
+    return {
+      name: this.containerName,
+      volumeName: this.volumeName,
+      spec: this.addon.containerSpec({ plan, credentials, image: this.image, port, bindAddress: this.deps.placement.bindAddress }),
+      labels: { resourceId: this.resource.id, addonId: this.addon.id, plan: plan.name },
+    };
+  }
+}

@@ -1,0 +1,60 @@
+import type { ContainerSpec } from "@berth/addon-sdk";
+
+/** Labels every Berth container and volume carries, so Docker's state can be matched to the control plane. */
+export interface ManagedLabels {
+  readonly resourceId: string;
+  readonly addonId: string;
+  readonly plan: string;
+}
+
+export interface ContainerRequest {
+  readonly name: string;
+  readonly volumeName: string;
+  readonly spec: ContainerSpec;
+  readonly labels: ManagedLabels;
+}
+
+export interface ContainerState {
+  readonly name: string;
+  readonly running: boolean;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly memoryBytes: number;
+  readonly nanoCpus: number;
+}
+
+export interface ManagedObjects {
+  readonly containers: readonly { name: string; resourceId: string }[];
+  readonly volumes: readonly { name: string; resourceId: string }[];
+}
+
+/**
+ * The worker's only view of a container engine. Every call is idempotent:
+ * creating what exists or removing what is gone succeeds, so a job can be
+ * replayed from any step.
+ */
+export interface ContainerRuntime {
+  ensureVolume(name: string, labels: ManagedLabels): Promise<void>;
+  /** Creates the container if no container has this name, then starts it. */
+  ensureContainerRunning(request: ContainerRequest): Promise<ContainerState>;
+  inspectContainer(name: string): Promise<ContainerState | undefined>;
+  /** Stops (with the container's own stop timeout) and removes; absent is fine. */
+  removeContainer(name: string): Promise<void>;
+  removeVolume(name: string): Promise<void>;
+  listManaged(): Promise<ManagedObjects>;
+}
+
+export const LABEL = {
+  managed: "berth.managed",
+  resource: "berth.resource",
+  addon: "berth.addon",
+  plan: "berth.plan",
+} as const;
+
+export function labelsOf(labels: ManagedLabels): Record<string, string> {
+  return {
+    [LABEL.managed]: "true",
+    [LABEL.resource]: labels.resourceId,
+    [LABEL.addon]: labels.addonId,
+    [LABEL.plan]: labels.plan,
+  };
+}

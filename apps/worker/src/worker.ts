@@ -1,0 +1,79 @@
+import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
+import { OPERATIONS_QUEUE, jobCatalog, type JobName } from "@berth/jobs";
+import type { WorkerDeps } from "./deps.js";
+import { PermanentError } from "./errors.js";
+import { handlers } from "./handlers/index.js";
+import { OperationContext } from "./operation-context.js";
+
+/** How long an operation waits before checking again whether the resource's earlier operations are done. */
+const ORDERING_DELAY_MS = 500;
+
+export interface OperationWorkerOptions {
+  connection: ConnectionOptions;
+  prefix?: string;
+  concurrency: number;
+}
+
+/** Starts consuming the operations queue. Close the returned worker to stop (it finishes running jobs first). */
+export function startOperationWorker(deps: WorkerDeps, options: OperationWorkerOptions): Worker {
+  const worker = new Worker(OPERATIONS_QUEUE, (job, token) => runOperation(deps, job, token), {
+    connection: options.connection,
+    prefix: options.prefix,
+    concurrency: options.concurrency,
+  });
+  worker.on("error", (error) => deps.logger.error({ err: error }, "worker error"));
+  return worker;
+}
+
+export async function runOperation(deps: WorkerDeps, job: Job, token: string | undefined): Promise<void> {
+  const { db } = deps;
+  const name = job.name as JobName;
+  const schema = jobCatalog[name];
+  if (!schema) throw new PermanentError(`unknown job ${job.name}`);
+  const parsed = schema.safeParse(job.data);
+  if (!parsed.success) throw new PermanentError(`invalid ${job.name} job data: ${parsed.error.message}`);
+  const { operationId } = parsed.data;
+
+  const operation = await db.operation.findUnique({ where: { id: operationId } });
+  if (!operation) throw new PermanentError(`operation ${operationId} does not exist`);
+  if (operation.status === "succeeded" || operation.status === "failed") return; // already settled: a duplicate delivery
+
+  // Operations of one resource run one at a time, in the order the platform sent them.
+  const earlier = await db.operation.findFirst({
+    where: { resourceId: operation.resourceId, seq: { lt: operation.seq }, status: { in: ["pending", "running"] } },
+    select: { id: true },
+  });
+  if (earlier) {
+    await job.moveToDelayed(Date.now() + ORDERING_DELAY_MS, token);
+    throw new DelayedError();
+  }
+
+  await db.operation.update({
+    where: { id: operation.id },
+    data: { status: "running", startedAt: operation.startedAt ?? new Date(), attempts: { increment: 1 }, error: null },
+  });
+  const resource = await db.resource.findUniqueOrThrow({ where: { id: operation.resourceId } });
+
+  try {
+    const ctx = new OperationContext(deps, operation, resource, (step) => job.log(`step ${step}`).then(() => undefined));
+    await handlers[name](ctx);
+    await db.operation.update({ where: { id: operation.id }, data: { status: "succeeded", finishedAt: new Date() } });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const final = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    deps.logger.warn({ operationId, resourceId: resource.id, err: message, final }, "operation attempt failed");
+    await job.log(`attempt ${job.attemptsMade + 1} failed: ${message}`);
+    if (final) {
+      await db.$transaction([
+        db.operation.update({ where: { id: operation.id }, data: { status: "failed", error: message, finishedAt: new Date() } }),
+        db.resource.update({
+          where: { id: resource.id },
+          data: { status: "failed", statusReason: `${operation.kind} failed: ${message}` },
+        }),
+      ]);
+    } else {
+      await db.operation.update({ where: { id: operation.id }, data: { error: message } });
+    }
+    throw error;
+  }
+}

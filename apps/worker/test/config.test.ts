@@ -1,0 +1,49 @@
+import { randomBytes } from "node:crypto";
+import { addons } from "@berth/addons";
+import { ConfigError } from "@berth/config";
+import { describe, expect, it } from "vitest";
+import { loadWorkerConfig } from "../src/config.js";
+
+const valid = {
+  BERTH_REDIS_URL: "redis://127.0.0.1:6390",
+  BERTH_DATABASE_URL: "postgresql://postgres@127.0.0.1:5433/berth",
+  BERTH_PLATFORM_API_URL: "https://api.osc-fr1.scalingo.com",
+  BERTH_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+  BERTH_ADDON_POSTGRESQL_USERNAME: "berth-postgresql",
+  BERTH_ADDON_POSTGRESQL_PASSWORD: "a-long-enough-password",
+};
+
+describe("worker configuration", () => {
+  it("applies defaults and per-addon settings", () => {
+    const config = loadWorkerConfig({ ...valid, BERTH_PORT_RANGE: "30000-30100", BERTH_ADDON_POSTGRESQL_IMAGE: "my/pg:15" }, addons);
+    expect(config.portRange).toEqual({ first: 30_000, last: 30_100 });
+    expect(config.bindAddress).toBe("127.0.0.1");
+    expect(config.dockerHost).toBe("unix:///var/run/docker.sock");
+    expect(config.addons.get("postgresql")).toEqual({
+      image: "my/pg:15",
+      credentials: { username: "berth-postgresql", password: "a-long-enough-password" },
+    });
+  });
+
+  it("falls back to the addon's official image", () => {
+    expect(loadWorkerConfig(valid, addons).addons.get("postgresql")?.image).toBe("postgres:15");
+  });
+
+  it("lists every problem at once, naming each variable", () => {
+    let error: unknown;
+    try {
+      loadWorkerConfig(
+        { ...valid, BERTH_REDIS_URL: "http://x", BERTH_ENCRYPTION_KEY: "short", BERTH_ADDON_POSTGRESQL_PASSWORD: undefined, BERTH_PORT_RANGE: "9-1" },
+        addons,
+      );
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const { issues } = error as ConfigError;
+    expect(issues.join("\n")).toMatch(/BERTH_ADDON_POSTGRESQL_PASSWORD is required/);
+    expect(issues.join("\n")).toMatch(/BERTH_REDIS_URL/);
+    expect(issues.join("\n")).toMatch(/BERTH_ENCRYPTION_KEY/);
+    expect(issues.join("\n")).toMatch(/BERTH_PORT_RANGE/);
+  });
+});

@@ -1,0 +1,319 @@
+#!/usr/bin/env bash
+# Build a local database image from the HOST's installed binaries: no base image can be pulled
+# here, so the image is a root filesystem made of the engine's binaries, /bin/sh (dash), the few
+# tools its entrypoint uses and every library `ldd` lists for them, built `FROM scratch`.
+#
+#   docker/local-images/build.sh <engine> [--rebuild] [--print-tag]
+#
+#   engine      postgresql   berth-local/postgresql:15    (Debian's postgresql-15)
+#               mysql        berth-local/mariadb:10.11    (Debian's mariadb-server)
+#               redis        berth-local/redis:7          (Debian's redis-server)
+#   --rebuild   build even if the image already exists (default: keep an existing image)
+#   --print-tag print the image tag and exit
+#
+# Each image honours the environment contract of the matching official image (postgres,
+# mariadb, redis) so that the addon code is the same with either. Images carry the label
+# berth.local-image=true. Missing host packages are installed with apt-get (root).
+set -euo pipefail
+
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+log() { printf '[build %s] %s\n' "${ENGINE:-?}" "$*" >&2; }
+die() { printf '[build %s] ERROR: %s\n' "${ENGINE:-?}" "$*" >&2; exit 1; }
+usage() { sed -n '5,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
+
+ENGINE=""
+REBUILD=0
+PRINT_TAG=0
+for a in "$@"; do
+  case $a in
+    --rebuild) REBUILD=1 ;;
+    --print-tag) PRINT_TAG=1 ;;
+    -h | --help) usage ;;
+    -*) die "unknown option: $a" ;;
+    *) [[ -z $ENGINE ]] || die "only one engine at a time"; ENGINE=$a ;;
+  esac
+done
+[[ -n $ENGINE ]] || usage
+
+case $ENGINE in
+  postgresql) TAG=berth-local/postgresql:15 ;;
+  mysql) TAG=berth-local/mariadb:10.11 ;;
+  redis) TAG=berth-local/redis:7 ;;
+  *) die "unknown engine '$ENGINE' (known: postgresql, mysql, redis)" ;;
+esac
+if ((PRINT_TAG)); then
+  echo "$TAG"
+  exit 0
+fi
+
+# ------------------------------------------------------------------ docker client
+
+export DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
+docker_ok() { docker info >/dev/null 2>&1; }
+if ! docker_ok; then
+  # a client newer than the daemon that refuses to negotiate: pin the daemon's API version
+  max=$(docker version 2>&1 | sed -n 's/.*[Mm]aximum supported API version is \([0-9.]*\).*/\1/p' | head -n1 || true)
+  [[ -z $max ]] || export DOCKER_API_VERSION=$max
+  docker_ok || die "Docker Engine does not answer at $DOCKER_HOST (start it: scripts/services.sh up)"
+fi
+
+if ((!REBUILD)) && docker image inspect "$TAG" >/dev/null 2>&1; then
+  log "image $TAG exists (use --rebuild to build it again)"
+  exit 0
+fi
+
+# ------------------------------------------------------------------ host packages
+
+APT_UPDATED=0
+need_pkg() { # need_pkg FILE PACKAGE...: install PACKAGE(s) unless FILE exists
+  local file=$1; shift
+  [[ -e $file ]] && return 0
+  [[ $(id -u) == 0 ]] || die "$file is missing; install $* (needs root)"
+  if ((APT_UPDATED == 0)); then
+    log "apt-get update"
+    apt-get update -qq >/dev/null || die "apt-get update failed"
+    APT_UPDATED=1
+  fi
+  log "apt-get install -y $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 "$@" >/dev/null ||
+    die "apt-get install $* failed"
+  [[ -e $file ]] || die "$file is still missing after installing $*"
+}
+
+# ------------------------------------------------------------------ root filesystem helpers
+
+WORK=$(mktemp -d /tmp/berth-image-"$ENGINE".XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+ROOTFS=$WORK/rootfs
+mkdir -p "$ROOTFS"
+
+# add_path /abs/path: copy a file, directory or symlink chain into the rootfs at the same path.
+add_path() {
+  local p=$1 t
+  while :; do
+    [[ -e $p || -L $p ]] || die "missing on host: $p"
+    if [[ -L $p ]]; then
+      if [[ ! -L $ROOTFS$p ]]; then
+        mkdir -p "$ROOTFS$(dirname "$p")"
+        cp -P "$p" "$ROOTFS$p"
+      fi
+      t=$(readlink "$p")
+      [[ $t == /* ]] || t=$(dirname "$p")/$t
+      p=$(realpath -sm "$t")
+      continue
+    fi
+    [[ -e $ROOTFS$p ]] && return 0
+    mkdir -p "$ROOTFS$(dirname "$p")"
+    cp -a "$p" "$ROOTFS$p"
+    return 0
+  done
+}
+
+# libs_of FILE...: the shared libraries (and loader) that ldd lists for each FILE.
+libs_of() {
+  local f out
+  for f in "$@"; do
+    out=$(ldd "$f" 2>&1) || { [[ $out == *"not a dynamic executable"* ]] && continue; die "ldd $f: $out"; }
+    [[ $out != *"not found"* ]] || die "ldd $f: a library is missing:"$'\n'"$out"
+    awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<<"$out"
+  done | sort -u
+}
+
+# add_bin FILE...: the files plus their libraries.
+add_bin() {
+  local f libs
+  for f in "$@"; do add_path "$f"; done
+  libs=$(libs_of "$@")
+  for f in $libs; do add_path "$f"; done
+}
+
+# base_rootfs USER UID HOME: merged-/usr layout, /bin/sh = dash, tools the entrypoints use,
+# /etc/passwd and /etc/group with root and the engine user, /tmp 1777, UTC as local time.
+base_rootfs() {
+  local user=$1 uid=$2 home=$3 d
+  mkdir -p "$ROOTFS"/{usr/bin,usr/sbin,usr/lib,usr/lib64,etc,tmp,root,var/lib,run,usr/local/bin,dev,proc,sys}
+  for d in bin sbin lib lib64; do ln -s "usr/$d" "$ROOTFS/$d"; done
+  ln -s ../run "$ROOTFS/var/run"
+  chmod 1777 "$ROOTFS/tmp"
+  chmod 700 "$ROOTFS/root"
+  add_bin /usr/bin/dash /usr/bin/setpriv
+  add_bin /usr/bin/{cat,chmod,chown,date,id,locale,ls,mkdir,rm,sleep}
+  ln -s dash "$ROOTFS/usr/bin/sh"
+  cat >"$ROOTFS/etc/passwd" <<PASSWD
+root:x:0:0:root:/root:/bin/sh
+$user:x:$uid:$uid:$user:$home:/bin/sh
+nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
+PASSWD
+  cat >"$ROOTFS/etc/group" <<GROUP
+root:x:0:
+$user:x:$uid:
+nogroup:x:65534:
+GROUP
+  printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n' >"$ROOTFS/etc/nsswitch.conf"
+  : >"$ROOTFS/etc/hosts"
+  : >"$ROOTFS/etc/resolv.conf"
+  mkdir -p "$ROOTFS$home"
+  chown "$uid:$uid" "$ROOTFS$home"
+}
+
+add_zoneinfo() {
+  mkdir -p "$ROOTFS/usr/share"
+  cp -a /usr/share/zoneinfo "$ROOTFS/usr/share/"
+  rm -rf "$ROOTFS/usr/share/zoneinfo/right"
+  ln -sf /usr/share/zoneinfo/Etc/UTC "$ROOTFS/etc/localtime"
+  echo Etc/UTC >"$ROOTFS/etc/timezone"
+}
+add_locale() { add_path /usr/lib/locale/C.utf8; }
+
+# ------------------------------------------------------------------ engines
+
+DOCKERFILE_EXTRA=()
+ENGINE_VERSION=""
+
+rootfs_postgresql() {
+  local pgbin=/usr/lib/postgresql/15/bin pglib=/usr/lib/postgresql/15/lib pgshare=/usr/share/postgresql/15 f libs so=()
+  need_pkg "$pgbin/postgres" postgresql-15
+  ENGINE_VERSION=$("$pgbin/postgres" --version | awk '{print $3}')
+  base_rootfs postgres 999 /var/lib/postgresql
+  for f in postgres initdb pg_ctl psql pg_isready pg_dump pg_dumpall pg_restore pg_basebackup \
+    pg_controldata pg_resetwal createdb createuser dropdb dropuser vacuumdb; do
+    add_bin "$pgbin/$f"
+  done
+  ln -s postgres "$ROOTFS$pgbin/postmaster"
+  # server modules (contrib extensions, encodings, plpgsql); not the LLVM JIT (libLLVM alone
+  # is ~100 MB: without llvmjit.so the server simply runs with jit unavailable)
+  mkdir -p "$ROOTFS$pglib"
+  for f in "$pglib"/*.so; do
+    [[ $(basename "$f") == llvmjit* ]] && continue
+    cp -a "$f" "$ROOTFS$pglib/"
+    so+=("$f")
+  done
+  libs=$(libs_of "${so[@]}")
+  for f in $libs; do add_path "$f"; done
+  mkdir -p "$ROOTFS/usr/share/postgresql"
+  cp -a "$pgshare" "$ROOTFS/usr/share/postgresql/"
+  rm -rf "$ROOTFS$pgshare/man"
+  add_zoneinfo # Debian's build uses the system time zone data
+  add_locale   # initdb --locale=C.UTF-8
+  install -d -o 999 -g 999 -m 700 "$ROOTFS/var/lib/postgresql/data"
+  install -d -o 999 -g 999 -m 3777 "$ROOTFS/run/postgresql"
+  install -d -m 755 "$ROOTFS/docker-entrypoint-initdb.d"
+  install -m 755 "$HERE/postgresql/docker-entrypoint.sh" "$ROOTFS/usr/local/bin/docker-entrypoint.sh"
+  DOCKERFILE_EXTRA=(
+    "ENV PATH=$pgbin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    "ENV PG_MAJOR=15 PG_VERSION=$ENGINE_VERSION LANG=C.UTF-8 PGDATA=/var/lib/postgresql/data"
+    "VOLUME /var/lib/postgresql/data"
+    'ENTRYPOINT ["docker-entrypoint.sh"]'
+    "STOPSIGNAL SIGINT"
+    "EXPOSE 5432"
+    'CMD ["postgres"]'
+  )
+}
+
+rootfs_mysql() {
+  local share=/usr/share/mysql plugdir=/usr/lib/mysql/plugin f libs so=()
+  need_pkg /usr/sbin/mariadbd mariadb-server
+  ENGINE_VERSION=$(/usr/sbin/mariadbd --version | sed -n 's/.* Ver \([0-9.]*\).*/\1/p')
+  base_rootfs mysql 999 /var/lib/mysql
+  add_bin /usr/sbin/mariadbd /usr/bin/{mariadb,mariadb-admin,mariadb-dump}
+  ln -s mariadbd "$ROOTFS/usr/sbin/mysqld"
+  ln -s mariadb "$ROOTFS/usr/bin/mysql"
+  ln -s mariadb-admin "$ROOTFS/usr/bin/mysqladmin"
+  ln -s mariadb-dump "$ROOTFS/usr/bin/mysqldump"
+  mkdir -p "$ROOTFS$plugdir"
+  for f in "$plugdir"/*.so; do
+    cp -a "$f" "$ROOTFS$plugdir/"
+    so+=("$f")
+  done
+  libs=$(libs_of "${so[@]}")
+  for f in $libs; do add_path "$f"; done
+  # character sets and error messages (all languages: lc_messages may be set)
+  mkdir -p "$ROOTFS$share"
+  for f in "$share"/*; do
+    [[ -d $f ]] && cp -a "$f" "$ROOTFS$share/"
+  done
+  # the system tables, as `mariadb-install-db --cross-bootstrap --auth-root-authentication-method=normal
+  # --skip-test-db` feeds them to `mariadbd --bootstrap` (minus the help tables)
+  {
+    echo "create database if not exists mysql;"
+    echo "use mysql;"
+    echo "SET @auth_root_socket=NULL;"
+    cat "$share/mysql_system_tables.sql" "$share/mysql_performance_tables.sql"
+    grep -v '@current_hostname' "$share/mysql_system_tables_data.sql"
+    cat "$share/maria_add_gis_sp_bootstrap.sql" "$share/mysql_sys_schema.sql"
+  } >"$ROOTFS$share/berth-bootstrap.sql"
+  add_zoneinfo
+  mkdir -p "$ROOTFS/etc/mysql/conf.d"
+  cat >"$ROOTFS/etc/mysql/my.cnf" <<'CNF'
+# berth-local/mariadb: like the official image (no host cache, no name resolution, utf8mb4)
+[client-server]
+socket = /run/mysqld/mysqld.sock
+
+[mariadbd]
+datadir = /var/lib/mysql
+host-cache-size = 0
+skip-name-resolve
+character-set-server = utf8mb4
+collation-server = utf8mb4_general_ci
+
+!includedir /etc/mysql/conf.d/
+CNF
+  install -d -o 999 -g 999 -m 755 "$ROOTFS/var/lib/mysql"
+  install -d -o 999 -g 999 -m 1777 "$ROOTFS/run/mysqld"
+  install -d -m 755 "$ROOTFS/docker-entrypoint-initdb.d"
+  install -m 755 "$HERE/mysql/docker-entrypoint.sh" "$ROOTFS/usr/local/bin/docker-entrypoint.sh"
+  DOCKERFILE_EXTRA=(
+    "ENV MARIADB_VERSION=$ENGINE_VERSION LANG=C.UTF-8"
+    "VOLUME /var/lib/mysql"
+    'ENTRYPOINT ["docker-entrypoint.sh"]'
+    "EXPOSE 3306"
+    'CMD ["mariadbd"]'
+  )
+}
+
+rootfs_redis() {
+  need_pkg /usr/bin/redis-server redis-server
+  ENGINE_VERSION=$(/usr/bin/redis-server --version | sed -n 's/.* v=\([0-9.]*\).*/\1/p')
+  base_rootfs redis 999 /data
+  add_bin /usr/bin/redis-server /usr/bin/redis-cli
+  ln -s redis-check-rdb "$ROOTFS/usr/bin/redis-check-aof" 2>/dev/null || true
+  install -d -o 999 -g 999 -m 755 "$ROOTFS/data"
+  install -m 755 "$HERE/redis/docker-entrypoint.sh" "$ROOTFS/usr/local/bin/docker-entrypoint.sh"
+  DOCKERFILE_EXTRA=(
+    "ENV REDIS_VERSION=$ENGINE_VERSION"
+    "VOLUME /data"
+    "WORKDIR /data"
+    'ENTRYPOINT ["docker-entrypoint.sh"]'
+    "EXPOSE 6379"
+    'CMD ["redis-server"]'
+  )
+}
+
+# ------------------------------------------------------------------ build
+
+"rootfs_$ENGINE"
+
+mkdir -p "$WORK/context"
+tar --numeric-owner -C "$ROOTFS" -cf "$WORK/context/rootfs.tar" .
+{
+  echo "FROM scratch"
+  echo "ADD rootfs.tar /"
+  echo "LABEL berth.local-image=true berth.engine=$ENGINE berth.engine-version=$ENGINE_VERSION"
+  printf '%s\n' "${DOCKERFILE_EXTRA[@]}"
+} >"$WORK/context/Dockerfile"
+
+log "building $TAG ($ENGINE $ENGINE_VERSION, root filesystem $(du -sm "$ROOTFS" | cut -f1) MB)"
+old_id=$(docker image inspect --format '{{.Id}}' "$TAG" 2>/dev/null || true)
+# the classic builder: works with Debian's engine without the buildx plugin
+if ! out=$(DOCKER_BUILDKIT=0 docker build -q -t "$TAG" "$WORK/context" 2>&1); then
+  printf '%s\n' "$out" >&2
+  die "docker build failed"
+fi
+new_id=$(docker image inspect --format '{{.Id}}' "$TAG")
+if [[ -n $old_id && $old_id != "$new_id" ]]; then
+  docker image rm "$old_id" >/dev/null 2>&1 || true # the previous build, if nothing uses it
+fi
+size=$(docker image inspect --format '{{.Size}}' "$TAG")
+log "built $TAG (${new_id:7:12}, $((size / 1000000)) MB)"

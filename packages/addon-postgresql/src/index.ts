@@ -1,0 +1,78 @@
+import { defineAddon, generateIdentifier, generatePassword, type Endpoint } from "@berth/addon-sdk";
+import pg from "pg";
+import { postgresqlPlans } from "./plans.js";
+
+export interface PostgresqlCredentials extends Record<string, string> {
+  user: string;
+  password: string;
+  database: string;
+}
+
+const DATA_PATH = "/var/lib/postgresql/data";
+
+export function postgresqlUrl({ host, port, credentials }: Endpoint<PostgresqlCredentials>): string {
+  const user = encodeURIComponent(credentials.user);
+  const password = encodeURIComponent(credentials.password);
+  return `postgres://${user}:${password}@${host}:${port}/${encodeURIComponent(credentials.database)}`;
+}
+
+export const postgresqlAddon = defineAddon<PostgresqlCredentials>({
+  id: "postgresql",
+  name: "PostgreSQL",
+  shortDescription: "Managed PostgreSQL 15 databases, each in its own container.",
+  description:
+    "A dedicated PostgreSQL 15 server per addon with its own volume, memory and CPU limits, " +
+    "a generated user and a strong password. Plans change without losing data.",
+  configVars: ["SCALINGO_POSTGRESQL_URL"],
+  defaultImage: "postgres:15",
+  plans: postgresqlPlans,
+  readyTimeoutMs: 60_000,
+
+  generateCredentials: () => ({
+    user: generateIdentifier("u_"),
+    password: generatePassword(),
+    database: generateIdentifier("db_"),
+  }),
+
+  // Honours the official image's contract (POSTGRES_USER/PASSWORD/DB, PGDATA,
+  // a `postgres` command with -c settings), so the same spec runs `postgres:15`
+  // or Berth's locally built image.
+  containerSpec: ({ plan, credentials, image, port, bindAddress }) => ({
+    image,
+    command: [
+      "postgres",
+      "-c", `port=${port}`,
+      "-c", `listen_addresses=${bindAddress}`,
+      "-c", `max_connections=${plan.settings.max_connections}`,
+      "-c", `shared_buffers=${plan.settings.shared_buffers_mb}MB`,
+    ],
+    env: {
+      POSTGRES_USER: credentials.user,
+      POSTGRES_PASSWORD: credentials.password,
+      POSTGRES_DB: credentials.database,
+      PGDATA: DATA_PATH,
+    },
+    dataPath: DATA_PATH,
+    memoryBytes: plan.limits.memoryMb * 1024 * 1024,
+    nanoCpus: Math.round(plan.limits.cpus * 1e9),
+    pidsLimit: plan.limits.pids,
+    // PostgreSQL's parallel workers use /dev/shm; keep it in step with memory.
+    shmSizeBytes: Math.max(64, plan.limits.memoryMb / 4) * 1024 * 1024,
+    stopTimeoutSeconds: 30,
+  }),
+
+  connectionConfig: (endpoint) => ({ SCALINGO_POSTGRESQL_URL: postgresqlUrl(endpoint) }),
+
+  probe: async (endpoint, signal) => {
+    const client = new pg.Client({ connectionString: postgresqlUrl(endpoint), connectionTimeoutMillis: 2_000 });
+    const abort = () => void client.end().catch(() => undefined);
+    signal.addEventListener("abort", abort, { once: true });
+    try {
+      await client.connect();
+      await client.query("SELECT 1");
+    } finally {
+      signal.removeEventListener("abort", abort);
+      await client.end().catch(() => undefined);
+    }
+  },
+});

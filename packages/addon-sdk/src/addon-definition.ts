@@ -1,0 +1,90 @@
+/**
+ * The one extension point for database engines. An addon package describes
+ * its engine as plain data and small pure functions; the worker executes the
+ * description (Docker, readiness polling, callbacks). Addon packages never
+ * import Docker, Prisma or Fastify.
+ */
+
+export interface AddonPlan {
+  /** Canonical name, sent by the platform as `plan`. */
+  readonly name: string;
+  readonly displayName: string;
+  /** Euros for 30 days (manifest `price`). */
+  readonly price: number;
+  /** Markdown shown to customers. */
+  readonly description: string;
+  readonly limits: PlanLimits;
+  /** Engine settings this plan fixes (e.g. `max_connections`), shown in the manifest and applied by `containerSpec`. */
+  readonly settings: Readonly<Record<string, number>>;
+}
+
+export interface PlanLimits {
+  readonly memoryMb: number;
+  /** Fraction of CPUs, e.g. 0.5. */
+  readonly cpus: number;
+  readonly pids: number;
+}
+
+/** Engine credentials, generated once per resource and stored encrypted. */
+export type AddonCredentials = Readonly<Record<string, string>>;
+
+/** Where a database listens, as seen by its clients. */
+export interface Endpoint<C extends AddonCredentials = AddonCredentials> {
+  readonly host: string;
+  readonly port: number;
+  readonly credentials: C;
+}
+
+export interface ContainerSpecInput<C extends AddonCredentials = AddonCredentials> {
+  readonly plan: AddonPlan;
+  readonly credentials: C;
+  readonly image: string;
+  /** The database listens on this port of the host network. */
+  readonly port: number;
+  /** The address the database binds to (never all interfaces unless configured so). */
+  readonly bindAddress: string;
+}
+
+/** A container described as plain data; the worker's runtime turns it into Docker calls. */
+export interface ContainerSpec {
+  readonly image: string;
+  readonly command: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  /** Where the resource's volume is mounted. */
+  readonly dataPath: string;
+  readonly memoryBytes: number;
+  readonly nanoCpus: number;
+  readonly pidsLimit: number;
+  readonly shmSizeBytes?: number;
+  readonly stopTimeoutSeconds?: number;
+}
+
+export interface AddonDefinition<C extends AddonCredentials = AddonCredentials> {
+  /** Stable id: URL segment (`/<id>/resources`), configuration prefix, Docker label. */
+  readonly id: string;
+  /** Display name (manifest `name`). */
+  readonly name: string;
+  readonly shortDescription: string;
+  readonly description: string;
+  /** Config vars this addon sets on the app (manifest `config_vars`). */
+  readonly configVars: readonly string[];
+  /** Image used when the deployment does not configure one. */
+  readonly defaultImage: string;
+  readonly plans: readonly AddonPlan[];
+  /** How long a new container may take to accept connections before provisioning fails. */
+  readonly readyTimeoutMs: number;
+  generateCredentials(): C;
+  containerSpec(input: ContainerSpecInput<C>): ContainerSpec;
+  /** The config vars delivered to the app. */
+  connectionConfig(endpoint: Endpoint<C>, plan: AddonPlan): Record<string, string>;
+  /**
+   * One readiness attempt: resolves when the database accepts an authenticated
+   * session with these credentials, rejects otherwise. The worker repeats it
+   * until `readyTimeoutMs`.
+   */
+  probe(endpoint: Endpoint<C>, signal: AbortSignal): Promise<void>;
+}
+
+export function findPlan(addon: Pick<AddonDefinition, "plans">, name: string): AddonPlan | undefined {
+  return addon.plans.find((plan) => plan.name === name);
+}

@@ -1,0 +1,29 @@
+import { ENV_VAR_NAME_PATTERN } from "@berth/protocol";
+import type { AddonCredentials, AddonDefinition } from "./addon-definition.js";
+
+const ADDON_ID_PATTERN = /^[a-z][a-z0-9-]{1,30}$/;
+
+/**
+ * Checks an addon definition once, when its package is loaded, so a broken
+ * definition fails at start-up with a message instead of at the first request.
+ */
+export function defineAddon<C extends AddonCredentials>(addon: AddonDefinition<C>): AddonDefinition<C> {
+  const problems: string[] = [];
+  if (!ADDON_ID_PATTERN.test(addon.id)) problems.push(`id "${addon.id}" must match ${ADDON_ID_PATTERN}`);
+  if (addon.configVars.length === 0) problems.push("configVars must list at least one variable");
+  for (const name of addon.configVars) {
+    if (!ENV_VAR_NAME_PATTERN.test(name)) problems.push(`config var "${name}" is not a valid environment variable name`);
+  }
+  if (addon.plans.length === 0) problems.push("plans must list at least one plan");
+  const seen = new Set<string>();
+  for (const plan of addon.plans) {
+    if (seen.has(plan.name)) problems.push(`plan "${plan.name}" is defined twice`);
+    seen.add(plan.name);
+    if (plan.limits.memoryMb <= 0 || plan.limits.cpus <= 0 || plan.limits.pids <= 0) {
+      problems.push(`plan "${plan.name}" must have positive memory, CPU and pids limits`);
+    }
+  }
+  if (addon.readyTimeoutMs <= 0) problems.push("readyTimeoutMs must be positive");
+  if (problems.length > 0) throw new Error(`Addon "${addon.id}" is invalid:\n  - ${problems.join("\n  - ")}`);
+  return Object.freeze(addon);
+}

@@ -1,0 +1,3 @@
+export * from "./addon-definition.js";
+export * from "./define-addon.js";
+export * from "./random.js";

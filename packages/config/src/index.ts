@@ -1,0 +1,81 @@
+/**
+ * Configuration helpers shared by the apps. Each app declares its own zod
+ * schema from these pieces and parses `process.env` once, in its main.
+ */
+import { z } from "zod";
+
+export type EnvSource = Readonly<Record<string, string | undefined>>;
+
+export const redisUrl = z.url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL" });
+export const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgresql:// URL" });
+export const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" });
+export const port = z.coerce.number().int().min(0).max(65_535);
+
+/** 32 bytes, base64 encoded (e.g. `openssl rand -base64 32`). */
+export const encryptionKey = z
+  .string()
+  .transform((value) => Buffer.from(value, "base64"))
+  .refine((key) => key.length === 32, "must be 32 bytes encoded in base64 (openssl rand -base64 32)");
+
+/** A comma-separated list of base64 keys, e.g. the keys replaced by a rotation. */
+export const encryptionKeyList = z
+  .string()
+  .default("")
+  .transform((value) => value.split(",").map((part) => part.trim()).filter(Boolean))
+  .pipe(z.array(encryptionKey));
+
+/** "20000-29999" → { first, last }. */
+export const portRange = z
+  .string()
+  .regex(/^\d+-\d+$/, "must look like 20000-29999")
+  .transform((value) => {
+    const [first, last] = value.split("-").map(Number) as [number, number];
+    return { first, last };
+  })
+  .refine(({ first, last }) => first >= 1024 && last <= 65_535 && first <= last, "must be within 1024-65535, low-high");
+
+/** Environment variable prefix of one addon: `postgresql` → `BERTH_ADDON_POSTGRESQL_`. */
+export function addonEnvPrefix(addonId: string): string {
+  return `BERTH_ADDON_${addonId.toUpperCase().replaceAll("-", "_")}_`;
+}
+
+export interface AddonCredentialsConfig {
+  username: string;
+  password: string;
+}
+
+/** Each installed addon's manifest credentials (platform → provider Basic auth, and back). */
+export function readAddonCredentials(
+  env: EnvSource,
+  addonIds: Iterable<string>,
+  issues: string[],
+): Map<string, AddonCredentialsConfig> {
+  const out = new Map<string, AddonCredentialsConfig>();
+  for (const id of addonIds) {
+    const prefix = addonEnvPrefix(id);
+    const username = env[`${prefix}USERNAME`];
+    const password = env[`${prefix}PASSWORD`];
+    if (!username) issues.push(`${prefix}USERNAME is required (the manifest username of the ${id} addon)`);
+    if (!password) issues.push(`${prefix}PASSWORD is required (the manifest password of the ${id} addon)`);
+    else if (password.length < 16) issues.push(`${prefix}PASSWORD must be at least 16 characters`);
+    if (username && password) out.set(id, { username, password });
+  }
+  return out;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: readonly string[]) {
+    super(`Invalid configuration:\n  - ${issues.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses `env` with `schema`, turning every zod issue into one readable line naming the variable. */
+export function parseEnv<S extends z.ZodType>(schema: S, env: EnvSource, issues: string[] = []): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    for (const issue of result.error.issues) issues.push(`${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return result.data as z.infer<S>;
+}

@@ -1,0 +1,30 @@
+import { z } from "zod";
+
+/**
+ * The jobs the API produces and the worker consumes. A job only points at an
+ * operation row: the control plane holds the truth, so a job delivered twice,
+ * or retried after a crash, reads the same intent.
+ */
+const operationJob = z.object({ operationId: z.uuid(), resourceId: z.string().min(1) });
+
+export const jobCatalog = {
+  provision: operationJob,
+  "change-plan": operationJob,
+  deprovision: operationJob,
+} as const;
+
+export type JobName = keyof typeof jobCatalog;
+export type JobData<N extends JobName> = z.infer<(typeof jobCatalog)[N]>;
+
+export const OPERATIONS_QUEUE = "berth-operations";
+
+/**
+ * Transient failures (Docker busy, platform down) retry with exponential
+ * backoff: 2 s, 4 s, 8 s … about 17 minutes over 10 attempts in all.
+ */
+export const operationJobOptions = {
+  attempts: 10,
+  backoff: { type: "exponential", delay: 2_000 },
+  removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
+  removeOnFail: { age: 30 * 24 * 3600 },
+} as const;

@@ -1,0 +1,12 @@
+export { startPlatformStandIn } from "./start-platform-stand-in.js";
+export { createPlatformDriver, type PlatformDriverOptions, type DriverObserver } from "./driver.js";
+export { maskSecrets } from "./mask-secrets.js";
+export type {
+  DriverResponse,
+  InjectedFault,
+  PlatformDriver,
+  PlatformStandIn,
+  PlatformStandInOptions,
+  RecordedCall,
+  StandInAddon,
+} from "./types.js";

@@ -1,0 +1,387 @@
+#!/usr/bin/env bash
+# Berth local services: Docker Engine, Redis and the PostgreSQL 15 control plane, plus the
+# locally built database images (no registry can be reached, so images are built from the
+# host's own binaries by docker/local-images/build.sh).
+#
+#   scripts/services.sh up [--rebuild]   install what is missing, start what is not running,
+#                                         build missing images, write $BERTH_STATE_DIR/local.env
+#   scripts/services.sh down             stop only what `up` started (pid files)
+#   scripts/services.sh status           one line per service
+#
+# Environment (all optional):
+#   BERTH_STATE_DIR             state dir (default <repo>/.berth): pids/, logs/, postgres/, local.env
+#   BERTH_LOCAL_REDIS_PORT      Redis port (default 6390)
+#   BERTH_LOCAL_POSTGRES_PORT   PostgreSQL control-plane port (default 5433)
+#   BERTH_LOCAL_POSTGRES_DATA   PostgreSQL data dir (default $BERTH_STATE_DIR/postgres)
+#   BERTH_LOCAL_IMAGES          engines whose local image `up` builds (default "postgresql";
+#                               build.sh also knows "mysql" and "redis")
+#
+# Idempotent: running `up` twice reuses what already answers. Everything listens on 127.0.0.1.
+set -euo pipefail
+
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+STATE_DIR=${BERTH_STATE_DIR:-$REPO_ROOT/.berth}
+REDIS_PORT=${BERTH_LOCAL_REDIS_PORT:-6390}
+PG_PORT=${BERTH_LOCAL_POSTGRES_PORT:-5433}
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_DBS=(berth berth_test)
+DOCKER_SOCK=/var/run/docker.sock
+export DOCKER_HOST=unix://$DOCKER_SOCK
+read -r -a ENGINES <<<"${BERTH_LOCAL_IMAGES:-postgresql}"
+BUILD_SH=$REPO_ROOT/docker/local-images/build.sh
+
+log() { printf '[services] %s\n' "$*" >&2; }
+die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
+
+for p in "$REDIS_PORT" "$PG_PORT"; do
+  [[ $p =~ ^[0-9]+$ ]] && ((p > 0 && p < 65536)) || die "invalid port: '$p'"
+done
+
+mkdir -p "$STATE_DIR"
+STATE_DIR=$(cd "$STATE_DIR" && pwd)
+PIDS=$STATE_DIR/pids
+LOGS=$STATE_DIR/logs
+PG_DATA=${BERTH_LOCAL_POSTGRES_DATA:-$STATE_DIR/postgres}
+ENV_FILE=$STATE_DIR/local.env
+REDIS_PID=$PIDS/redis.pid
+DOCKERD_PID=$PIDS/dockerd.pid
+
+# ---------------------------------------------------------------- helpers
+
+# pid_alive FILE COMM: prints the pid if FILE names a live process whose name is COMM.
+pid_alive() {
+  local file=$1 comm=$2 pid
+  [[ -s $file ]] || return 1
+  pid=$(head -n 1 "$file" | tr -dc '0-9')
+  [[ -n $pid && -r /proc/$pid/comm ]] || return 1
+  [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$comm" ]] || return 1
+  printf '%s\n' "$pid"
+}
+
+# wait_for SECONDS CMD...: retry CMD every 0.25 s until it succeeds or time is up.
+wait_for() {
+  local secs=$1; shift
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.25
+  done
+}
+
+# The docker client may be newer than the daemon (e.g. /usr/local/bin/docker 28 vs Debian's
+# dockerd 20.10). Recent clients negotiate the API version themselves; if one refuses anyway,
+# pin DOCKER_API_VERSION to the daemon's maximum.
+docker_ok() { docker info >/dev/null 2>&1; }
+docker_fix_api_version() {
+  docker_ok && return 0
+  local out max
+  out=$(docker version 2>&1 || true)
+  max=$(sed -n 's/.*[Mm]aximum supported API version is \([0-9.]*\).*/\1/p' <<<"$out" | head -n1)
+  if [[ -n $max ]]; then
+    export DOCKER_API_VERSION=$max
+    docker_ok
+  else
+    return 1
+  fi
+}
+
+redis_ok() { [[ $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]; }
+pg_ok() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
+as_postgres() { runuser -u postgres -- "$@"; }
+image_tag() { "$BUILD_SH" "$1" --print-tag; }
+
+# ---------------------------------------------------------------- up steps
+
+APT_UPDATED=0
+apt_install() {
+  local log=$LOGS/apt.log
+  mkdir -p "$LOGS"
+  if ((APT_UPDATED == 0)); then
+    log "apt-get update"
+    apt-get update -qq >>"$log" 2>&1 || { tail -n 20 "$log" >&2; die "apt-get update failed (log: $log)"; }
+    APT_UPDATED=1
+  fi
+  log "apt-get install -y $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 "$@" >>"$log" 2>&1 ||
+    { tail -n 20 "$log" >&2; die "apt-get install $* failed (log: $log)"; }
+}
+
+ensure_packages() {
+  local missing=()
+  command -v redis-server >/dev/null && command -v redis-cli >/dev/null || missing+=(redis-server)
+  command -v dockerd >/dev/null && command -v docker >/dev/null || missing+=(docker.io)
+  [[ -x $PG_BIN/postgres && -x $PG_BIN/pg_ctl ]] || missing+=(postgresql-15)
+  if ((${#missing[@]})); then
+    [[ $(id -u) == 0 ]] || die "must run as root to install: ${missing[*]}"
+    apt_install "${missing[@]}"
+  fi
+  id postgres >/dev/null 2>&1 || die "OS user 'postgres' does not exist (is postgresql-15 installed?)"
+}
+
+DOCKER_STATE=""
+ensure_docker() {
+  if docker_fix_api_version; then
+    DOCKER_STATE="reused"
+    return 0
+  fi
+  if pid=$(pid_alive "$DOCKERD_PID" dockerd); then
+    log "dockerd (pid $pid) is starting; waiting"
+  else
+    [[ -S $DOCKER_SOCK ]] && die "$DOCKER_SOCK exists but 'docker info' fails and no dockerd started by us runs; check it by hand"
+    mkdir -p "$PIDS" "$LOGS"
+    log "starting dockerd (log: $LOGS/dockerd.log)"
+    # dockerd writes (and removes on exit) its own pid file.
+    setsid dockerd --host "$DOCKER_HOST" --iptables=false --bridge=none --storage-driver=overlay2 \
+      --pidfile "$DOCKERD_PID" </dev/null >>"$LOGS/dockerd.log" 2>&1 &
+  fi
+  local deadline=$((SECONDS + 60))
+  until docker_fix_api_version; do
+    if ((SECONDS >= deadline)); then
+      tail -n 20 "$LOGS/dockerd.log" >&2 || true
+      die "Docker Engine did not answer within 60 s (log: $LOGS/dockerd.log)"
+    fi
+    sleep 0.5
+  done
+  DOCKER_STATE="started"
+}
+
+REDIS_STATE=""
+ensure_redis() {
+  if redis_ok; then REDIS_STATE="reused"; return 0; fi
+  mkdir -p "$PIDS" "$LOGS" "$STATE_DIR/redis"
+  log "starting redis-server on 127.0.0.1:$REDIS_PORT"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+    --daemonize yes --pidfile "$REDIS_PID" --logfile "$LOGS/redis.log" --dir "$STATE_DIR/redis" \
+    >>"$LOGS/redis.log" 2>&1 || { tail -n 20 "$LOGS/redis.log" >&2; die "redis-server failed to start"; }
+  wait_for 20 redis_ok || { tail -n 20 "$LOGS/redis.log" >&2; die "Redis did not answer PING on port $REDIS_PORT (log: $LOGS/redis.log)"; }
+  REDIS_STATE="started"
+}
+
+PG_STATE=""
+ensure_postgres() {
+  if ! pg_ok; then
+    # The postgres user must reach the data dir (e.g. a clone under /root, mode 700, is not).
+    mkdir -p "$PG_DATA"
+    as_postgres test -x "$PG_DATA" ||
+      die "OS user postgres cannot reach $PG_DATA (a parent directory is not searchable); set BERTH_LOCAL_POSTGRES_DATA or BERTH_STATE_DIR to a path it can reach"
+    if [[ ! -s $PG_DATA/PG_VERSION ]]; then
+      [[ -z $(ls -A "$PG_DATA") ]] || die "$PG_DATA is neither empty nor a PostgreSQL data dir"
+      log "initdb $PG_DATA"
+      chown postgres:postgres "$PG_DATA"
+      chmod 700 "$PG_DATA"
+      mkdir -p "$LOGS"
+      as_postgres "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+        --no-instructions >>"$LOGS/initdb.log" 2>&1 ||
+        { tail -n 20 "$LOGS/initdb.log" >&2; die "initdb failed (log: $LOGS/initdb.log)"; }
+    fi
+    [[ $(stat -c %U "$PG_DATA") == postgres ]] || die "$PG_DATA is not owned by the postgres OS user"
+    mkdir -p "$LOGS"
+    touch "$LOGS/postgres.log"
+    chown postgres "$LOGS/postgres.log"
+    log "starting PostgreSQL on 127.0.0.1:$PG_PORT (data: $PG_DATA)"
+    # Listens on 127.0.0.1 only (trust auth); unix socket in /tmp (path lengths stay short).
+    as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$LOGS/postgres.log" -w -t 60 \
+      -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp" start >/dev/null ||
+      { tail -n 20 "$LOGS/postgres.log" >&2; die "PostgreSQL failed to start (log: $LOGS/postgres.log)"; }
+    wait_for 30 pg_ok || die "PostgreSQL does not answer on 127.0.0.1:$PG_PORT (log: $LOGS/postgres.log)"
+    PG_STATE="started"
+  else
+    PG_STATE="reused"
+  fi
+  local db
+  for db in "${PG_DBS[@]}"; do
+    if [[ -z $("$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -XAtq \
+      -c "select 1 from pg_database where datname = '$db'") ]]; then
+      log "creating database $db"
+      "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -Xq -v ON_ERROR_STOP=1 \
+        -c "create database \"$db\" owner postgres" || die "could not create database $db"
+    fi
+  done
+}
+
+ensure_images() {
+  local rebuild=$1 e
+  for e in "${ENGINES[@]}"; do
+    if ((rebuild)); then "$BUILD_SH" "$e" --rebuild; else "$BUILD_SH" "$e"; fi
+  done
+}
+
+# env_get NAME: value of `export NAME=...` in the existing local.env (empty if none).
+env_get() {
+  [[ -f $ENV_FILE ]] || return 0
+  sed -n "s/^export $1=//p" "$ENV_FILE" | tail -n 1 | sed -e "s/^'\(.*\)'\$/\1/" -e 's/^"\(.*\)"$/\1/'
+}
+rand_alnum() {
+  local n=$1 s=""
+  while ((${#s} < n)); do s+=$(head -c 96 /dev/urandom | LC_ALL=C tr -dc 'A-Za-z0-9'); done
+  printf '%s' "${s:0:n}"
+}
+
+write_env() {
+  local key user pass salt e var tmp
+  key=$(env_get BERTH_ENCRYPTION_KEY)
+  [[ -n $key ]] || key=$(head -c 32 /dev/urandom | base64 -w0)
+  user=$(env_get BERTH_ADDON_POSTGRESQL_USERNAME)
+  [[ -n $user ]] || user=postgresql
+  pass=$(env_get BERTH_ADDON_POSTGRESQL_PASSWORD)
+  [[ -n $pass ]] || pass=$(rand_alnum 32)
+  salt=$(env_get BERTH_ADDON_POSTGRESQL_SSO_SALT)
+  [[ -n $salt ]] || salt=$(rand_alnum 32)
+  tmp=$(mktemp "$STATE_DIR/.local.env.XXXXXX")
+  chmod 600 "$tmp"
+  {
+    echo "# Written by scripts/services.sh up. Secrets are generated once and kept on later runs."
+    echo "export BERTH_REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
+    echo "export BERTH_DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/berth"
+    echo "export BERTH_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/berth_test"
+    echo "export DOCKER_HOST=$DOCKER_HOST"
+    [[ -z ${DOCKER_API_VERSION:-} ]] || echo "export DOCKER_API_VERSION=$DOCKER_API_VERSION"
+    for e in "${ENGINES[@]}"; do
+      var=BERTH_ADDON_$(tr '[:lower:]' '[:upper:]' <<<"$e")_IMAGE
+      echo "export $var=$(image_tag "$e")"
+    done
+    echo "export BERTH_ENCRYPTION_KEY=$key"
+    echo "export BERTH_ADDON_POSTGRESQL_USERNAME=$user"
+    echo "export BERTH_ADDON_POSTGRESQL_PASSWORD=$pass"
+    echo "export BERTH_ADDON_POSTGRESQL_SSO_SALT=$salt"
+  } >"$tmp"
+  mv -f "$tmp" "$ENV_FILE"
+  chmod 600 "$ENV_FILE"
+}
+
+# ---------------------------------------------------------------- status lines
+
+status_docker() {
+  local pid
+  if docker_fix_api_version; then
+    local v
+    v=$(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})' 2>/dev/null || echo "?")
+    if pid=$(pid_alive "$DOCKERD_PID" dockerd); then
+      echo "docker:     running  $DOCKER_HOST  engine $v  pid $pid (started by services.sh)"
+    else
+      echo "docker:     running  $DOCKER_HOST  engine $v  (not started by services.sh)"
+    fi
+  else
+    echo "docker:     stopped  ($DOCKER_HOST does not answer)"
+  fi
+}
+status_redis() {
+  local pid
+  if redis_ok; then
+    if pid=$(pid_alive "$REDIS_PID" redis-server); then
+      echo "redis:      running  redis://127.0.0.1:$REDIS_PORT  pid $pid (started by services.sh)"
+    else
+      echo "redis:      running  redis://127.0.0.1:$REDIS_PORT  (not started by services.sh)"
+    fi
+  else
+    echo "redis:      stopped  (nothing answers on 127.0.0.1:$REDIS_PORT)"
+  fi
+}
+pg_pid() { [[ -s $PG_DATA/postmaster.pid ]] && pid_alive "$PG_DATA/postmaster.pid" postgres; }
+status_postgres() {
+  local pid
+  if pg_ok; then
+    if pid=$(pg_pid); then
+      echo "postgres:   running  postgresql://postgres@127.0.0.1:$PG_PORT  pid $pid  data $PG_DATA"
+    else
+      echo "postgres:   running  postgresql://postgres@127.0.0.1:$PG_PORT  (not started by services.sh)"
+    fi
+  else
+    echo "postgres:   stopped  (nothing answers on 127.0.0.1:$PG_PORT)"
+  fi
+}
+status_images() {
+  local e tag id size
+  for e in "${ENGINES[@]}"; do
+    tag=$(image_tag "$e")
+    if docker_ok && id=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null); then
+      size=$(docker image inspect --format '{{.Size}}' "$tag")
+      printf 'image:      %-8s %s  %s MB  %s\n' present "$tag" "$((size / 1000000))" "${id:7:12}"
+    else
+      printf 'image:      %-8s %s\n' missing "$tag"
+    fi
+  done
+}
+
+# ---------------------------------------------------------------- commands
+
+cmd_up() {
+  local rebuild=0 a
+  for a in "$@"; do
+    case $a in
+      --rebuild) rebuild=1 ;;
+      *) die "unknown option for up: $a" ;;
+    esac
+  done
+  [[ $(id -u) == 0 ]] || die "scripts/services.sh up must run as root (it starts dockerd and runs PostgreSQL as the postgres user)"
+  mkdir -p "$PIDS" "$LOGS"
+  exec 9>"$STATE_DIR/.lock"
+  flock -w 300 9 || die "another 'services.sh' holds $STATE_DIR/.lock"
+
+  ensure_packages
+  ensure_docker
+  ensure_redis
+  ensure_postgres
+  ensure_images "$rebuild"
+  write_env
+
+  echo "Berth local services are up ($DOCKER_STATE docker, $REDIS_STATE redis, $PG_STATE postgres):"
+  status_docker
+  status_redis
+  status_postgres
+  status_images
+  echo "env:        $ENV_FILE  (source it: . $ENV_FILE)"
+}
+
+cmd_down() {
+  local pid
+  mkdir -p "$PIDS"
+  exec 9>"$STATE_DIR/.lock"
+  flock -w 300 9 || die "another 'services.sh' holds $STATE_DIR/.lock"
+
+  if pid=$(pid_alive "$REDIS_PID" redis-server); then
+    log "stopping redis-server (pid $pid)"
+    kill -TERM "$pid"
+    wait_for 20 bash -c "! kill -0 $pid" || log "redis-server (pid $pid) still running after 20 s"
+  else
+    log "redis: nothing started by services.sh is running"
+  fi
+  rm -f "$REDIS_PID"
+
+  if pg_pid >/dev/null; then
+    log "stopping PostgreSQL (data $PG_DATA)"
+    as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop >/dev/null ||
+      log "pg_ctl stop failed (log: $LOGS/postgres.log)"
+  else
+    log "postgres: nothing started by services.sh is running"
+  fi
+
+  if pid=$(pid_alive "$DOCKERD_PID" dockerd); then
+    log "stopping dockerd (pid $pid); running containers are stopped by the engine"
+    kill -TERM "$pid"
+    wait_for 60 bash -c "! kill -0 $pid" || die "dockerd (pid $pid) still running after 60 s"
+  else
+    log "docker: nothing started by services.sh is running"
+  fi
+}
+
+cmd_status() {
+  status_docker
+  status_redis
+  status_postgres
+  status_images
+  if [[ -f $ENV_FILE ]]; then echo "env:        $ENV_FILE"; else echo "env:        missing ($ENV_FILE; run: scripts/services.sh up)"; fi
+}
+
+case ${1:-} in
+  up) shift; cmd_up "$@" ;;
+  down) shift; cmd_down ;;
+  status) shift; cmd_status ;;
+  *)
+    echo "usage: $0 up [--rebuild] | down | status" >&2
+    exit 2
+    ;;
+esac

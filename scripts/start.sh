@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Starts Berth: the API and the worker. With nothing configured it also starts
+# its own Redis, PostgreSQL and Docker Engine (scripts/services.sh) and, when no
+# platform is configured (BERTH_PLATFORM_API_URL), the platform stand-in, so a
+# newcomer can try everything on one machine. Ctrl-C stops what it started.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$BERTH_ROOT"
+
+ensure_toolchain
+if [[ -z ${BERTH_REDIS_URL:-} || -z ${BERTH_DATABASE_URL:-} ]]; then
+  load_local_services
+fi
+migrate "$BERTH_DATABASE_URL"
+
+pids=()
+stop() {
+  trap - EXIT INT TERM
+  ((${#pids[@]})) && kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait || true
+}
+trap stop EXIT INT TERM
+
+if [[ -z ${BERTH_PLATFORM_API_URL:-} ]]; then
+  standin_port=${BERTH_STANDIN_PORT:-4100}
+  export BERTH_PLATFORM_API_URL=http://127.0.0.1:$standin_port
+  # The stand-in learns each installed addon's config vars, as a platform would from its manifest.
+  mapfile -t addon_args < <(cd apps/worker && pnpm exec tsx -e '
+    import { addons } from "@berth/addons";
+    for (const a of addons.values()) console.log(`--addon\n${a.id}=${a.configVars.join(",")}`);')
+  (cd packages/platform-standin && exec pnpm exec tsx src/cli.ts serve --port "$standin_port" "${addon_args[@]}") &
+  pids+=($!)
+  say "platform stand-in: $BERTH_PLATFORM_API_URL"
+fi
+
+(cd apps/worker && exec pnpm exec tsx src/main.ts) &
+pids+=($!)
+(cd apps/api && exec pnpm exec tsx src/server.ts) &
+pids+=($!)
+say "api: http://${BERTH_API_HOST:-127.0.0.1}:${BERTH_API_PORT:-4000}  (provider endpoints at /<addon>/resources)"
+
+# Stop everything as soon as one part exits.
+wait -n

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test of Berth against real Redis, PostgreSQL and Docker Engine.
+# On a fresh machine it installs and starts all of them first (scripts/services.sh).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$BERTH_ROOT"
+
+ensure_toolchain
+load_local_services
+
+# A fresh control-plane database for every run, with the committed migrations.
+test_db=${BERTH_TEST_DATABASE_URL:?}
+admin_url=${test_db%/*}/postgres
+db_name=${test_db##*/}
+psql "$admin_url" -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$db_name\" WITH (FORCE)" -c "CREATE DATABASE \"$db_name\""
+migrate "$test_db"
+
+say "typecheck"
+pnpm exec turbo run typecheck --output-logs=errors-only
+
+say "tests"
+mkdir -p test-results
+status=0
+pnpm exec vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json "$@" || status=$?
+node scripts/test-summary.mjs test-results/vitest.json || status=1
+exit "$status"

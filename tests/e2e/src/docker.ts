@@ -1,0 +1,36 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+/** What an operator sees with `docker inspect`: the tests check containers the way a person would. */
+export async function dockerInspect(name: string): Promise<DockerInspect | undefined> {
+  try {
+    const { stdout } = await run("docker", ["inspect", "--type", "container", name]);
+    return (JSON.parse(stdout) as DockerInspect[])[0];
+  } catch {
+    return undefined;
+  }
+}
+
+export async function volumeExists(name: string): Promise<boolean> {
+  try {
+    await run("docker", ["volume", "inspect", name]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Names of containers labelled for this resource. */
+export async function containersOf(resourceId: string): Promise<string[]> {
+  const { stdout } = await run("docker", ["ps", "-a", "--filter", `label=berth.resource=${resourceId}`, "--format", "{{.Names}}"]);
+  return stdout.split("\n").filter(Boolean);
+}
+
+export interface DockerInspect {
+  Name: string;
+  State: { Running: boolean; Status: string };
+  Config: { Labels: Record<string, string>; Image: string };
+  HostConfig: { Memory: number; NanoCpus: number; PidsLimit: number | null; SecurityOpt: string[] | null; NetworkMode: string };
+}

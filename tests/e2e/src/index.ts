@@ -1,0 +1,3 @@
+export * from "./environment.js";
+export * from "./stack.js";
+export * from "./docker.js";

@@ -1,0 +1,102 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import type { AddonDefinition } from "@berth/addon-sdk";
+import { addons as installedAddons } from "@berth/addons";
+import { buildApp, loadApiConfig } from "@berth/api";
+import { createDatabase, type PrismaClient } from "@berth/db";
+import { OperationQueue } from "@berth/jobs";
+import { startPlatformStandIn, type PlatformDriver, type PlatformStandIn } from "@berth/platform-standin";
+import { createWorkerDeps, loadWorkerConfig, startOperationWorker } from "@berth/worker";
+import type { Worker } from "bullmq";
+import type { FastifyInstance } from "fastify";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { testEnvironment } from "./environment.js";
+
+export interface StackOptions {
+  addons?: ReadonlyMap<string, AddonDefinition>;
+  workerConcurrency?: number;
+  /** Extra environment for both apps, e.g. another image for an addon. */
+  env?: Record<string, string>;
+}
+
+/** Berth's API and worker, wired to real Redis, PostgreSQL and Docker, facing a platform stand-in. */
+export interface Stack {
+  readonly apiUrl: string;
+  readonly standIn: PlatformStandIn;
+  /** The control-plane database, to check what was recorded. */
+  readonly db: PrismaClient;
+  /** The addon's manifest credentials as configured in this stack. */
+  credentials(addonId: string): { username: string; password: string };
+  /** Drives `/<addon>/resources` the way the platform does. */
+  driver(addonId: string): PlatformDriver;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a full stack in this process: each stack has its own queue prefix
+ * and credentials, so stacks never see each other's jobs.
+ */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const addons = options.addons ?? installedAddons;
+  const services = testEnvironment();
+  const queuePrefix = `berth-test-${randomUUID()}`;
+  const credentials = new Map(
+    [...addons.keys()].map((id) => [id, { username: `${id}-${randomBytes(4).toString("hex")}`, password: randomBytes(24).toString("base64url") }]),
+  );
+
+  const standIn = await startPlatformStandIn({
+    addons: [...addons.values()].map((addon) => ({ id: addon.id, configVars: [...addon.configVars], ...credentials.get(addon.id)! })),
+  });
+
+  const env: Record<string, string> = {
+    ...services.passthrough,
+    BERTH_REDIS_URL: services.redisUrl,
+    BERTH_DATABASE_URL: services.databaseUrl,
+    BERTH_QUEUE_PREFIX: queuePrefix,
+    BERTH_PLATFORM_API_URL: standIn.url,
+    BERTH_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+    DOCKER_HOST: services.dockerHost,
+    BERTH_WORKER_CONCURRENCY: String(options.workerConcurrency ?? 4),
+    LOG_LEVEL: "warn",
+    ...options.env,
+  };
+  for (const [id, { username, password }] of credentials) {
+    env[`BERTH_ADDON_${id.toUpperCase()}_USERNAME`] = username;
+    env[`BERTH_ADDON_${id.toUpperCase()}_PASSWORD`] = password;
+  }
+
+  const workerConfig = loadWorkerConfig(env, addons);
+  const workerDeps = createWorkerDeps(workerConfig, addons, pino({ level: "warn", name: "berth-worker-test" }));
+  const workerRedis = new Redis(services.redisUrl, { maxRetriesPerRequest: null });
+  const worker: Worker = startOperationWorker(workerDeps, {
+    connection: workerRedis,
+    prefix: queuePrefix,
+    concurrency: workerConfig.concurrency,
+  });
+
+  const apiConfig = loadApiConfig(env, addons);
+  const db = createDatabase({ url: apiConfig.databaseUrl });
+  const apiRedis = new Redis(services.redisUrl, { maxRetriesPerRequest: null });
+  const queue = new OperationQueue({ connection: apiRedis, prefix: queuePrefix });
+  const app: FastifyInstance = await buildApp({ db, queue, addons, addonCredentials: apiConfig.addonCredentials });
+  const apiUrl = await app.listen({ host: "127.0.0.1", port: 0 });
+
+  return {
+    apiUrl,
+    standIn,
+    db,
+    credentials: (id) => credentials.get(id)!,
+    driver: (id) => standIn.driver(id, `${apiUrl}/${id}/resources`),
+    async close() {
+      await app.close();
+      await worker.close();
+      // Remove this stack's queue keys so repeated runs leave Redis as they found it.
+      await queue.queue.obliterate({ force: true }).catch(() => undefined);
+      await queue.close();
+      await Promise.all([db.$disconnect(), workerDeps.db.$disconnect()]);
+      workerRedis.disconnect();
+      apiRedis.disconnect();
+      await standIn.close();
+    },
+  };
+}
