@@ -12,7 +12,10 @@
 #   BERTH_STATE_DIR             state dir (default <repo>/.berth): pids/, logs/, postgres/, local.env
 #   BERTH_LOCAL_REDIS_PORT      Redis port (default 6390)
 #   BERTH_LOCAL_POSTGRES_PORT   PostgreSQL control-plane port (default 5433)
-#   BERTH_LOCAL_POSTGRES_DATA   PostgreSQL data dir (default $BERTH_STATE_DIR/postgres)
+#   BERTH_LOCAL_POSTGRES_DATA   PostgreSQL data dir (default $BERTH_STATE_DIR/postgres, or under
+#                               /var/lib/berth-local/ if the postgres OS user cannot reach it)
+#   BERTH_LOCAL_DOCKER_SOCK     Docker socket (default /var/run/docker.sock; another path starts a
+#                               private engine with data under $BERTH_STATE_DIR/docker, for tests)
 #   BERTH_LOCAL_IMAGES          engines whose local image `up` builds (default "postgresql";
 #                               build.sh also knows "mysql" and "redis")
 #
@@ -28,7 +31,7 @@ REDIS_PORT=${BERTH_LOCAL_REDIS_PORT:-6390}
 PG_PORT=${BERTH_LOCAL_POSTGRES_PORT:-5433}
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_DBS=(berth berth_test)
-DOCKER_SOCK=/var/run/docker.sock
+DOCKER_SOCK=${BERTH_LOCAL_DOCKER_SOCK:-/var/run/docker.sock}
 export DOCKER_HOST=unix://$DOCKER_SOCK
 read -r -a ENGINES <<<"${BERTH_LOCAL_IMAGES:-postgresql}"
 BUILD_SH=$REPO_ROOT/docker/local-images/build.sh
@@ -37,29 +40,61 @@ log() { printf '[services] %s\n' "$*" >&2; }
 die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
 
 for p in "$REDIS_PORT" "$PG_PORT"; do
-  [[ $p =~ ^[0-9]+$ ]] && ((p > 0 && p < 65536)) || die "invalid port: '$p'"
+  if ! [[ $p =~ ^[0-9]+$ ]] || ((p < 1 || p > 65535)); then die "invalid port: '$p'"; fi
 done
 
 mkdir -p "$STATE_DIR"
 STATE_DIR=$(cd "$STATE_DIR" && pwd)
 PIDS=$STATE_DIR/pids
 LOGS=$STATE_DIR/logs
-PG_DATA=${BERTH_LOCAL_POSTGRES_DATA:-$STATE_DIR/postgres}
+# PostgreSQL runs as the postgres OS user, which must reach its data dir. When the state dir is
+# not reachable for it (e.g. a clone under /root, mode 700), the data dir goes to
+# /var/lib/berth-local/<checksum of the state dir path>/postgres instead (and its log beside it).
+resolve_pg_paths() {
+  local reach=0
+  runuser -u postgres -- test -x "$STATE_DIR" 2>/dev/null && reach=1
+  if [[ -n ${BERTH_LOCAL_POSTGRES_DATA:-} ]]; then
+    PG_DATA=$BERTH_LOCAL_POSTGRES_DATA
+  elif ((reach)) || ! id postgres >/dev/null 2>&1; then
+    PG_DATA=$STATE_DIR/postgres
+  else
+    PG_DATA=/var/lib/berth-local/$(printf '%s' "$STATE_DIR" | cksum | cut -d' ' -f1)/postgres
+  fi
+  if ((reach)); then PG_LOG=$LOGS/postgres.log; else PG_LOG=$(dirname "$PG_DATA")/postgres.log; fi
+}
 ENV_FILE=$STATE_DIR/local.env
 REDIS_PID=$PIDS/redis.pid
 DOCKERD_PID=$PIDS/dockerd.pid
+DOCKERD_EXTRA_ARGS=()
+DOCKERD_EXEC_ROOT=/var/run/docker
+if [[ $DOCKER_SOCK != /var/run/docker.sock ]]; then
+  # a second, private engine (tests of this script): its own data and runtime dirs
+  DOCKERD_EXEC_ROOT=$STATE_DIR/docker/run
+  DOCKERD_EXTRA_ARGS=(--data-root "$STATE_DIR/docker/data" --exec-root "$DOCKERD_EXEC_ROOT")
+fi
 
 # ---------------------------------------------------------------- helpers
 
-# pid_alive FILE COMM: prints the pid if FILE names a live process whose name is COMM.
+# running PID: the process exists and is not a zombie (a killed daemon whose parent is gone
+# can stay a zombie for a while).
+running() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != [ZX] ]]
+}
+
+# pid_alive FILE COMM: prints the pid if FILE names a running process whose name is COMM.
 pid_alive() {
   local file=$1 comm=$2 pid
   [[ -s $file ]] || return 1
   pid=$(head -n 1 "$file" | tr -dc '0-9')
-  [[ -n $pid && -r /proc/$pid/comm ]] || return 1
+  [[ -n $pid ]] && running "$pid" || return 1
   [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$comm" ]] || return 1
   printf '%s\n' "$pid"
 }
+
+not_running() { ! running "$1"; }
 
 # wait_for SECONDS CMD...: retry CMD every 0.25 s until it succeeds or time is up.
 wait_for() {
@@ -121,31 +156,73 @@ ensure_packages() {
   id postgres >/dev/null 2>&1 || die "OS user 'postgres' does not exist (is postgresql-15 installed?)"
 }
 
+# any_dockerd_on_socket: true if a dockerd process (anyone's) serves $DOCKER_SOCK (reads /proc only)
+any_dockerd_on_socket() {
+  local d cmd
+  for d in /proc/[0-9]*; do
+    [[ $(cat "$d/comm" 2>/dev/null) == dockerd ]] || continue
+    cmd=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
+    if [[ $DOCKER_SOCK == /var/run/docker.sock && $cmd != *unix://* && $cmd != *" -H "* ]] ||
+      [[ $cmd == *"$DOCKER_SOCK"* ]]; then
+      return 0
+    fi
+  done
+  return 1
+}
+
 DOCKER_STATE=""
 ensure_docker() {
+  local pid
   if docker_fix_api_version; then
     DOCKER_STATE="reused"
     return 0
   fi
   if pid=$(pid_alive "$DOCKERD_PID" dockerd); then
-    log "dockerd (pid $pid) is starting; waiting"
+    log "dockerd (pid $pid, started by services.sh) does not answer yet; waiting"
   else
-    [[ -S $DOCKER_SOCK ]] && die "$DOCKER_SOCK exists but 'docker info' fails and no dockerd started by us runs; check it by hand"
-    mkdir -p "$PIDS" "$LOGS"
-    log "starting dockerd (log: $LOGS/dockerd.log)"
-    # dockerd writes (and removes on exit) its own pid file.
-    setsid dockerd --host "$DOCKER_HOST" --iptables=false --bridge=none --storage-driver=overlay2 \
-      --pidfile "$DOCKERD_PID" </dev/null >>"$LOGS/dockerd.log" 2>&1 &
-  fi
-  local deadline=$((SECONDS + 60))
-  until docker_fix_api_version; do
-    if ((SECONDS >= deadline)); then
-      tail -n 20 "$LOGS/dockerd.log" >&2 || true
-      die "Docker Engine did not answer within 60 s (log: $LOGS/dockerd.log)"
+    if [[ -e $DOCKER_SOCK ]]; then
+      any_dockerd_on_socket &&
+        die "a dockerd not started by services.sh serves $DOCKER_SOCK but 'docker info' fails; check it by hand"
+      log "removing stale $DOCKER_SOCK (no dockerd runs)"
+      rm -f "$DOCKER_SOCK"
     fi
-    sleep 0.5
+    rm -f "$DOCKERD_PID" # stale: its process is gone
+    # a dockerd that was killed leaves its own containerd behind for a while; the next one
+    # cannot start its containerd until that one is gone
+    # (and, if it is a zombie not yet reaped, dockerd takes it for a live containerd and waits
+    # for it in vain: drop its stale pid file)
+    local cpid cpidfile=$DOCKERD_EXEC_ROOT/containerd/containerd.pid
+    if cpid=$(pid_alive "$cpidfile" containerd); then
+      log "waiting for the containerd of a previous dockerd (pid $cpid) to exit"
+      wait_for 30 not_running "$cpid" || die "containerd (pid $cpid) of a previous dockerd still runs"
+    fi
+    rm -f "$cpidfile"
+    mkdir -p "$PIDS" "$LOGS"
+    start_dockerd
+    pid=$!
+  fi
+  local deadline=$((SECONDS + 60)) retried=0
+  until docker_fix_api_version; do
+    if ! running "$pid" && ((!retried)) && ((SECONDS < deadline)); then
+      log "dockerd exited early; starting it once more"
+      retried=1
+      sleep 2
+      start_dockerd
+      pid=$!
+    elif ((SECONDS >= deadline)) || ! running "$pid"; then
+      tail -n 20 "$LOGS/dockerd.log" >&2 || true
+      running "$pid" || die "dockerd exited (log: $LOGS/dockerd.log)"
+      die "Docker Engine did not answer within 60 s (dockerd pid $pid, log: $LOGS/dockerd.log)"
+    fi
+    sleep 0.25
   done
   DOCKER_STATE="started"
+}
+start_dockerd() {
+  log "starting dockerd (log: $LOGS/dockerd.log)"
+  # setsid: own session, no terminal. dockerd writes (and removes on exit) its own pid file.
+  setsid dockerd --host "$DOCKER_HOST" --iptables=false --bridge=none --storage-driver=overlay2 \
+    --pidfile "$DOCKERD_PID" "${DOCKERD_EXTRA_ARGS[@]}" </dev/null >>"$LOGS/dockerd.log" 2>&1 9>&- &
 }
 
 REDIS_STATE=""
@@ -153,9 +230,10 @@ ensure_redis() {
   if redis_ok; then REDIS_STATE="reused"; return 0; fi
   mkdir -p "$PIDS" "$LOGS" "$STATE_DIR/redis"
   log "starting redis-server on 127.0.0.1:$REDIS_PORT"
+  # shellcheck disable=SC2094 # redis-server writes its log itself once daemonized
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
     --daemonize yes --pidfile "$REDIS_PID" --logfile "$LOGS/redis.log" --dir "$STATE_DIR/redis" \
-    >>"$LOGS/redis.log" 2>&1 || { tail -n 20 "$LOGS/redis.log" >&2; die "redis-server failed to start"; }
+    >>"$LOGS/redis.log" 2>&1 9>&- || { tail -n 20 "$LOGS/redis.log" >&2; die "redis-server failed to start"; }
   wait_for 20 redis_ok || { tail -n 20 "$LOGS/redis.log" >&2; die "Redis did not answer PING on port $REDIS_PORT (log: $LOGS/redis.log)"; }
   REDIS_STATE="started"
 }
@@ -165,8 +243,8 @@ ensure_postgres() {
   if ! pg_ok; then
     # The postgres user must reach the data dir (e.g. a clone under /root, mode 700, is not).
     mkdir -p "$PG_DATA"
-    as_postgres test -x "$PG_DATA" ||
-      die "OS user postgres cannot reach $PG_DATA (a parent directory is not searchable); set BERTH_LOCAL_POSTGRES_DATA or BERTH_STATE_DIR to a path it can reach"
+    as_postgres test -x "$(dirname "$PG_DATA")" ||
+      die "OS user postgres cannot reach $PG_DATA (a parent directory is not searchable); set BERTH_LOCAL_POSTGRES_DATA to a path it can reach"
     if [[ ! -s $PG_DATA/PG_VERSION ]]; then
       [[ -z $(ls -A "$PG_DATA") ]] || die "$PG_DATA is neither empty nor a PostgreSQL data dir"
       log "initdb $PG_DATA"
@@ -179,14 +257,14 @@ ensure_postgres() {
     fi
     [[ $(stat -c %U "$PG_DATA") == postgres ]] || die "$PG_DATA is not owned by the postgres OS user"
     mkdir -p "$LOGS"
-    touch "$LOGS/postgres.log"
-    chown postgres "$LOGS/postgres.log"
+    touch "$PG_LOG"
+    chown postgres "$PG_LOG"
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT (data: $PG_DATA)"
     # Listens on 127.0.0.1 only (trust auth); unix socket in /tmp (path lengths stay short).
-    as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$LOGS/postgres.log" -w -t 60 \
-      -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp" start >/dev/null ||
-      { tail -n 20 "$LOGS/postgres.log" >&2; die "PostgreSQL failed to start (log: $LOGS/postgres.log)"; }
-    wait_for 30 pg_ok || die "PostgreSQL does not answer on 127.0.0.1:$PG_PORT (log: $LOGS/postgres.log)"
+    as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 \
+      -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp" start >/dev/null 9>&- ||
+      { tail -n 20 "$PG_LOG" >&2; die "PostgreSQL failed to start (log: $PG_LOG)"; }
+    wait_for 30 pg_ok || die "PostgreSQL does not answer on 127.0.0.1:$PG_PORT (log: $PG_LOG)"
     PG_STATE="started"
   else
     PG_STATE="reused"
@@ -297,7 +375,9 @@ status_images() {
   local e tag id size
   for e in "${ENGINES[@]}"; do
     tag=$(image_tag "$e")
-    if docker_ok && id=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null); then
+    if ! docker_ok; then
+      printf 'image:      %-8s %s  (docker is not running)\n' unknown "$tag"
+    elif id=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null); then
       size=$(docker image inspect --format '{{.Size}}' "$tag")
       printf 'image:      %-8s %s  %s MB  %s\n' present "$tag" "$((size / 1000000))" "${id:7:12}"
     else
@@ -307,6 +387,13 @@ status_images() {
 }
 
 # ---------------------------------------------------------------- commands
+
+# One `up`/`down` at a time per state dir. fd 9 is closed for every daemon started (9>&-), so
+# that the lock is released when this script ends.
+take_lock() {
+  exec 9>"$STATE_DIR/.lock"
+  flock -w 300 9 || die "another 'scripts/services.sh up/down' holds $STATE_DIR/.lock (waited 300 s)"
+}
 
 cmd_up() {
   local rebuild=0 a
@@ -318,10 +405,10 @@ cmd_up() {
   done
   [[ $(id -u) == 0 ]] || die "scripts/services.sh up must run as root (it starts dockerd and runs PostgreSQL as the postgres user)"
   mkdir -p "$PIDS" "$LOGS"
-  exec 9>"$STATE_DIR/.lock"
-  flock -w 300 9 || die "another 'services.sh' holds $STATE_DIR/.lock"
+  take_lock
 
   ensure_packages
+  resolve_pg_paths
   ensure_docker
   ensure_redis
   ensure_postgres
@@ -339,13 +426,13 @@ cmd_up() {
 cmd_down() {
   local pid
   mkdir -p "$PIDS"
-  exec 9>"$STATE_DIR/.lock"
-  flock -w 300 9 || die "another 'services.sh' holds $STATE_DIR/.lock"
+  take_lock
+  resolve_pg_paths
 
   if pid=$(pid_alive "$REDIS_PID" redis-server); then
     log "stopping redis-server (pid $pid)"
     kill -TERM "$pid"
-    wait_for 20 bash -c "! kill -0 $pid" || log "redis-server (pid $pid) still running after 20 s"
+    wait_for 20 not_running "$pid" || log "redis-server (pid $pid) still running after 20 s"
   else
     log "redis: nothing started by services.sh is running"
   fi
@@ -354,7 +441,7 @@ cmd_down() {
   if pg_pid >/dev/null; then
     log "stopping PostgreSQL (data $PG_DATA)"
     as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop >/dev/null ||
-      log "pg_ctl stop failed (log: $LOGS/postgres.log)"
+      log "pg_ctl stop failed (log: $PG_LOG)"
   else
     log "postgres: nothing started by services.sh is running"
   fi
@@ -362,13 +449,14 @@ cmd_down() {
   if pid=$(pid_alive "$DOCKERD_PID" dockerd); then
     log "stopping dockerd (pid $pid); running containers are stopped by the engine"
     kill -TERM "$pid"
-    wait_for 60 bash -c "! kill -0 $pid" || die "dockerd (pid $pid) still running after 60 s"
+    wait_for 60 not_running "$pid" || die "dockerd (pid $pid) still running after 60 s"
   else
     log "docker: nothing started by services.sh is running"
   fi
 }
 
 cmd_status() {
+  resolve_pg_paths
   status_docker
   status_redis
   status_postgres

@@ -12,6 +12,7 @@ load_local_services
 test_db=${BERTH_TEST_DATABASE_URL:?}
 admin_url=${test_db%/*}/postgres
 db_name=${test_db##*/}
+bash scripts/remove-test-leftovers.sh
 psql "$admin_url" -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$db_name\" WITH (FORCE)" -c "CREATE DATABASE \"$db_name\""
 migrate "$test_db"
 

@@ -21,7 +21,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 log() { printf '[build %s] %s\n' "${ENGINE:-?}" "$*" >&2; }
 die() { printf '[build %s] ERROR: %s\n' "${ENGINE:-?}" "$*" >&2; exit 1; }
-usage() { sed -n '5,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
+usage() { sed -n '5,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
 
 ENGINE=""
 REBUILD=0

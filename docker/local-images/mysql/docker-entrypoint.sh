@@ -46,7 +46,9 @@ replace_all() {
 	printf '%s' "$_r"
 	unset _s _r
 }
+# shellcheck disable=SC1003 # literal quotes and backslashes
 sql_string() { _t=$(replace_all "$1" '\' '\\'); printf "'%s'" "$(replace_all "$_t" "'" "\\'")"; unset _t; }
+# shellcheck disable=SC2016 # literal backticks
 sql_ident() { printf '`%s`' "$(replace_all "$1" '`' '``')"; }
 
 want_help() {

@@ -46,6 +46,7 @@ want_help() {
 	return 1
 }
 
+# shellcheck disable=SC2120 # its positional parameters come from POSTGRES_INITDB_ARGS
 init_database_dir() {
 	# positional parameters of this function: POSTGRES_INITDB_ARGS, split like the official image
 	eval "set -- $POSTGRES_INITDB_ARGS"
@@ -79,6 +80,7 @@ run_initdb_scripts() {
 	PGHOST=/var/run/postgresql PGPORT=5432 PGUSER=$POSTGRES_USER PGDATABASE=$POSTGRES_DB
 	export PGHOST PGPORT PGUSER PGDATABASE
 	pg_ctl -D "$PGDATA" -w -o "-c listen_addresses= -p 5432" start >/dev/null
+	# shellcheck disable=SC1090 # the init scripts are sourced, like the official image does
 	for _f in "$@"; do
 		case $_f in
 			*.sh) msg "sourcing $_f"; . "$_f" ;;
@@ -117,6 +119,7 @@ if [ "${1:-}" = postgres ] && ! want_help "$@"; then
   POSTGRES_HOST_AUTH_METHOD=trust to allow all connections without a password (not recommended)."
 		fi
 		msg "initializing $PGDATA (user $POSTGRES_USER, database $POSTGRES_DB)"
+		# shellcheck disable=SC2119
 		init_database_dir
 		printf '\nhost all all all %s\n' "$POSTGRES_HOST_AUTH_METHOD" >>"$PGDATA/pg_hba.conf"
 		printf "\nlisten_addresses = '*'\n" >>"$PGDATA/postgresql.conf"

@@ -34,3 +34,14 @@ export interface DockerInspect {
   Config: { Labels: Record<string, string>; Image: string };
   HostConfig: { Memory: number; NanoCpus: number; PidsLimit: number | null; SecurityOpt: string[] | null; NetworkMode: string };
 }
+
+/** Force-removes the containers and volumes labelled for these resources. */
+export async function removeDockerObjectsOf(resourceIds: readonly string[]): Promise<void> {
+  for (const id of resourceIds) {
+    const filter = `label=berth.resource=${id}`;
+    const containers = (await run("docker", ["ps", "-aq", "--filter", filter])).stdout.split("\n").filter(Boolean);
+    if (containers.length > 0) await run("docker", ["rm", "-f", ...containers]);
+    const volumes = (await run("docker", ["volume", "ls", "-q", "--filter", filter])).stdout.split("\n").filter(Boolean);
+    if (volumes.length > 0) await run("docker", ["volume", "rm", ...volumes]);
+  }
+}

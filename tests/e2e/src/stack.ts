@@ -10,6 +10,7 @@ import type { Worker } from "bullmq";
 import type { FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
 import { pino } from "pino";
+import { removeDockerObjectsOf } from "./docker.js";
 import { testEnvironment } from "./environment.js";
 
 export interface StackOptions {
@@ -39,6 +40,7 @@ export interface Stack {
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const addons = options.addons ?? installedAddons;
   const services = testEnvironment();
+  const startedAt = new Date();
   const queuePrefix = `berth-test-${randomUUID()}`;
   const credentials = new Map(
     [...addons.keys()].map((id) => [id, { username: `${id}-${randomBytes(4).toString("hex")}`, password: randomBytes(24).toString("base64url") }]),
@@ -90,6 +92,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     async close() {
       await app.close();
       await worker.close();
+      // A failed test may leave a database behind: remove what this stack created and did not deprovision.
+      const leftovers = await db.resource.findMany({ where: { createdAt: { gte: startedAt }, status: { not: "deprovisioned" } } });
+      await removeDockerObjectsOf(leftovers.map((resource) => resource.id));
       // Remove this stack's queue keys so repeated runs leave Redis as they found it.
       await queue.queue.obliterate({ force: true }).catch(() => undefined);
       await queue.close();

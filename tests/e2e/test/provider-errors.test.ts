@@ -83,6 +83,9 @@ describe("provider endpoints refuse bad requests", () => {
     expect(response.status).toBe(202);
     const { id } = (await response.json()) as { id: string };
     expect((await driver.deprovision(id)).status).toBe(204);
+    await expect.poll(async () => (await stack.db.resource.findUnique({ where: { id } }))?.status, { timeout: 60_000, interval: 250 }).toBe(
+      "deprovisioned",
+    );
   });
 
   it("404 on an unknown id for plan change and deprovision", async () => {
