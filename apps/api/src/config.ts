@@ -2,21 +2,16 @@ import type { AddonDefinition } from "@berth/addon-sdk";
 import {
   parseEnv,
   port,
-  postgresUrl,
   readAddonCredentials,
-  redisUrl,
+  serviceEnvSchema,
   type AddonCredentialsConfig,
   type EnvSource,
 } from "@berth/config";
 import { z } from "zod";
 
-export const apiEnvSchema = z.object({
-  BERTH_REDIS_URL: redisUrl,
-  BERTH_DATABASE_URL: postgresUrl,
-  BERTH_QUEUE_PREFIX: z.string().min(1).default("berth"),
+export const apiEnvSchema = serviceEnvSchema.extend({
   BERTH_API_HOST: z.string().min(1).default("127.0.0.1"),
   BERTH_API_PORT: port.default(4000),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
 export interface ApiConfig {

@@ -6,18 +6,14 @@ import {
   httpUrl,
   parseEnv,
   portRange,
-  postgresUrl,
   readAddonCredentials,
-  redisUrl,
+  serviceEnvSchema,
   type AddonCredentialsConfig,
   type EnvSource,
 } from "@berth/config";
 import { z } from "zod";
 
-export const workerEnvSchema = z.object({
-  BERTH_REDIS_URL: redisUrl,
-  BERTH_DATABASE_URL: postgresUrl,
-  BERTH_QUEUE_PREFIX: z.string().min(1).default("berth"),
+export const workerEnvSchema = serviceEnvSchema.extend({
   BERTH_PLATFORM_API_URL: httpUrl,
   BERTH_ENCRYPTION_KEY: encryptionKey,
   BERTH_ENCRYPTION_PREVIOUS_KEYS: encryptionKeyList,
@@ -26,7 +22,6 @@ export const workerEnvSchema = z.object({
   BERTH_DATABASE_BIND_ADDRESS: z.ipv4().or(z.ipv6()).default("127.0.0.1"),
   BERTH_PORT_RANGE: portRange.default({ first: 20_000, last: 29_999 }),
   BERTH_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
 export interface WorkerConfig {

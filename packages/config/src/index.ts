@@ -11,6 +11,14 @@ export const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: "must be 
 export const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" });
 export const port = z.coerce.number().int().min(0).max(65_535);
 
+/** What every Berth process needs: the queue, the control plane, a log level. Apps `.extend()` it. */
+export const serviceEnvSchema = z.object({
+  BERTH_REDIS_URL: redisUrl,
+  BERTH_DATABASE_URL: postgresUrl,
+  BERTH_QUEUE_PREFIX: z.string().min(1).default("berth"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
 /** 32 bytes, base64 encoded (e.g. `openssl rand -base64 32`). */
 export const encryptionKey = z
   .string()
