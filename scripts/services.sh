@@ -16,7 +16,7 @@
 #                               /var/lib/berth-local/ if the postgres OS user cannot reach it)
 #   BERTH_LOCAL_DOCKER_SOCK     Docker socket (default /var/run/docker.sock; another path starts a
 #                               private engine with data under $BERTH_STATE_DIR/docker, for tests)
-#   BERTH_LOCAL_IMAGES          engines whose local image `up` builds (default "postgresql";
+#   BERTH_LOCAL_IMAGES          engines whose local image `up` builds (default "postgresql mysql redis";
 #                               build.sh also knows "mysql" and "redis")
 #
 # Idempotent: running `up` twice reuses what already answers. Everything listens on 127.0.0.1.
@@ -33,7 +33,7 @@ PG_BIN=/usr/lib/postgresql/15/bin
 PG_DBS=(berth berth_test)
 DOCKER_SOCK=${BERTH_LOCAL_DOCKER_SOCK:-/var/run/docker.sock}
 export DOCKER_HOST=unix://$DOCKER_SOCK
-read -r -a ENGINES <<<"${BERTH_LOCAL_IMAGES:-postgresql}"
+read -r -a ENGINES <<<"${BERTH_LOCAL_IMAGES:-postgresql mysql redis}"
 BUILD_SH=$REPO_ROOT/docker/local-images/build.sh
 
 log() { printf '[services] %s\n' "$*" >&2; }
@@ -299,15 +299,9 @@ rand_alnum() {
 }
 
 write_env() {
-  local key user pass salt e var tmp
+  local key e upper var value tmp
   key=$(env_get BERTH_ENCRYPTION_KEY)
   [[ -n $key ]] || key=$(head -c 32 /dev/urandom | base64 -w0)
-  user=$(env_get BERTH_ADDON_POSTGRESQL_USERNAME)
-  [[ -n $user ]] || user=postgresql
-  pass=$(env_get BERTH_ADDON_POSTGRESQL_PASSWORD)
-  [[ -n $pass ]] || pass=$(rand_alnum 32)
-  salt=$(env_get BERTH_ADDON_POSTGRESQL_SSO_SALT)
-  [[ -n $salt ]] || salt=$(rand_alnum 32)
   tmp=$(mktemp "$STATE_DIR/.local.env.XXXXXX")
   chmod 600 "$tmp"
   {
@@ -317,14 +311,19 @@ write_env() {
     echo "export BERTH_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/berth_test"
     echo "export DOCKER_HOST=$DOCKER_HOST"
     [[ -z ${DOCKER_API_VERSION:-} ]] || echo "export DOCKER_API_VERSION=$DOCKER_API_VERSION"
-    for e in "${ENGINES[@]}"; do
-      var=BERTH_ADDON_$(tr '[:lower:]' '[:upper:]' <<<"$e")_IMAGE
-      echo "export $var=$(image_tag "$e")"
-    done
     echo "export BERTH_ENCRYPTION_KEY=$key"
-    echo "export BERTH_ADDON_POSTGRESQL_USERNAME=$user"
-    echo "export BERTH_ADDON_POSTGRESQL_PASSWORD=$pass"
-    echo "export BERTH_ADDON_POSTGRESQL_SSO_SALT=$salt"
+    # Per engine: its local image, and the addon's manifest credentials and SSO salt (kept once made).
+    for e in "${ENGINES[@]}"; do
+      upper=$(tr '[:lower:]' '[:upper:]' <<<"$e")
+      echo "export BERTH_ADDON_${upper}_IMAGE=$(image_tag "$e")"
+      for var in USERNAME PASSWORD SSO_SALT; do
+        value=$(env_get "BERTH_ADDON_${upper}_$var")
+        if [[ -z $value ]]; then
+          if [[ $var == USERNAME ]]; then value=$e; else value=$(rand_alnum 32); fi
+        fi
+        echo "export BERTH_ADDON_${upper}_$var=$value"
+      done
+    done
   } >"$tmp"
   mv -f "$tmp" "$ENV_FILE"
   chmod 600 "$ENV_FILE"

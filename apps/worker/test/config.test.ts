@@ -9,8 +9,12 @@ const valid = {
   BERTH_DATABASE_URL: "postgresql://postgres@127.0.0.1:5433/berth",
   BERTH_PLATFORM_API_URL: "https://api.osc-fr1.scalingo.com",
   BERTH_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
-  BERTH_ADDON_POSTGRESQL_USERNAME: "berth-postgresql",
-  BERTH_ADDON_POSTGRESQL_PASSWORD: "a-long-enough-password",
+  ...Object.fromEntries(
+    [...addons.keys()].flatMap((id) => [
+      [`BERTH_ADDON_${id.toUpperCase()}_USERNAME`, `berth-${id}`],
+      [`BERTH_ADDON_${id.toUpperCase()}_PASSWORD`, "a-long-enough-password"],
+    ]),
+  ),
 };
 
 describe("worker configuration", () => {
@@ -23,6 +27,7 @@ describe("worker configuration", () => {
       image: "my/pg:15",
       credentials: { username: "berth-postgresql", password: "a-long-enough-password" },
     });
+    expect(config.addons.get("redis")?.image).toBe("redis:7");
   });
 
   it("falls back to the addon's official image", () => {

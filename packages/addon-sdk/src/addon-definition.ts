@@ -15,7 +15,7 @@ export interface AddonPlan {
   readonly description: string;
   readonly limits: PlanLimits;
   /** Engine settings this plan fixes (e.g. `max_connections`), shown in the manifest and applied by `containerSpec`. */
-  readonly settings: Readonly<Record<string, number>>;
+  readonly settings: Readonly<Record<string, number | string>>;
 }
 
 export interface PlanLimits {

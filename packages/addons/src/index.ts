@@ -1,7 +1,9 @@
 import type { AddonDefinition } from "@berth/addon-sdk";
+import { mysqlAddon } from "@berth/addon-mysql";
 import { postgresqlAddon } from "@berth/addon-postgresql";
+import { redisAddon } from "@berth/addon-redis";
 
 /** The installed addons. Adding an engine is one line here. */
-const installed: readonly AddonDefinition[] = [postgresqlAddon];
+const installed: readonly AddonDefinition[] = [postgresqlAddon, mysqlAddon, redisAddon];
 
 export const addons: ReadonlyMap<string, AddonDefinition> = new Map(installed.map((addon) => [addon.id, addon]));

@@ -5,8 +5,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { startFakeProvider, type FakeProvider } from "./fake-provider.js";
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url));
+// Only the credentials set here: the shell running the tests may hold real ones (.berth/local.env).
 const env = {
-  ...process.env,
+  ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("BERTH_ADDON_"))),
   BERTH_ADDON_POSTGRESQL_USERNAME: "berth-postgresql",
   BERTH_ADDON_POSTGRESQL_PASSWORD: "cli-password-123",
 };

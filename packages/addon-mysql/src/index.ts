@@ -1,0 +1,75 @@
+import { defineAddon, generateIdentifier, generatePassword, type Endpoint } from "@berth/addon-sdk";
+import mysql from "mysql2/promise";
+import { mysqlPlans } from "./plans.js";
+
+export interface MysqlCredentials extends Record<string, string> {
+  user: string;
+  password: string;
+  database: string;
+  /** The server's root account; kept for operators, never handed to the app. */
+  rootPassword: string;
+}
+
+export function mysqlUrl({ host, port, credentials }: Endpoint<MysqlCredentials>): string {
+  const user = encodeURIComponent(credentials.user);
+  const password = encodeURIComponent(credentials.password);
+  return `mysql://${user}:${password}@${host}:${port}/${encodeURIComponent(credentials.database)}`;
+}
+
+export const mysqlAddon = defineAddon<MysqlCredentials>({
+  id: "mysql",
+  name: "MySQL",
+  shortDescription: "Managed MySQL-compatible databases (MariaDB), each in its own container.",
+  description:
+    "A dedicated MySQL-compatible server per addon (MariaDB) with its own volume, memory and CPU limits, " +
+    "a generated user and a strong password. Plans change without losing data.",
+  configVars: ["SCALINGO_MYSQL_URL"],
+  defaultImage: "mariadb:11",
+  plans: mysqlPlans,
+  readyTimeoutMs: 90_000,
+
+  generateCredentials: () => ({
+    user: generateIdentifier("u_"),
+    password: generatePassword(),
+    database: generateIdentifier("db_"),
+    rootPassword: generatePassword(),
+  }),
+
+  // The MYSQL_* variables and a command made only of server options are the
+  // contract shared by the official `mysql` and `mariadb` images (and Berth's local one).
+  containerSpec: ({ plan, credentials, image, port, bindAddress }) => ({
+    image,
+    command: [
+      `--port=${port}`,
+      `--bind-address=${bindAddress}`,
+      `--max-connections=${plan.settings.max_connections}`,
+      `--innodb-buffer-pool-size=${plan.settings.innodb_buffer_pool_mb}M`,
+      "--skip-name-resolve",
+    ],
+    env: {
+      MYSQL_USER: credentials.user,
+      MYSQL_PASSWORD: credentials.password,
+      MYSQL_DATABASE: credentials.database,
+      MYSQL_ROOT_PASSWORD: credentials.rootPassword,
+    },
+    dataPath: "/var/lib/mysql",
+    memoryBytes: plan.limits.memoryMb * 1024 * 1024,
+    nanoCpus: Math.round(plan.limits.cpus * 1e9),
+    pidsLimit: plan.limits.pids,
+    stopTimeoutSeconds: 30,
+  }),
+
+  connectionConfig: (endpoint) => ({ SCALINGO_MYSQL_URL: mysqlUrl(endpoint) }),
+
+  probe: async (endpoint, signal) => {
+    const connection = await mysql.createConnection({ uri: mysqlUrl(endpoint), connectTimeout: 2_000 });
+    const abort = () => connection.destroy();
+    signal.addEventListener("abort", abort, { once: true });
+    try {
+      await connection.query("SELECT 1");
+    } finally {
+      signal.removeEventListener("abort", abort);
+      await connection.end().catch(() => undefined);
+    }
+  },
+});
