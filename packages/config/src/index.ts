@@ -19,6 +19,9 @@ export const serviceEnvSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
+/** The public base URL of Berth's API, e.g. https://berth.example.com: manifests and dashboard links are built on it. */
+export const publicUrl = httpUrl.transform((value) => value.replace(/\/+$/, "")).default("http://127.0.0.1:4000");
+
 /** 32 bytes, base64 encoded (e.g. `openssl rand -base64 32`). */
 export const encryptionKey = z
   .string()
@@ -67,6 +70,19 @@ export function readAddonCredentials(
     if (!password) issues.push(`${prefix}PASSWORD is required (the manifest password of the ${id} addon)`);
     else if (password.length < 16) issues.push(`${prefix}PASSWORD must be at least 16 characters`);
     if (username && password) out.set(id, { username, password });
+  }
+  return out;
+}
+
+/** Each installed addon's manifest `sso_salt`: the platform signs single sign-on tokens with it. */
+export function readAddonSsoSalts(env: EnvSource, addonIds: Iterable<string>, issues: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const id of addonIds) {
+    const name = `${addonEnvPrefix(id)}SSO_SALT`;
+    const salt = env[name];
+    if (!salt) issues.push(`${name} is required (the manifest sso_salt of the ${id} addon)`);
+    else if (salt.length < 16) issues.push(`${name} must be at least 16 characters`);
+    else out.set(id, salt);
   }
   return out;
 }
