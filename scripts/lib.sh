@@ -31,6 +31,15 @@ load_local_services() {
   done <"${BERTH_STATE_DIR:-$BERTH_ROOT/.berth}/local.env"
 }
 
+# Installs Debian packages whose command is missing: ensure_debian_package COMMAND PACKAGE.
+ensure_debian_package() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  say "installing $2 (Debian)"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+  fi
+}
+
 # Applies the committed migrations to the database at $1.
 migrate() {
   (cd "$BERTH_ROOT/packages/db" && BERTH_DATABASE_URL=$1 pnpm exec prisma migrate deploy >/dev/null)

@@ -7,6 +7,8 @@ cd "$BERTH_ROOT"
 
 ensure_toolchain
 load_local_services
+# Browser tests drive Debian's Chromium with playwright-core (never a downloaded browser).
+ensure_debian_package chromium chromium
 
 # A fresh control-plane database for every run, with the committed migrations.
 test_db=${BERTH_TEST_DATABASE_URL:?}

@@ -1,10 +1,15 @@
 import type { AddonDefinition } from "@berth/addon-sdk";
-import type { PrismaClient } from "@berth/db";
+import { hkdfSync } from "node:crypto";
+import cookie from "@fastify/cookie";
+import type { PrismaClient, SecretBox } from "@berth/db";
+import type { SsoWindow } from "@berth/protocol";
 import type { OperationQueue } from "@berth/jobs";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
+import { dashboardRoutes } from "./dashboard/dashboard-routes.js";
 import { installErrorHandling } from "./errors.js";
 import { ResourceService } from "./resource-service.js";
+import { assetRoutes } from "./routes/assets.js";
 import { healthRoutes } from "./routes/health.js";
 import { resourceRoutes } from "./routes/resources.js";
 
@@ -13,7 +18,19 @@ export interface ApiDeps {
   queue: OperationQueue;
   addons: ReadonlyMap<string, AddonDefinition>;
   addonCredentials: ReadonlyMap<string, { username: string; password: string }>;
+  ssoSalts: ReadonlyMap<string, string>;
+  ssoWindow: SsoWindow;
+  secrets: SecretBox;
+  /** Signs dashboard session cookies. */
+  sessionKey: Buffer;
+  publicUrl: string;
+  platformAppUrl: string;
   logger?: FastifyServerOptions["logger"];
+}
+
+/** The session-signing key, derived from the encryption key so operators have one secret fewer to keep. */
+export function deriveSessionKey(encryptionKey: Buffer): Buffer {
+  return Buffer.from(hkdfSync("sha256", encryptionKey, Buffer.alloc(0), "berth dashboard sessions", 32));
 }
 
 /** Provision requests are a few hundred bytes; anything near this limit is not one. */
@@ -31,12 +48,24 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   // The provider API speaks JSON only: a text body is refused with 415 rather than misread.
   app.removeContentTypeParser("text/plain");
 
+  await app.register(cookie, { secret: deps.sessionKey.toString("base64") });
+
   const resources = new ResourceService(deps.db, deps.queue);
   await app.register(healthRoutes);
+  await app.register(assetRoutes, { addons: deps.addons });
+  await app.register(dashboardRoutes, {
+    db: deps.db,
+    secrets: deps.secrets,
+    addons: deps.addons,
+    ssoSalts: deps.ssoSalts,
+    ssoWindow: deps.ssoWindow,
+    publicUrl: deps.publicUrl,
+    platformAppUrl: deps.platformAppUrl,
+  });
   for (const addon of deps.addons.values()) {
     const credentials = deps.addonCredentials.get(addon.id);
     if (!credentials) throw new Error(`no credentials configured for addon ${addon.id}`);
-    await app.register(resourceRoutes, { prefix: `/${addon.id}/resources`, addon, credentials, resources });
+    await app.register(resourceRoutes, { prefix: `/${addon.id}/resources`, addon, credentials, resources, db: deps.db });
   }
   return app;
 }

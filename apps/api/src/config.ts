@@ -1,8 +1,12 @@
 import type { AddonDefinition } from "@berth/addon-sdk";
 import {
+  encryptionKey,
+  encryptionKeyList,
   parseEnv,
   port,
+  publicUrl,
   readAddonCredentials,
+  readAddonSsoSalts,
   serviceEnvSchema,
   type AddonCredentialsConfig,
   type EnvSource,
@@ -12,6 +16,15 @@ import { z } from "zod";
 export const apiEnvSchema = serviceEnvSchema.extend({
   BERTH_API_HOST: z.string().min(1).default("127.0.0.1"),
   BERTH_API_PORT: port.default(4000),
+  BERTH_PUBLIC_URL: publicUrl,
+  BERTH_ENCRYPTION_KEY: encryptionKey,
+  BERTH_ENCRYPTION_PREVIOUS_KEYS: encryptionKeyList,
+  BERTH_SSO_MAX_AGE_SECONDS: z.coerce.number().int().min(10).max(86_400).default(300),
+  BERTH_SSO_FUTURE_SKEW_SECONDS: z.coerce.number().int().min(0).max(3_600).default(60),
+  BERTH_PLATFORM_APP_URL: z
+    .string()
+    .regex(/^https?:\/\/\S+$/, "must be an http(s) URL, {app_id} is replaced by the app's id")
+    .default("https://dashboard.scalingo.com/apps/osc-fr1/{app_id}"),
 });
 
 export interface ApiConfig {
@@ -23,11 +36,20 @@ export interface ApiConfig {
   logLevel: string;
   /** Each addon's manifest credentials: the platform authenticates with them. */
   addonCredentials: Map<string, AddonCredentialsConfig>;
+  /** Each addon's manifest sso_salt. */
+  ssoSalts: Map<string, string>;
+  publicUrl: string;
+  encryptionKey: Buffer;
+  previousEncryptionKeys: Buffer[];
+  sso: { maxAgeSeconds: number; futureSkewSeconds: number };
+  /** Link back to the app on the platform; `{app_id}` is replaced. */
+  platformAppUrl: string;
 }
 
 export function loadApiConfig(env: EnvSource, addons: ReadonlyMap<string, AddonDefinition>): ApiConfig {
   const issues: string[] = [];
   const addonCredentials = readAddonCredentials(env, addons.keys(), issues);
+  const ssoSalts = readAddonSsoSalts(env, addons.keys(), issues);
   const parsed = parseEnv(apiEnvSchema, env, issues);
   return {
     redisUrl: parsed.BERTH_REDIS_URL,
@@ -37,5 +59,11 @@ export function loadApiConfig(env: EnvSource, addons: ReadonlyMap<string, AddonD
     port: parsed.BERTH_API_PORT,
     logLevel: parsed.LOG_LEVEL,
     addonCredentials,
+    ssoSalts,
+    publicUrl: parsed.BERTH_PUBLIC_URL,
+    encryptionKey: parsed.BERTH_ENCRYPTION_KEY,
+    previousEncryptionKeys: parsed.BERTH_ENCRYPTION_PREVIOUS_KEYS,
+    sso: { maxAgeSeconds: parsed.BERTH_SSO_MAX_AGE_SECONDS, futureSkewSeconds: parsed.BERTH_SSO_FUTURE_SKEW_SECONDS },
+    platformAppUrl: parsed.BERTH_PLATFORM_APP_URL,
   };
 }

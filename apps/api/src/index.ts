@@ -1,2 +1,2 @@
-export { buildApp, type ApiDeps } from "./app.js";
+export { buildApp, deriveSessionKey, type ApiDeps } from "./app.js";
 export { loadApiConfig, type ApiConfig } from "./config.js";

@@ -1,9 +1,9 @@
 import { addons } from "@berth/addons";
 import { ConfigError } from "@berth/config";
-import { createDatabase } from "@berth/db";
+import { SecretBox, createDatabase } from "@berth/db";
 import { OperationQueue } from "@berth/jobs";
 import { Redis } from "ioredis";
-import { buildApp } from "./app.js";
+import { buildApp, deriveSessionKey } from "./app.js";
 import { loadApiConfig } from "./config.js";
 
 async function main(): Promise<void> {
@@ -15,6 +15,12 @@ async function main(): Promise<void> {
     queue,
     addons,
     addonCredentials: config.addonCredentials,
+    ssoSalts: config.ssoSalts,
+    ssoWindow: config.sso,
+    secrets: new SecretBox(config.encryptionKey, config.previousEncryptionKeys),
+    sessionKey: deriveSessionKey(config.encryptionKey),
+    publicUrl: config.publicUrl,
+    platformAppUrl: config.platformAppUrl,
     logger: { level: config.logLevel, redact: ["req.headers.authorization"] },
   });
   app.addHook("onClose", async () => {

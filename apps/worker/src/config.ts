@@ -22,6 +22,8 @@ export const workerEnvSchema = serviceEnvSchema.extend({
   BERTH_DATABASE_BIND_ADDRESS: z.ipv4().or(z.ipv6()).default("127.0.0.1"),
   BERTH_PORT_RANGE: portRange.default({ first: 20_000, last: 29_999 }),
   BERTH_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  BERTH_USAGE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  BERTH_USAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(90),
 });
 
 export interface WorkerConfig {
@@ -36,6 +38,9 @@ export interface WorkerConfig {
   bindAddress: string;
   portRange: { first: number; last: number };
   concurrency: number;
+  /** Usage metering: seconds between two samples of every database, and days samples are kept. */
+  usageIntervalSeconds: number;
+  usageRetentionDays: number;
   logLevel: string;
   /** Per addon: the image to run and the manifest credentials used to call the platform back. */
   addons: Map<string, { image: string; credentials: AddonCredentialsConfig }>;
@@ -57,6 +62,8 @@ export function loadWorkerConfig(env: EnvSource, addons: ReadonlyMap<string, Add
     bindAddress: parsed.BERTH_DATABASE_BIND_ADDRESS,
     portRange: parsed.BERTH_PORT_RANGE,
     concurrency: parsed.BERTH_WORKER_CONCURRENCY,
+    usageIntervalSeconds: parsed.BERTH_USAGE_INTERVAL_SECONDS,
+    usageRetentionDays: parsed.BERTH_USAGE_RETENTION_DAYS,
     logLevel: parsed.LOG_LEVEL,
     addons: new Map(
       [...addons.values()].map((addon) => [

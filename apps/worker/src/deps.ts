@@ -22,4 +22,6 @@ export interface WorkerDeps {
   };
   /** Pause between readiness probes. */
   readinessIntervalMs: number;
+  /** Usage samples older than this are deleted. */
+  usageRetentionDays: number;
 }

@@ -29,5 +29,6 @@ export function createWorkerDeps(
     ),
     placement: { publicHost: config.publicHost, bindAddress: config.bindAddress, portRange: config.portRange },
     readinessIntervalMs: 100,
+    usageRetentionDays: config.usageRetentionDays,
   };
 }

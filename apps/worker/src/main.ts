@@ -3,25 +3,35 @@ import { ConfigError } from "@berth/config";
 import { Redis } from "ioredis";
 import { loadWorkerConfig } from "./config.js";
 import { createWorkerDeps } from "./main-deps.js";
+import { startUsageSampler } from "./usage/usage-sampler.js";
 import { startOperationWorker } from "./worker.js";
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env, addons);
   const deps = createWorkerDeps(config, addons);
+  const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   const worker = startOperationWorker(deps, {
-    connection: new Redis(config.redisUrl, { maxRetriesPerRequest: null }),
+    connection,
     prefix: config.queuePrefix,
     concurrency: config.concurrency,
   });
   await worker.waitUntilReady();
-  deps.logger.info({ concurrency: config.concurrency, addons: [...addons.keys()] }, "worker started");
+  const usageSampler = await startUsageSampler(deps, {
+    connection,
+    prefix: config.queuePrefix,
+    intervalMs: config.usageIntervalSeconds * 1000,
+  });
+  deps.logger.info(
+    { concurrency: config.concurrency, addons: [...addons.keys()], usageIntervalSeconds: config.usageIntervalSeconds },
+    "worker started",
+  );
 
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
     deps.logger.info({ signal }, "worker stopping: finishing running jobs");
-    await worker.close();
+    await Promise.all([worker.close(), usageSampler.close()]);
     await deps.db.$disconnect();
     process.exit(0);
   };

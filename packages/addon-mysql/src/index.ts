@@ -61,15 +61,30 @@ export const mysqlAddon = defineAddon<MysqlCredentials>({
 
   connectionConfig: (endpoint) => ({ SCALINGO_MYSQL_URL: mysqlUrl(endpoint) }),
 
-  probe: async (endpoint, signal) => {
-    const connection = await mysql.createConnection({ uri: mysqlUrl(endpoint), connectTimeout: 2_000 });
-    const abort = () => connection.destroy();
-    signal.addEventListener("abort", abort, { once: true });
-    try {
-      await connection.query("SELECT 1");
-    } finally {
-      signal.removeEventListener("abort", abort);
-      await connection.end().catch(() => undefined);
-    }
-  },
+  probe: (endpoint, signal) => withSession(endpoint, signal, async (connection) => void (await connection.query("SELECT 1"))),
+
+  connections: (endpoint, signal) =>
+    withSession(endpoint, signal, async (connection) => {
+      const [rows] = await connection.query<mysql.RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'Threads_connected'");
+      const connected = Number(rows[0]?.Value);
+      if (!Number.isInteger(connected)) throw new Error("SHOW GLOBAL STATUS did not report Threads_connected");
+      return connected - 1; // minus this session
+    }),
 });
+
+/** One short authenticated session; an abort ends it. */
+async function withSession<T>(
+  endpoint: Endpoint<MysqlCredentials>,
+  signal: AbortSignal,
+  use: (connection: mysql.Connection) => Promise<T>,
+): Promise<T> {
+  const connection = await mysql.createConnection({ uri: mysqlUrl(endpoint), connectTimeout: 2_000 });
+  const abort = () => connection.destroy();
+  signal.addEventListener("abort", abort, { once: true });
+  try {
+    return await use(connection);
+  } finally {
+    signal.removeEventListener("abort", abort);
+    await connection.end().catch(() => undefined);
+  }
+}

@@ -63,16 +63,27 @@ export const postgresqlAddon = defineAddon<PostgresqlCredentials>({
 
   connectionConfig: (endpoint) => ({ SCALINGO_POSTGRESQL_URL: postgresqlUrl(endpoint) }),
 
-  probe: async (endpoint, signal) => {
-    const client = new pg.Client({ connectionString: postgresqlUrl(endpoint), connectionTimeoutMillis: 2_000 });
-    const abort = () => void client.end().catch(() => undefined);
-    signal.addEventListener("abort", abort, { once: true });
-    try {
-      await client.connect();
-      await client.query("SELECT 1");
-    } finally {
-      signal.removeEventListener("abort", abort);
-      await client.end().catch(() => undefined);
-    }
-  },
+  probe: (endpoint, signal) => withSession(endpoint, signal, async (client) => void (await client.query("SELECT 1"))),
+
+  connections: (endpoint, signal) =>
+    withSession(endpoint, signal, async (client) => {
+      const { rows } = await client.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+      );
+      return rows[0]!.n;
+    }),
 });
+
+/** One short authenticated session; an abort ends it. */
+async function withSession<T>(endpoint: Endpoint<PostgresqlCredentials>, signal: AbortSignal, use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: postgresqlUrl(endpoint), connectionTimeoutMillis: 2_000 });
+  const abort = () => void client.end().catch(() => undefined);
+  signal.addEventListener("abort", abort, { once: true });
+  try {
+    await client.connect();
+    return await use(client);
+  } finally {
+    signal.removeEventListener("abort", abort);
+    await client.end().catch(() => undefined);
+  }
+}

@@ -57,24 +57,34 @@ export const redisAddon = defineAddon<RedisCredentials>({
 
   connectionConfig: (endpoint) => ({ SCALINGO_REDIS_URL: redisUrl(endpoint) }),
 
-  probe: async (endpoint, signal) => {
-    const client = new Redis(redisUrl(endpoint), {
-      lazyConnect: true,
-      connectTimeout: 2_000,
-      maxRetriesPerRequest: 0,
-      enableOfflineQueue: false,
-      retryStrategy: () => null,
-    });
-    client.on("error", () => undefined); // failures reach us through connect() and ping()
-    const abort = () => client.disconnect();
-    signal.addEventListener("abort", abort, { once: true });
-    try {
-      await client.connect();
-      // Redis answers LOADING while it replays the AOF after a restart: not ready yet.
-      await client.ping();
-    } finally {
-      signal.removeEventListener("abort", abort);
-      client.disconnect();
-    }
-  },
+  // Redis answers LOADING while it replays the AOF after a restart: not ready yet.
+  probe: (endpoint, signal) => withSession(endpoint, signal, async (client) => void (await client.ping())),
+
+  connections: (endpoint, signal) =>
+    withSession(endpoint, signal, async (client) => {
+      const connected = /^connected_clients:(\d+)/m.exec(await client.info("clients"))?.[1];
+      if (connected === undefined) throw new Error("INFO clients did not report connected_clients");
+      return Number(connected) - 1; // minus this session
+    }),
 });
+
+/** One short authenticated session, without retries or an offline queue; an abort ends it. */
+async function withSession<T>(endpoint: Endpoint<RedisCredentials>, signal: AbortSignal, use: (client: Redis) => Promise<T>): Promise<T> {
+  const client = new Redis(redisUrl(endpoint), {
+    lazyConnect: true,
+    connectTimeout: 2_000,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  client.on("error", () => undefined); // failures reach us through connect() and the commands
+  const abort = () => client.disconnect();
+  signal.addEventListener("abort", abort, { once: true });
+  try {
+    await client.connect();
+    return await use(client);
+  } finally {
+    signal.removeEventListener("abort", abort);
+    client.disconnect();
+  }
+}

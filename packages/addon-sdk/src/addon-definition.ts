@@ -83,6 +83,12 @@ export interface AddonDefinition<C extends AddonCredentials = AddonCredentials> 
    * until `readyTimeoutMs`.
    */
   probe(endpoint: Endpoint<C>, signal: AbortSignal): Promise<void>;
+  /**
+   * Usage metering: the number of client sessions the engine reports right
+   * now, not counting the one this call opens to ask. Rejects when the
+   * database cannot be asked.
+   */
+  connections(endpoint: Endpoint<C>, signal: AbortSignal): Promise<number>;
 }
 
 export function findPlan(addon: Pick<AddonDefinition, "plans">, name: string): AddonPlan | undefined {

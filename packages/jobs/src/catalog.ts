@@ -28,3 +28,11 @@ export const operationJobOptions = {
   removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
   removeOnFail: { age: 30 * 24 * 3600 },
 } as const;
+
+/**
+ * Usage metering: one job scheduler on its own queue produces one `sample-usage` job per
+ * interval, whichever worker takes it, so several workers take one sample per interval between them.
+ */
+export const USAGE_QUEUE = "berth-usage";
+export const USAGE_SAMPLE_JOB = "sample-usage";
+export const USAGE_SCHEDULER_ID = "berth-usage-sampler";

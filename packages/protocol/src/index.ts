@@ -1,2 +1,4 @@
 export * from "./provider.js";
 export * from "./platform.js";
+export * from "./sso.js";
+export * from "./manifest.js";

@@ -55,3 +55,40 @@ export const errorResponseSchema = z.object({
   message: z.string(),
 });
 export type ErrorResponse = z.infer<typeof errorResponseSchema>;
+
+/**
+ * `GET /<addon>/resources/:id/usage?from=&to=` (usage metering, as Scalingo's DBaaS
+ * `disk_used`, spec §2.6). Bounds are ISO 8601 date-times with a zone (`Z` or an
+ * offset) or dates (midnight UTC); both are optional (the API defaults to the last 24 h).
+ */
+const isoInstant = z.union([z.iso.datetime({ offset: true }), z.iso.date()], {
+  error: "must be an ISO 8601 date-time with a zone, e.g. 2025-01-31T12:00:00Z, or a date",
+});
+
+export const usageQuerySchema = z.looseObject({
+  from: isoInstant.optional(),
+  to: isoInstant.optional(),
+});
+export type UsageQuery = z.infer<typeof usageQuerySchema>;
+
+export const usageSampleSchema = z.object({
+  /** When the sample was taken (ISO 8601, UTC). */
+  at: z.string(),
+  disk_bytes: z.number().int().nonnegative(),
+  memory_bytes: z.number().int().nonnegative(),
+  connections: z.number().int().nonnegative(),
+});
+export type UsageSampleBody = z.infer<typeof usageSampleSchema>;
+
+export const usageResponseSchema = z.object({
+  resource_id: z.string(),
+  from: z.string(),
+  to: z.string(),
+  /** Oldest first. */
+  samples: z.array(usageSampleSchema),
+  /** `disk_bytes` of the latest sample of the window; null when the window holds none. */
+  disk_used: z.number().int().nonnegative().nullable(),
+  /** The memory limit of the resource's plan; null if the plan is no longer offered. */
+  memory_limit_bytes: z.number().int().positive().nullable(),
+});
+export type UsageResponse = z.infer<typeof usageResponseSchema>;

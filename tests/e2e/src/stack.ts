@@ -1,11 +1,11 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import type { AddonDefinition } from "@berth/addon-sdk";
 import { addons as installedAddons } from "@berth/addons";
-import { buildApp, loadApiConfig } from "@berth/api";
-import { createDatabase, type PrismaClient } from "@berth/db";
+import { buildApp, deriveSessionKey, loadApiConfig } from "@berth/api";
+import { SecretBox, createDatabase, type PrismaClient } from "@berth/db";
 import { OperationQueue } from "@berth/jobs";
 import { startPlatformStandIn, type PlatformDriver, type PlatformStandIn } from "@berth/platform-standin";
-import { createWorkerDeps, loadWorkerConfig, startOperationWorker } from "@berth/worker";
+import { createWorkerDeps, loadWorkerConfig, startOperationWorker, startUsageSampler } from "@berth/worker";
 import type { Worker } from "bullmq";
 import type { FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
@@ -18,6 +18,8 @@ export interface StackOptions {
   workerConcurrency?: number;
   /** Extra environment for both apps, e.g. another image for an addon. */
   env?: Record<string, string>;
+  /** Starts the worker's usage sampler with this interval (off by default). */
+  usageIntervalMs?: number;
 }
 
 /** Berth's API and worker, wired to real Redis, PostgreSQL and Docker, facing a platform stand-in. */
@@ -26,8 +28,8 @@ export interface Stack {
   readonly standIn: PlatformStandIn;
   /** The control-plane database, to check what was recorded. */
   readonly db: PrismaClient;
-  /** The addon's manifest credentials as configured in this stack. */
-  credentials(addonId: string): { username: string; password: string };
+  /** The addon's manifest credentials and SSO salt as configured in this stack. */
+  credentials(addonId: string): { username: string; password: string; ssoSalt: string };
   /** Drives `/<addon>/resources` the way the platform does. */
   driver(addonId: string): PlatformDriver;
   close(): Promise<void>;
@@ -43,7 +45,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const startedAt = new Date();
   const queuePrefix = `berth-test-${randomUUID()}`;
   const credentials = new Map(
-    [...addons.keys()].map((id) => [id, { username: `${id}-${randomBytes(4).toString("hex")}`, password: randomBytes(24).toString("base64url") }]),
+    [...addons.keys()].map((id) => [
+      id,
+      {
+        username: `${id}-${randomBytes(4).toString("hex")}`,
+        password: randomBytes(24).toString("base64url"),
+        ssoSalt: randomBytes(24).toString("base64url"),
+      },
+    ]),
   );
 
   const standIn = await startPlatformStandIn({
@@ -62,9 +71,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     LOG_LEVEL: "warn",
     ...options.env,
   };
-  for (const [id, { username, password }] of credentials) {
+  for (const [id, { username, password, ssoSalt }] of credentials) {
     env[`BERTH_ADDON_${id.toUpperCase()}_USERNAME`] = username;
     env[`BERTH_ADDON_${id.toUpperCase()}_PASSWORD`] = password;
+    env[`BERTH_ADDON_${id.toUpperCase()}_SSO_SALT`] = ssoSalt;
   }
 
   const workerConfig = loadWorkerConfig(env, addons);
@@ -75,12 +85,26 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     prefix: queuePrefix,
     concurrency: workerConfig.concurrency,
   });
+  const usageSampler = options.usageIntervalMs
+    ? await startUsageSampler(workerDeps, { connection: workerRedis, prefix: queuePrefix, intervalMs: options.usageIntervalMs })
+    : undefined;
 
   const apiConfig = loadApiConfig(env, addons);
   const db = createDatabase({ url: apiConfig.databaseUrl });
   const apiRedis = new Redis(services.redisUrl, { maxRetriesPerRequest: null });
   const queue = new OperationQueue({ connection: apiRedis, prefix: queuePrefix });
-  const app: FastifyInstance = await buildApp({ db, queue, addons, addonCredentials: apiConfig.addonCredentials });
+  const app: FastifyInstance = await buildApp({
+    db,
+    queue,
+    addons,
+    addonCredentials: apiConfig.addonCredentials,
+    ssoSalts: apiConfig.ssoSalts,
+    ssoWindow: apiConfig.sso,
+    secrets: new SecretBox(apiConfig.encryptionKey, apiConfig.previousEncryptionKeys),
+    sessionKey: deriveSessionKey(apiConfig.encryptionKey),
+    publicUrl: apiConfig.publicUrl,
+    platformAppUrl: apiConfig.platformAppUrl,
+  });
   const apiUrl = await app.listen({ host: "127.0.0.1", port: 0 });
 
   return {
@@ -92,9 +116,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     async close() {
       await app.close();
       await worker.close();
+      await usageSampler?.close({ removeSchedule: true });
       // A failed test may leave a database behind: remove what this stack created and did not deprovision.
       const leftovers = await db.resource.findMany({ where: { createdAt: { gte: startedAt }, status: { not: "deprovisioned" } } });
       await removeDockerObjectsOf(leftovers.map((resource) => resource.id));
+      // …and say so in the test database, so later stacks' samplers and reconcilers skip them.
+      await db.resource.updateMany({
+        where: { id: { in: leftovers.map((resource) => resource.id) } },
+        data: { status: "deprovisioned", statusReason: "removed by the test harness", port: null },
+      });
       // Remove this stack's queue keys so repeated runs leave Redis as they found it.
       await queue.queue.obliterate({ force: true }).catch(() => undefined);
       await queue.close();

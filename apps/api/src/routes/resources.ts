@@ -1,4 +1,5 @@
 import type { AddonDefinition } from "@berth/addon-sdk";
+import type { PrismaClient } from "@berth/db";
 import {
   errorResponseSchema,
   planChangeRequestSchema,
@@ -11,19 +12,22 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { registerAddonAuth } from "../plugins/addon-auth.js";
 import type { ResourceService } from "../resource-service.js";
+import { usageRoutes } from "./usage.js";
 
 export interface ResourceRoutesOptions {
   addon: AddonDefinition;
   credentials: { username: string; password: string };
   resources: ResourceService;
+  db: PrismaClient;
 }
 
 const errors = { 400: errorResponseSchema, 401: errorResponseSchema, 404: errorResponseSchema, 422: errorResponseSchema };
 
 /** The provider endpoints of one addon (spec §2), mounted at `/<addon>/resources` behind that addon's credentials. */
-export async function resourceRoutes(scope: FastifyInstance, { addon, credentials, resources }: ResourceRoutesOptions): Promise<void> {
+export async function resourceRoutes(scope: FastifyInstance, { addon, credentials, resources, db }: ResourceRoutesOptions): Promise<void> {
   await registerAddonAuth(scope, { addonId: addon.id, ...credentials });
   const app = scope.withTypeProvider<ZodTypeProvider>();
+  usageRoutes(scope, { addon, db });
 
   app.post(
     "/",

@@ -40,6 +40,6 @@ export async function changePlan(ctx: OperationContext): Promise<void> {
 
   await deps.db.resource.update({
     where: { id: resource.id },
-    data: { plan: target.name, status: "provisioned", statusReason: null },
+    data: { plan: target.name, status: "provisioned", statusReason: null, image: ctx.image },
   });
 }

@@ -21,7 +21,7 @@ export async function provision(ctx: OperationContext): Promise<void> {
   await ensurePort(deps.db, resource.id, deps.placement);
   await deps.db.resource.update({
     where: { id: resource.id },
-    data: { containerName: ctx.containerName, volumeName: ctx.volumeName },
+    data: { containerName: ctx.containerName, volumeName: ctx.volumeName, image: ctx.image },
   });
   await ctx.reloadResource();
 

@@ -22,6 +22,14 @@ export interface ContainerState {
   readonly nanoCpus: number;
 }
 
+/** What a running database uses right now, as the container engine sees it. */
+export interface ContainerUsage {
+  /** Memory in use, without the page cache the kernel can drop. */
+  readonly memoryBytes: number;
+  /** Bytes the database's volume takes on disk. */
+  readonly diskBytes: number;
+}
+
 export interface ManagedObjects {
   readonly containers: readonly { name: string; resourceId: string }[];
   readonly volumes: readonly { name: string; resourceId: string }[];
@@ -41,6 +49,8 @@ export interface ContainerRuntime {
   removeContainer(name: string): Promise<void>;
   removeVolume(name: string): Promise<void>;
   listManaged(): Promise<ManagedObjects>;
+  /** Memory and disk used by a running container and its volume; undefined when the container is absent or stopped. */
+  usage(containerName: string, volumeName: string): Promise<ContainerUsage | undefined>;
 }
 
 export const LABEL = {

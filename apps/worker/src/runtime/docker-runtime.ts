@@ -1,3 +1,5 @@
+import { lstat, readdir } from "node:fs/promises";
+import { join } from "node:path";
 import Docker from "dockerode";
 import { PermanentError } from "../errors.js";
 import {
@@ -6,6 +8,7 @@ import {
   type ContainerRequest,
   type ContainerRuntime,
   type ContainerState,
+  type ContainerUsage,
   type ManagedLabels,
   type ManagedObjects,
 } from "./container-runtime.js";
@@ -18,6 +21,7 @@ export interface DockerRuntimeOptions {
 /** The one place Berth talks to Docker (dockerode). */
 export class DockerRuntime implements ContainerRuntime {
   readonly #docker: Docker;
+  #df: { at: number; sizes: Promise<Map<string, number>> } | undefined;
 
   constructor({ dockerHost }: DockerRuntimeOptions) {
     this.#docker = new Docker(dockerOptionsFor(dockerHost));
@@ -128,7 +132,99 @@ export class DockerRuntime implements ContainerRuntime {
       volumes: (volumes.Volumes ?? []).map((v) => ({ name: v.Name, resourceId: v.Labels?.[LABEL.resource] ?? "" })),
     };
   }
+
+  async usage(containerName: string, volumeName: string): Promise<ContainerUsage | undefined> {
+    let stats: Docker.ContainerStats;
+    try {
+      // One sample, no CPU delta: newer engines answer at once; Docker 20.10 still waits for its
+      // collector's next tick (about 1 s here), so callers sample containers concurrently.
+      stats = await this.#docker.getContainer(containerName).stats({ stream: false, "one-shot": true });
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+    const memory = stats.memory_stats as Partial<Docker.MemoryStats> | undefined;
+    if (memory?.usage === undefined) return undefined; // a stopped container answers with empty stats
+    // Without the page cache the kernel drops under pressure: cgroup v1 reports it as `cache`,
+    // v2 as `inactive_file` (v1 has an `inactive_file` too, hence the order).
+    const cache = memory.stats?.cache ?? memory.stats?.inactive_file ?? 0;
+    return { memoryBytes: Math.max(0, memory.usage - cache), diskBytes: await this.#volumeBytes(volumeName) };
+  }
+
+  /**
+   * Disk used by a volume. Measured on this machine (Docker 20.10, overlay2, a PostgreSQL volume of
+   * 160 MB in 1,300 files among 31 such volumes): walking the volume's Mountpoint from the worker
+   * takes 11-18 ms and matches `du` to the byte; `/system/df` takes 105-115 ms, sizes every volume,
+   * image and container of the host on each call (the cost grows with the host, not the database)
+   * and refuses a second call while one runs (500); an exec in the container costs a process in
+   * the customer's cgroup, 50-65 ms, and Berth's local images have no `du`. So: walk the
+   * Mountpoint, which needs the worker on the Docker host with read access to its volumes (root);
+   * where it cannot (a remote DOCKER_HOST, no permission), fall back to one shared `/system/df`.
+   */
+  async #volumeBytes(volumeName: string): Promise<number> {
+    const { Mountpoint } = await this.#docker.getVolume(volumeName).inspect();
+    try {
+      return await diskBytesUnder(Mountpoint);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "EACCES" && code !== "EPERM") throw error;
+      return this.#volumeBytesFromDf(volumeName);
+    }
+  }
+
+  async #volumeBytesFromDf(volumeName: string): Promise<number> {
+    if (!this.#df || Date.now() - this.#df.at > DF_REUSE_MS) {
+      const sizes = this.#docker
+        .df()
+        .then((df: { Volumes?: Docker.VolumeInspectInfo[] }) => new Map((df.Volumes ?? []).map((v) => [v.Name, v.UsageData?.Size ?? -1])));
+      const entry = { at: Date.now(), sizes };
+      this.#df = entry;
+      sizes.catch(() => {
+        if (this.#df === entry) this.#df = undefined;
+      });
+    }
+    const size = (await this.#df.sizes).get(volumeName);
+    if (size === undefined || size < 0) throw new Error(`Docker reports no size for volume ${volumeName}`);
+    return size;
+  }
 }
+
+/**
+ * Bytes allocated under a directory, as `du -s` counts them: the blocks of every entry, hard
+ * links once. Files the database removes during the walk are skipped; a missing root is an error.
+ */
+async function diskBytesUnder(root: string): Promise<number> {
+  const linked = new Set<number>();
+  let total = 0;
+  const visit = async (path: string): Promise<void> => {
+    let info;
+    try {
+      info = await lstat(path);
+    } catch (error) {
+      if (path !== root && (error as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw error;
+    }
+    if (info.nlink > 1 && !info.isDirectory()) {
+      if (linked.has(info.ino)) return;
+      linked.add(info.ino);
+    }
+    total += info.blocks * 512;
+    if (!info.isDirectory()) return;
+    let names: string[];
+    try {
+      names = await readdir(path);
+    } catch (error) {
+      if (path !== root && (error as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw error;
+    }
+    await Promise.all(names.map((name) => visit(join(path, name))));
+  };
+  await visit(root);
+  return total;
+}
+
+/** How long one `/system/df` answer serves the fallback of `usage` (one df sizes every volume of the host). */
+const DF_REUSE_MS = 10_000;
 
 function statusOf(error: unknown): number | undefined {
   return typeof error === "object" && error !== null && "statusCode" in error

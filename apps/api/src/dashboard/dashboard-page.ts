@@ -1,0 +1,118 @@
+import type { AddonDefinition, AddonPlan } from "@berth/addon-sdk";
+import type { Operation, Resource } from "@berth/db";
+import { html, type RawHtml } from "./html.js";
+import { usageChart } from "./usage-chart.js";
+
+export interface UsageView {
+  at: Date;
+  diskBytes: number;
+  memoryBytes: number;
+  connections: number;
+}
+
+export interface DashboardView {
+  resource: Resource;
+  addon: AddonDefinition;
+  plan: AddonPlan | undefined;
+  operations: readonly Operation[];
+  samples: readonly UsageView[];
+  /** The connection URL with its password replaced by dots. */
+  maskedUrl: string | undefined;
+  nonce: string;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value >= 100 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
+}
+
+function ago(date: Date): string {
+  const seconds = Math.max(0, Math.round((Date.now() - date.getTime()) / 1000));
+  if (seconds < 90) return `${seconds} s ago`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
+  return `${Math.round(seconds / 3600)} h ago`;
+}
+
+const OPERATION_LABEL: Record<Operation["kind"], string> = {
+  provision: "Provisioning",
+  change_plan: "Plan change",
+  deprovision: "Deprovisioning",
+};
+
+function meter(used: number, limit: number | undefined): RawHtml {
+  if (!limit) return html``;
+  // A native element: the page's CSP forbids inline style attributes.
+  return html`<progress value="${Math.min(used, limit)}" max="${limit}"></progress>`;
+}
+
+/** The connection limit a plan sets, whatever the engine calls it. */
+function connectionLimit(plan: AddonPlan | undefined): number | undefined {
+  const limit = plan?.settings.max_connections ?? plan?.settings.maxclients;
+  return typeof limit === "number" ? limit : undefined;
+}
+
+export function dashboardBody(view: DashboardView): RawHtml {
+  const { resource, addon, plan, operations, samples } = view;
+  const latest = samples[samples.length - 1];
+  const memoryLimit = plan ? plan.limits.memoryMb * 1024 * 1024 : undefined;
+  const connections = connectionLimit(plan);
+  return html`
+<h1>${addon.name} <span class="badge ${resource.status}" data-testid="status">${resource.status.replace("_", " ")}</span></h1>
+<p class="sub">Resource <strong>${resource.id}</strong> of app <strong>${resource.appId}</strong> · created ${resource.createdAt.toISOString().slice(0, 16).replace("T", " ")} UTC</p>
+${resource.statusReason ? html`<div class="card"><strong>Why:</strong> ${resource.statusReason}</div>` : ""}
+<div class="grid">
+  <section class="card"><h2>Plan</h2><div class="big" data-testid="plan">${plan?.displayName ?? resource.plan}</div>
+    <div class="muted">${resource.plan}${plan ? html` · ${plan.limits.memoryMb} MiB · ${plan.limits.cpus} CPU` : ""}</div></section>
+  <section class="card"><h2>Engine</h2><div class="big">${addon.name}</div><div class="muted" data-testid="image">${resource.image ?? "image not recorded yet"}</div></section>
+  <section class="card"><h2>Memory</h2><div class="big" data-testid="memory">${latest ? formatBytes(latest.memoryBytes) : "—"}</div>
+    ${latest ? meter(latest.memoryBytes, memoryLimit) : ""}<div class="muted">of ${memoryLimit ? formatBytes(memoryLimit) : "?"}</div></section>
+  <section class="card"><h2>Connections</h2><div class="big" data-testid="connections">${latest ? latest.connections : "—"}</div>
+    ${latest ? meter(latest.connections, connections) : ""}<div class="muted">${connections ? html`of ${connections} allowed` : ""}</div></section>
+  <section class="card"><h2>Disk used</h2><div class="big" data-testid="disk">${latest ? formatBytes(latest.diskBytes) : "—"}</div>
+    <div class="muted">${latest ? html`sampled ${ago(latest.at)}` : "no sample yet"}</div></section>
+</div>
+<section class="card">
+  <h2>Connection URL</h2>
+  ${
+    view.maskedUrl
+      ? html`<code class="url" id="connection-url" data-testid="connection-url">${view.maskedUrl}</code>
+  <button type="button" id="reveal">Show password</button>
+  <p class="muted">Also in your app's environment as <code>${addon.configVars.join(", ")}</code>.</p>
+  <script nonce="${view.nonce}">
+    document.getElementById("reveal").addEventListener("click", async (event) => {
+      const response = await fetch(location.pathname.replace(/\\/$/, "") + "/connection", { credentials: "same-origin" });
+      if (!response.ok) { event.target.textContent = "Could not load it"; return; }
+      document.getElementById("connection-url").textContent = (await response.json()).url;
+      event.target.remove();
+    });
+  </script>`
+      : html`<p class="muted">Available once the database is ready.</p>`
+  }
+</section>
+<div class="grid">
+  <section class="card"><h2>Disk, last 24 h</h2>${usageChart(samples.map((s) => ({ at: s.at, value: s.diskBytes })), { label: "Disk used", format: formatBytes })}</section>
+  <section class="card"><h2>Connections, last 24 h</h2>${usageChart(samples.map((s) => ({ at: s.at, value: s.connections })), { label: "Connections", format: String })}</section>
+</div>
+<section class="card">
+  <h2>Operations</h2>
+  <table data-testid="operations"><thead><tr><th>Operation</th><th>Status</th><th>Requested</th><th>Finished</th><th>Detail</th></tr></thead><tbody>
+  ${operations.map(
+    (operation) => html`<tr><td>${OPERATION_LABEL[operation.kind]}${operation.targetPlan && operation.kind === "change_plan" ? html` → ${operation.targetPlan}` : ""}</td>
+      <td><span class="badge ${operation.status}">${operation.status}</span></td>
+      <td>${operation.createdAt.toISOString().slice(0, 19).replace("T", " ")}</td>
+      <td>${operation.finishedAt ? operation.finishedAt.toISOString().slice(0, 19).replace("T", " ") : "—"}</td>
+      <td class="muted">${operation.error ?? (operation.status === "running" ? `at step ${operation.step ?? "start"}` : "")}</td></tr>`,
+  )}
+  </tbody></table>
+</section>`;
+}
+
+export function messageBody(title: string, message: string): RawHtml {
+  return html`<section class="card"><h1>${title}</h1><p>${message}</p></section>`;
+}

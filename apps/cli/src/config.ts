@@ -1,0 +1,77 @@
+/**
+ * The CLI reads the same environment as the apps, with the same helpers, but
+ * each command asks only for the part it needs: `berth manifest print redis`
+ * must not require the database URL, nor the PostgreSQL addon's secrets.
+ * Each part is validated once, on first use, and a problem throws a
+ * `ConfigError` that names every variable at fault.
+ */
+import {
+  addonEnvPrefix,
+  httpUrl,
+  parseEnv,
+  publicUrl,
+  readAddonCredentials,
+  readAddonSsoSalts,
+  type EnvSource,
+} from "@berth/config";
+import { z } from "zod";
+
+/** What `berth manifest print <addon>` needs: the public URLs and that addon's manifest secrets. */
+export interface ManifestSettings {
+  /** `BERTH_PUBLIC_URL` (default http://127.0.0.1:4000), without a trailing `/`. */
+  publicUrl: string;
+  /** `BERTH_TEST_PUBLIC_URL`: where the platform's tests reach Berth; the public URL when unset. */
+  testPublicUrl?: string;
+  /** `BERTH_ADDON_<ID>_USERNAME`, `_PASSWORD` (≥ 16 characters), `_SSO_SALT` (≥ 16 characters). */
+  username: string;
+  password: string;
+  ssoSalt: string;
+  /** `BERTH_ADDON_<ID>_LOGO_URL`; the manifest's default is `<public URL>/assets/<id>.svg`. */
+  logoUrl?: string;
+}
+
+export interface CliConfig {
+  /** The environment the configuration is read from (process environment over `--load-env`). */
+  readonly env: EnvSource;
+  manifest(addonId: string): ManifestSettings;
+}
+
+const trimmedHttpUrl = httpUrl.transform((value) => value.replace(/\/+$/, ""));
+
+const publicUrlsSchema = z.object({
+  BERTH_PUBLIC_URL: publicUrl,
+  BERTH_TEST_PUBLIC_URL: trimmedHttpUrl.optional(),
+});
+
+export function createCliConfig(env: EnvSource): CliConfig {
+  const manifests = new Map<string, ManifestSettings>();
+  return {
+    env,
+    manifest(addonId) {
+      let settings = manifests.get(addonId);
+      if (!settings) {
+        settings = readManifestSettings(env, addonId);
+        manifests.set(addonId, settings);
+      }
+      return settings;
+    },
+  };
+}
+
+function readManifestSettings(env: EnvSource, addonId: string): ManifestSettings {
+  const issues: string[] = [];
+  const credentials = readAddonCredentials(env, [addonId], issues).get(addonId);
+  const ssoSalt = readAddonSsoSalts(env, [addonId], issues).get(addonId);
+  const logoVariable = `${addonEnvPrefix(addonId)}LOGO_URL`;
+  const schema = publicUrlsSchema.extend({ [logoVariable]: httpUrl.optional() });
+  const parsed = parseEnv(schema, env, issues) as z.infer<typeof publicUrlsSchema> & Record<string, string | undefined>;
+  // parseEnv throws when any issue was found: from here on everything is present.
+  return {
+    publicUrl: parsed.BERTH_PUBLIC_URL,
+    ...(parsed.BERTH_TEST_PUBLIC_URL === undefined ? {} : { testPublicUrl: parsed.BERTH_TEST_PUBLIC_URL }),
+    username: credentials!.username,
+    password: credentials!.password,
+    ssoSalt: ssoSalt!,
+    ...(parsed[logoVariable] === undefined ? {} : { logoUrl: parsed[logoVariable] }),
+  };
+}

@@ -1,0 +1,36 @@
+import { isAbsolute, resolve } from "node:path";
+import type { AddonDefinition } from "@berth/addon-sdk";
+import type { EnvSource } from "@berth/config";
+import type { CliConfig } from "./config.js";
+import { UsageError } from "./errors.js";
+
+/** Everything a command touches outside itself, so that tests and other callers can provide it. */
+export interface CliIo {
+  readonly env: EnvSource;
+  /** Relative paths given on the command line are relative to this directory. */
+  readonly cwd: string;
+  stdout(text: string): void;
+  stderr(text: string): void;
+  readStdin(): Promise<string>;
+}
+
+/** What a command group receives when it registers its commands. */
+export interface CliContext {
+  readonly io: CliIo;
+  readonly addons: ReadonlyMap<string, AddonDefinition>;
+  /** The configuration, read on first use (after the global options, e.g. `--load-env`, are parsed). */
+  config(): CliConfig;
+}
+
+/** The installed addon with this id, or a usage error listing the installed ones. */
+export function findAddon(context: CliContext, id: string): AddonDefinition {
+  const addon = context.addons.get(id);
+  if (!addon) {
+    throw new UsageError(`unknown addon "${id}": the installed addons are ${[...context.addons.keys()].join(", ")}`);
+  }
+  return addon;
+}
+
+export function resolvePath(context: CliContext, path: string): string {
+  return isAbsolute(path) ? path : resolve(context.io.cwd, path);
+}

@@ -1,0 +1,22 @@
+/**
+ * Exit codes of `berth`:
+ *   0  success
+ *   1  the command ran and found a problem (e.g. an invalid manifest), or failed unexpectedly
+ *   2  usage: unknown command or option, missing argument, unknown addon, unreadable --load-env
+ *   3  configuration: an environment variable the command needs is missing or invalid
+ */
+export const EXIT = { ok: 0, failure: 1, usage: 2, config: 3 } as const;
+
+/** The command line is wrong: printed as `error: <message>`, exit 2. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+/** Ends the command with this exit code; the command has already said why. */
+export class Exit extends Error {
+  override readonly name = "Exit";
+
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}

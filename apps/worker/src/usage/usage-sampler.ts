@@ -1,0 +1,177 @@
+import type { AddonCredentials } from "@berth/addon-sdk";
+import type { Resource } from "@berth/db";
+import { USAGE_QUEUE, USAGE_SAMPLE_JOB, USAGE_SCHEDULER_ID } from "@berth/jobs";
+import { Queue, Worker, type ConnectionOptions } from "bullmq";
+import type { WorkerDeps } from "../deps.js";
+import { containerNameOf, volumeNameOf } from "../names.js";
+import { probeHostFor } from "../readiness.js";
+
+/** Databases sampled at once: Docker 20.10 takes about a second per stats call, most of it waiting. */
+const SAMPLE_CONCURRENCY = 8;
+/** One database's sample gives up after this; the others go on. */
+const SAMPLE_TIMEOUT_MS = 30_000;
+const DAY_MS = 24 * 3600 * 1000;
+
+export interface UsagePass {
+  /** Samples stored. */
+  sampled: number;
+  /** Resources whose sample failed or whose container was not running. */
+  skipped: number;
+  /** Samples deleted for being older than the retention. */
+  deleted: number;
+}
+
+/**
+ * One metering pass: a sample (client connections from the engine, memory and
+ * disk from the container runtime) of every running database, stored as one
+ * UsageSample each, then the removal of samples past the retention. A database
+ * that cannot be sampled is logged and skipped; the others are still sampled.
+ */
+export async function sampleUsageOnce(deps: WorkerDeps): Promise<UsagePass> {
+  const resources = await deps.db.resource.findMany({ where: { status: { in: ["provisioned", "changing_plan"] } } });
+  let skipped = 0;
+  const samples = await mapWithConcurrency(resources, SAMPLE_CONCURRENCY, async (resource) => {
+    const sample = await sampleResource(deps, resource).catch((error: unknown) => {
+      deps.logger.warn(
+        { resourceId: resource.id, addon: resource.addon, err: redact(messageOf(error), resource, deps) },
+        "usage sample failed; skipped",
+      );
+      return undefined;
+    });
+    if (!sample) skipped += 1;
+    return sample;
+  });
+  const taken = samples.filter((sample) => sample !== undefined);
+  if (taken.length > 0) await deps.db.usageSample.createMany({ data: taken });
+  const { count: deleted } = await deps.db.usageSample.deleteMany({
+    where: { takenAt: { lt: new Date(Date.now() - deps.usageRetentionDays * DAY_MS) } },
+  });
+  return { sampled: taken.length, skipped, deleted };
+}
+
+interface SampleRow {
+  resourceId: string;
+  takenAt: Date;
+  diskBytes: bigint;
+  memoryBytes: bigint;
+  connections: number;
+}
+
+async function sampleResource(deps: WorkerDeps, resource: Resource): Promise<SampleRow | undefined> {
+  const addon = deps.addons.get(resource.addon);
+  if (!addon) throw new Error(`addon ${resource.addon} is not installed in this worker`);
+  if (resource.credentials === null || resource.port === null) throw new Error("resource has no credentials or port yet");
+  const credentials = deps.secrets.openJson<AddonCredentials>(resource.credentials);
+  const endpoint = { host: probeHostFor(deps.placement.bindAddress), port: resource.port, credentials };
+  const signal = AbortSignal.timeout(SAMPLE_TIMEOUT_MS);
+  const [usageResult, connectionsResult] = await Promise.allSettled([
+    abortable(deps.runtime.usage(resource.containerName ?? containerNameOf(resource.id), resource.volumeName ?? volumeNameOf(resource.id)), signal),
+    addon.connections(endpoint, signal),
+  ]);
+  // A plan change replaces the container: its absence for a moment is expected, not worth a warning.
+  if (resource.status === "changing_plan" && usageResult.status === "fulfilled" && !usageResult.value) return undefined;
+  if (usageResult.status === "rejected") throw usageResult.reason;
+  if (connectionsResult.status === "rejected") throw connectionsResult.reason;
+  const usage = usageResult.value;
+  const connections = connectionsResult.value;
+  if (!usage) throw new Error("the container is not running");
+  return {
+    resourceId: resource.id,
+    takenAt: new Date(),
+    diskBytes: BigInt(Math.round(usage.diskBytes)),
+    memoryBytes: BigInt(Math.round(usage.memoryBytes)),
+    connections: Math.max(0, connections),
+  };
+}
+
+export interface UsageSamplerOptions {
+  connection: ConnectionOptions;
+  /** Redis key prefix of the queues; tests use their own. */
+  prefix?: string;
+  intervalMs: number;
+}
+
+export interface UsageSampler {
+  /**
+   * Stops this process's sampling (a running pass finishes first). The schedule stays for the
+   * other workers unless `removeSchedule`: then it and the queue's keys are removed (tests).
+   */
+  close(options?: { removeSchedule?: boolean }): Promise<void>;
+}
+
+/**
+ * Schedules metering and takes part in it. Every worker upserts the same job
+ * scheduler, so Redis holds one schedule and produces one job per interval,
+ * which one worker runs: one sample per interval however many workers run.
+ */
+export async function startUsageSampler(deps: WorkerDeps, { connection, prefix, intervalMs }: UsageSamplerOptions): Promise<UsageSampler> {
+  const queue = new Queue(USAGE_QUEUE, { connection, prefix });
+  await queue.upsertJobScheduler(
+    USAGE_SCHEDULER_ID,
+    { every: intervalMs },
+    { name: USAGE_SAMPLE_JOB, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
+  );
+  const worker = new Worker(
+    USAGE_QUEUE,
+    async () => {
+      const pass = await sampleUsageOnce(deps);
+      deps.logger.debug(pass, "usage sampled");
+      return pass;
+    },
+    { connection, prefix, concurrency: 1 },
+  );
+  worker.on("error", (error) => deps.logger.error({ err: error }, "usage sampler error"));
+  worker.on("failed", (_job, error) => deps.logger.warn({ err: error.message }, "usage pass failed"));
+  return {
+    async close({ removeSchedule = false } = {}) {
+      await worker.close();
+      if (removeSchedule) {
+        await queue.removeJobScheduler(USAGE_SCHEDULER_ID);
+        await queue.obliterate({ force: true });
+      }
+      await queue.close();
+    },
+  };
+}
+
+async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const abort = () => reject(new Error(`no answer within ${SAMPLE_TIMEOUT_MS} ms`));
+    if (signal.aborted) return abort();
+    signal.addEventListener("abort", abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Log lines never carry credentials, even when a client library puts a URL in its message. */
+function redact(message: string, resource: Resource, deps: WorkerDeps): string {
+  if (resource.credentials === null) return message;
+  let credentials: AddonCredentials;
+  try {
+    credentials = deps.secrets.openJson<AddonCredentials>(resource.credentials);
+  } catch {
+    return message;
+  }
+  for (const value of Object.values(credentials)) {
+    if (value.length < 6) continue;
+    message = message.replaceAll(value, "[redacted]").replaceAll(encodeURIComponent(value), "[redacted]");
+  }
+  return message;
+}

@@ -1,0 +1,2 @@
+export * from "./build-manifest.js";
+export * from "./check-manifest.js";

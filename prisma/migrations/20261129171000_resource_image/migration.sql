@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "resources" ADD COLUMN     "image" TEXT;
+
