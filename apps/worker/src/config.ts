@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { AddonDefinition } from "@berth/addon-sdk";
 import {
   addonEnvPrefix,
@@ -21,6 +22,10 @@ export const workerEnvSchema = serviceEnvSchema.extend({
   BERTH_PUBLIC_HOST: z.string().min(1).default("127.0.0.1"),
   BERTH_DATABASE_BIND_ADDRESS: z.ipv4().or(z.ipv6()).default("127.0.0.1"),
   BERTH_PORT_RANGE: portRange.default({ first: 20_000, last: 29_999 }),
+  BERTH_DEPLOYMENT_ID: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be lowercase letters, digits and dashes").optional(),
+  BERTH_JOB_LOCK_SECONDS: z.coerce.number().int().min(1).max(600).default(30),
+  BERTH_RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(300),
+  BERTH_PLATFORM_RETRIES: z.coerce.number().int().min(0).max(20).default(5),
   BERTH_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   BERTH_USAGE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   BERTH_USAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(90),
@@ -39,6 +44,16 @@ export interface WorkerConfig {
   portRange: { first: number; last: number };
   concurrency: number;
   /** Usage metering: seconds between two samples of every database, and days samples are kept. */
+  /**
+   * Names this deployment on the Docker host: its containers and volumes carry it, and
+   * reconciliation touches only those. Defaults to a digest of the control-plane database's
+   * address, so two deployments sharing a host (e.g. development and tests) never collide.
+   */
+  deploymentId: string;
+  /** A job whose worker stops renewing its lock (killed) is handed to another worker after this. */
+  jobLockSeconds: number;
+  reconcileIntervalSeconds: number;
+  platformRetries: number;
   usageIntervalSeconds: number;
   usageRetentionDays: number;
   logLevel: string;
@@ -62,6 +77,10 @@ export function loadWorkerConfig(env: EnvSource, addons: ReadonlyMap<string, Add
     bindAddress: parsed.BERTH_DATABASE_BIND_ADDRESS,
     portRange: parsed.BERTH_PORT_RANGE,
     concurrency: parsed.BERTH_WORKER_CONCURRENCY,
+    deploymentId: parsed.BERTH_DEPLOYMENT_ID ?? defaultDeploymentId(parsed.BERTH_DATABASE_URL),
+    jobLockSeconds: parsed.BERTH_JOB_LOCK_SECONDS,
+    reconcileIntervalSeconds: parsed.BERTH_RECONCILE_INTERVAL_SECONDS,
+    platformRetries: parsed.BERTH_PLATFORM_RETRIES,
     usageIntervalSeconds: parsed.BERTH_USAGE_INTERVAL_SECONDS,
     usageRetentionDays: parsed.BERTH_USAGE_RETENTION_DAYS,
     logLevel: parsed.LOG_LEVEL,
@@ -72,4 +91,10 @@ export function loadWorkerConfig(env: EnvSource, addons: ReadonlyMap<string, Add
       ]),
     ),
   };
+}
+
+function defaultDeploymentId(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  const address = `${url.hostname}:${url.port || 5432}${url.pathname}`;
+  return `cp-${createHash("sha256").update(address).digest("hex").slice(0, 12)}`;
 }

@@ -24,4 +24,6 @@ export interface WorkerDeps {
   readinessIntervalMs: number;
   /** Usage samples older than this are deleted. */
   usageRetentionDays: number;
+  /** Called as each step of an operation begins: a seam for fault injection in tests; unset in production. */
+  onStep?: (kind: string, step: string) => void;
 }

@@ -5,3 +5,4 @@ export { loadWorkerConfig, type WorkerConfig } from "./config.js";
 export { DockerRuntime } from "./runtime/docker-runtime.js";
 export type { ContainerRuntime, ContainerUsage } from "./runtime/container-runtime.js";
 export type { WorkerDeps } from "./deps.js";
+export { reconcileOnce, startReconciler, type ReconcileReport } from "./reconcile/reconciler.js";

@@ -14,7 +14,7 @@ export function createWorkerDeps(
 ): WorkerDeps {
   return {
     db: createDatabase({ url: config.databaseUrl }),
-    runtime: new DockerRuntime({ dockerHost: config.dockerHost }),
+    runtime: new DockerRuntime({ dockerHost: config.dockerHost, deploymentId: config.deploymentId }),
     secrets: new SecretBox(config.encryptionKey, config.previousEncryptionKeys),
     logger,
     addons,
@@ -23,7 +23,7 @@ export function createWorkerDeps(
         id,
         {
           image,
-          platform: new PlatformClient({ baseUrl: config.platformApiUrl, ...credentials }),
+          platform: new PlatformClient({ baseUrl: config.platformApiUrl, retries: config.platformRetries, ...credentials }),
         },
       ]),
     ),

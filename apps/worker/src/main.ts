@@ -3,6 +3,8 @@ import { ConfigError } from "@berth/config";
 import { Redis } from "ioredis";
 import { loadWorkerConfig } from "./config.js";
 import { createWorkerDeps } from "./main-deps.js";
+import { OperationQueue } from "@berth/jobs";
+import { startReconciler } from "./reconcile/reconciler.js";
 import { startUsageSampler } from "./usage/usage-sampler.js";
 import { startOperationWorker } from "./worker.js";
 
@@ -14,12 +16,20 @@ async function main(): Promise<void> {
     connection,
     prefix: config.queuePrefix,
     concurrency: config.concurrency,
+    lockSeconds: config.jobLockSeconds,
   });
   await worker.waitUntilReady();
   const usageSampler = await startUsageSampler(deps, {
     connection,
     prefix: config.queuePrefix,
     intervalMs: config.usageIntervalSeconds * 1000,
+  });
+  const queue = new OperationQueue({ connection, prefix: config.queuePrefix });
+  const reconciler = await startReconciler(deps, {
+    connection,
+    prefix: config.queuePrefix,
+    intervalMs: config.reconcileIntervalSeconds * 1000,
+    queue,
   });
   deps.logger.info(
     { concurrency: config.concurrency, addons: [...addons.keys()], usageIntervalSeconds: config.usageIntervalSeconds },
@@ -31,7 +41,8 @@ async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     deps.logger.info({ signal }, "worker stopping: finishing running jobs");
-    await Promise.all([worker.close(), usageSampler.close()]);
+    await Promise.all([worker.close(), usageSampler.close(), reconciler.close()]);
+    await queue.close();
     await deps.db.$disconnect();
     process.exit(0);
   };

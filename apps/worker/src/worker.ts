@@ -12,7 +12,16 @@ export interface OperationWorkerOptions {
   connection: ConnectionOptions;
   prefix?: string;
   concurrency: number;
+  /** How long a job stays with a worker that stopped renewing its lock (killed, frozen) before another takes it. */
+  lockSeconds?: number;
 }
+
+/**
+ * A job whose worker was killed comes back "stalled". BullMQ fails a job that stalls
+ * more than `maxStalledCount` times; every step here is idempotent, so a job may be
+ * picked up again this many times before it counts as failed.
+ */
+const MAX_STALLED_COUNT = 20;
 
 /** Starts consuming the operations queue. Close the returned worker to stop (it finishes running jobs first). */
 export function startOperationWorker(deps: WorkerDeps, options: OperationWorkerOptions): Worker {
@@ -20,6 +29,9 @@ export function startOperationWorker(deps: WorkerDeps, options: OperationWorkerO
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency,
+    lockDuration: (options.lockSeconds ?? 30) * 1000,
+    stalledInterval: (options.lockSeconds ?? 30) * 500,
+    maxStalledCount: MAX_STALLED_COUNT,
   });
   worker.on("error", (error) => deps.logger.error({ err: error }, "worker error"));
   return worker;
@@ -55,7 +67,10 @@ export async function runOperation(deps: WorkerDeps, job: Job, token: string | u
   const resource = await db.resource.findUniqueOrThrow({ where: { id: operation.resourceId } });
 
   try {
-    const ctx = new OperationContext(deps, operation, resource, (step) => job.log(`step ${step}`).then(() => undefined));
+    const ctx = new OperationContext(deps, operation, resource, async (step) => {
+      deps.onStep?.(operation.kind, step);
+      await job.log(`step ${step}`);
+    });
     await handlers[name](ctx);
     await db.operation.update({ where: { id: operation.id }, data: { status: "succeeded", finishedAt: new Date() } });
   } catch (error) {

@@ -36,3 +36,15 @@ export const operationJobOptions = {
 export const USAGE_QUEUE = "berth-usage";
 export const USAGE_SAMPLE_JOB = "sample-usage";
 export const USAGE_SCHEDULER_ID = "berth-usage-sampler";
+
+/** Reconciliation of the control plane with the Docker host: one pass per interval, like metering. */
+export const MAINTENANCE_QUEUE = "berth-maintenance";
+export const RECONCILE_JOB = "reconcile";
+export const RECONCILE_SCHEDULER_ID = "berth-reconciler";
+
+/** The job that carries out each kind of operation recorded in the control plane. */
+export const JOB_FOR_OPERATION = {
+  provision: "provision",
+  change_plan: "change-plan",
+  deprovision: "deprovision",
+} as const satisfies Record<string, JobName>;

@@ -11,6 +11,7 @@ import type { FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { removeDockerObjectsOf } from "./docker.js";
+import { spawnWorkerProcess } from "./worker-spawn.js";
 import { testEnvironment } from "./environment.js";
 
 export interface StackOptions {
@@ -20,6 +21,19 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** Starts the worker's usage sampler with this interval (off by default). */
   usageIntervalMs?: number;
+  /** Run a worker in this process (default). Fault tests set false and use `spawnWorker`. */
+  inProcessWorker?: boolean;
+  /** Another Redis than the shared one (fault tests restart theirs). */
+  redisUrl?: string;
+  /** Job options of the operations queue, e.g. fewer attempts to reach a retry budget quickly. */
+  jobOptions?: ConstructorParameters<typeof OperationQueue>[0]["jobOptions"];
+}
+
+export interface WorkerProcess {
+  readonly pid: number;
+  /** Resolves when the process exits, with its exit code or signal. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(): Promise<void>;
 }
 
 /** Berth's API and worker, wired to real Redis, PostgreSQL and Docker, facing a platform stand-in. */
@@ -32,6 +46,10 @@ export interface Stack {
   credentials(addonId: string): { username: string; password: string; ssoSalt: string };
   /** Drives `/<addon>/resources` the way the platform does. */
   driver(addonId: string): PlatformDriver;
+  /** The apps' environment in this stack. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Starts a worker in a process of its own; `killAtStep` makes it SIGKILL itself as that step begins. */
+  spawnWorker(options?: { killAtStep?: string; killKind?: string }): Promise<WorkerProcess>;
   close(): Promise<void>;
 }
 
@@ -61,7 +79,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   const env: Record<string, string> = {
     ...services.passthrough,
-    BERTH_REDIS_URL: services.redisUrl,
+    BERTH_REDIS_URL: options.redisUrl ?? services.redisUrl,
     BERTH_DATABASE_URL: services.databaseUrl,
     BERTH_QUEUE_PREFIX: queuePrefix,
     BERTH_PLATFORM_API_URL: standIn.url,
@@ -79,20 +97,20 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   const workerConfig = loadWorkerConfig(env, addons);
   const workerDeps = createWorkerDeps(workerConfig, addons, pino({ level: "warn", name: "berth-worker-test" }));
-  const workerRedis = new Redis(services.redisUrl, { maxRetriesPerRequest: null });
-  const worker: Worker = startOperationWorker(workerDeps, {
-    connection: workerRedis,
-    prefix: queuePrefix,
-    concurrency: workerConfig.concurrency,
-  });
+  const workerRedis = new Redis(env.BERTH_REDIS_URL!, { maxRetriesPerRequest: null });
+  const worker: Worker | undefined =
+    options.inProcessWorker === false
+      ? undefined
+      : startOperationWorker(workerDeps, { connection: workerRedis, prefix: queuePrefix, concurrency: workerConfig.concurrency });
+  const workerProcesses: WorkerProcess[] = [];
   const usageSampler = options.usageIntervalMs
     ? await startUsageSampler(workerDeps, { connection: workerRedis, prefix: queuePrefix, intervalMs: options.usageIntervalMs })
     : undefined;
 
   const apiConfig = loadApiConfig(env, addons);
   const db = createDatabase({ url: apiConfig.databaseUrl });
-  const apiRedis = new Redis(services.redisUrl, { maxRetriesPerRequest: null });
-  const queue = new OperationQueue({ connection: apiRedis, prefix: queuePrefix });
+  const apiRedis = new Redis(env.BERTH_REDIS_URL!, { maxRetriesPerRequest: null });
+  const queue = new OperationQueue({ connection: apiRedis, prefix: queuePrefix, jobOptions: options.jobOptions });
   const app: FastifyInstance = await buildApp({
     db,
     queue,
@@ -113,9 +131,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     db,
     credentials: (id) => credentials.get(id)!,
     driver: (id) => standIn.driver(id, `${apiUrl}/${id}/resources`),
+    env,
+    async spawnWorker({ killAtStep, killKind } = {}) {
+      const child = await spawnWorkerProcess({ ...env, ...(killAtStep ? { FAULT_KILL_AT_STEP: killAtStep, FAULT_KILL_KIND: killKind ?? "provision" } : {}) });
+      workerProcesses.push(child);
+      return child;
+    },
     async close() {
       await app.close();
-      await worker.close();
+      await worker?.close();
+      await Promise.all(workerProcesses.map((child) => child.stop()));
       await usageSampler?.close({ removeSchedule: true });
       // A failed test may leave a database behind: remove what this stack created and did not deprovision.
       const leftovers = await db.resource.findMany({ where: { createdAt: { gte: startedAt }, status: { not: "deprovisioned" } } });

@@ -34,7 +34,7 @@ export async function changePlan(ctx: OperationContext): Promise<void> {
   const before = ctx.addon.connectionConfig(endpoints.public, current);
   const after = ctx.addon.connectionConfig(endpoints.public, target);
   if (!isDeepStrictEqual(before, after)) {
-    await ctx.step("callback");
+    await ctx.step("report-config");
     await ctx.platform.patchAddonConfig(resource.id, after);
   }
 

@@ -45,8 +45,9 @@ export async function provision(ctx: OperationContext): Promise<void> {
     throw new PermanentError(error.message);
   }
 
-  await ctx.step("callback");
+  await ctx.step("report-config");
   await ctx.platform.patchAddonConfig(resource.id, ctx.addon.connectionConfig(endpoints.public, plan));
+  await ctx.step("report-provisioned");
   await ctx.platform.markProvisioned(resource.id);
 
   await deps.db.resource.update({

@@ -48,6 +48,7 @@ export interface ContainerRuntime {
   /** Stops (with the container's own stop timeout) and removes; absent is fine. */
   removeContainer(name: string): Promise<void>;
   removeVolume(name: string): Promise<void>;
+  /** The containers and volumes of this deployment (other deployments sharing the host are not listed). */
   listManaged(): Promise<ManagedObjects>;
   /** Memory and disk used by a running container and its volume; undefined when the container is absent or stopped. */
   usage(containerName: string, volumeName: string): Promise<ContainerUsage | undefined>;
@@ -55,14 +56,16 @@ export interface ContainerRuntime {
 
 export const LABEL = {
   managed: "berth.managed",
+  deployment: "berth.deployment",
   resource: "berth.resource",
   addon: "berth.addon",
   plan: "berth.plan",
 } as const;
 
-export function labelsOf(labels: ManagedLabels): Record<string, string> {
+export function labelsOf(labels: ManagedLabels, deploymentId: string): Record<string, string> {
   return {
     [LABEL.managed]: "true",
+    [LABEL.deployment]: deploymentId,
     [LABEL.resource]: labels.resourceId,
     [LABEL.addon]: labels.addonId,
     [LABEL.plan]: labels.plan,

@@ -16,6 +16,8 @@ import {
 export interface DockerRuntimeOptions {
   /** e.g. unix:///var/run/docker.sock or tcp://127.0.0.1:2375 */
   dockerHost: string;
+  /** Stamped on every object this runtime creates; listings see only this deployment's objects. */
+  deploymentId: string;
 }
 
 /** The one place Berth talks to Docker (dockerode). */
@@ -23,8 +25,11 @@ export class DockerRuntime implements ContainerRuntime {
   readonly #docker: Docker;
   #df: { at: number; sizes: Promise<Map<string, number>> } | undefined;
 
-  constructor({ dockerHost }: DockerRuntimeOptions) {
+  readonly #deploymentId: string;
+
+  constructor({ dockerHost, deploymentId }: DockerRuntimeOptions) {
     this.#docker = new Docker(dockerOptionsFor(dockerHost));
+    this.#deploymentId = deploymentId;
   }
 
   async ping(): Promise<void> {
@@ -33,7 +38,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async ensureVolume(name: string, labels: ManagedLabels): Promise<void> {
     // Creating a volume that exists returns it: idempotent by Docker's own contract.
-    await this.#docker.createVolume({ Name: name, Labels: labelsOf(labels) });
+    await this.#docker.createVolume({ Name: name, Labels: labelsOf(labels, this.#deploymentId) });
   }
 
   async ensureContainerRunning({ name, volumeName, spec, labels }: ContainerRequest): Promise<ContainerState> {
@@ -44,7 +49,7 @@ export class DockerRuntime implements ContainerRuntime {
         Image: spec.image,
         Cmd: [...spec.command],
         Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
-        Labels: labelsOf(labels),
+        Labels: labelsOf(labels, this.#deploymentId),
         StopTimeout: spec.stopTimeoutSeconds,
         HostConfig: {
           // No bridge here: each database listens on its own port of the host's network, on the bind address only.
@@ -119,7 +124,7 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async listManaged(): Promise<ManagedObjects> {
-    const filters = JSON.stringify({ label: [`${LABEL.managed}=true`] });
+    const filters = JSON.stringify({ label: [`${LABEL.managed}=true`, `${LABEL.deployment}=${this.#deploymentId}`] });
     const [containers, volumes] = await Promise.all([
       this.#docker.listContainers({ all: true, filters }),
       this.#docker.listVolumes({ filters }),

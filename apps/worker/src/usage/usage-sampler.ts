@@ -1,10 +1,11 @@
 import type { AddonCredentials } from "@berth/addon-sdk";
 import type { Resource } from "@berth/db";
 import { USAGE_QUEUE, USAGE_SAMPLE_JOB, USAGE_SCHEDULER_ID } from "@berth/jobs";
-import { Queue, Worker, type ConnectionOptions } from "bullmq";
+import type { ConnectionOptions } from "bullmq";
 import type { WorkerDeps } from "../deps.js";
 import { containerNameOf, volumeNameOf } from "../names.js";
 import { probeHostFor } from "../readiness.js";
+import { startScheduledTask, type ScheduledTask } from "../scheduled-task.js";
 
 /** Databases sampled at once: Docker 20.10 takes about a second per stats call, most of it waiting. */
 const SAMPLE_CONCURRENCY = 8;
@@ -91,13 +92,7 @@ export interface UsageSamplerOptions {
   intervalMs: number;
 }
 
-export interface UsageSampler {
-  /**
-   * Stops this process's sampling (a running pass finishes first). The schedule stays for the
-   * other workers unless `removeSchedule`: then it and the queue's keys are removed (tests).
-   */
-  close(options?: { removeSchedule?: boolean }): Promise<void>;
-}
+export type UsageSampler = ScheduledTask;
 
 /**
  * Schedules metering and takes part in it. Every worker upserts the same job
@@ -105,33 +100,20 @@ export interface UsageSampler {
  * which one worker runs: one sample per interval however many workers run.
  */
 export async function startUsageSampler(deps: WorkerDeps, { connection, prefix, intervalMs }: UsageSamplerOptions): Promise<UsageSampler> {
-  const queue = new Queue(USAGE_QUEUE, { connection, prefix });
-  await queue.upsertJobScheduler(
-    USAGE_SCHEDULER_ID,
-    { every: intervalMs },
-    { name: USAGE_SAMPLE_JOB, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
-  );
-  const worker = new Worker(
-    USAGE_QUEUE,
-    async () => {
+  return startScheduledTask({
+    connection,
+    prefix,
+    intervalMs,
+    queueName: USAGE_QUEUE,
+    schedulerId: USAGE_SCHEDULER_ID,
+    jobName: USAGE_SAMPLE_JOB,
+    logger: deps.logger,
+    run: async () => {
       const pass = await sampleUsageOnce(deps);
       deps.logger.debug(pass, "usage sampled");
       return pass;
     },
-    { connection, prefix, concurrency: 1 },
-  );
-  worker.on("error", (error) => deps.logger.error({ err: error }, "usage sampler error"));
-  worker.on("failed", (_job, error) => deps.logger.warn({ err: error.message }, "usage pass failed"));
-  return {
-    async close({ removeSchedule = false } = {}) {
-      await worker.close();
-      if (removeSchedule) {
-        await queue.removeJobScheduler(USAGE_SCHEDULER_ID);
-        await queue.obliterate({ force: true });
-      }
-      await queue.close();
-    },
-  };
+  });
 }
 
 async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

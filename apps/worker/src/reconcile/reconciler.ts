@@ -1,0 +1,94 @@
+import { JOB_FOR_OPERATION, MAINTENANCE_QUEUE, RECONCILE_JOB, RECONCILE_SCHEDULER_ID, type OperationQueue } from "@berth/jobs";
+import type { ConnectionOptions } from "bullmq";
+import type { WorkerDeps } from "../deps.js";
+import { startScheduledTask, type ScheduledTask } from "../scheduled-task.js";
+
+export interface ReconcileReport {
+  /** Containers of this deployment whose resource is unknown or deprovisioned, removed. */
+  removedContainers: string[];
+  removedVolumes: string[];
+  /** Unfinished operations whose job was missing, failed or finished without settling them, queued again. */
+  resumedOperations: string[];
+}
+
+/** An operation younger than this may still be on its way from the API to the queue. */
+const DEFAULT_GRACE_MS = 60_000;
+
+/**
+ * Compares the control plane with the Docker host and mends what a crash, a lost
+ * Redis or an interrupted request left: orphan containers and volumes (this
+ * deployment's only) are removed, and operations nobody is carrying out are
+ * queued again. Everything it does is safe to repeat.
+ */
+export async function reconcileOnce(deps: WorkerDeps, queue: OperationQueue, { graceMs = DEFAULT_GRACE_MS } = {}): Promise<ReconcileReport> {
+  const report: ReconcileReport = { removedContainers: [], removedVolumes: [], resumedOperations: [] };
+
+  const managed = await deps.runtime.listManaged();
+  const ids = [...new Set([...managed.containers, ...managed.volumes].map((object) => object.resourceId))];
+  const known = await deps.db.resource.findMany({ where: { id: { in: ids } }, select: { id: true, status: true } });
+  const statusOf = new Map(known.map((resource) => [resource.id, resource.status]));
+  const busy = new Set(
+    (await deps.db.operation.findMany({ where: { resourceId: { in: ids }, status: { in: ["pending", "running"] } }, select: { resourceId: true } })).map(
+      (operation) => operation.resourceId,
+    ),
+  );
+  const isOrphan = (resourceId: string) => {
+    const status = statusOf.get(resourceId);
+    return (status === undefined || status === "deprovisioned") && !busy.has(resourceId);
+  };
+  for (const container of managed.containers.filter((object) => isOrphan(object.resourceId))) {
+    await deps.runtime.removeContainer(container.name);
+    report.removedContainers.push(container.name);
+  }
+  for (const volume of managed.volumes.filter((object) => isOrphan(object.resourceId))) {
+    await deps.runtime.removeVolume(volume.name);
+    report.removedVolumes.push(volume.name);
+  }
+
+  const unfinished = await deps.db.operation.findMany({
+    where: { status: { in: ["pending", "running"] }, createdAt: { lt: new Date(Date.now() - graceMs) } },
+    orderBy: { seq: "asc" },
+  });
+  for (const operation of unfinished) {
+    const job = await queue.queue.getJob(operation.id);
+    const state = job ? await job.getState() : "missing";
+    if (state === "failed") await job!.retry("failed");
+    else if (state === "completed") {
+      await job!.remove();
+      await queue.enqueue(JOB_FOR_OPERATION[operation.kind], { operationId: operation.id, resourceId: operation.resourceId });
+    } else if (state === "missing" || state === "unknown") {
+      await queue.enqueue(JOB_FOR_OPERATION[operation.kind], { operationId: operation.id, resourceId: operation.resourceId });
+    } else continue; // waiting, delayed, active or prioritized: someone will run it
+    report.resumedOperations.push(operation.id);
+  }
+
+  const acted = report.removedContainers.length + report.removedVolumes.length + report.resumedOperations.length;
+  deps.logger[acted > 0 ? "warn" : "debug"](report, "reconciliation pass");
+  return report;
+}
+
+export interface ReconcilerOptions {
+  connection: ConnectionOptions;
+  prefix?: string;
+  intervalMs: number;
+  /** The producer side of the operations queue, to queue operations again. */
+  queue: OperationQueue;
+  graceMs?: number;
+}
+
+/** Runs a pass now (worker start), then one per interval across all workers. */
+export async function startReconciler(deps: WorkerDeps, options: ReconcilerOptions): Promise<ScheduledTask> {
+  await reconcileOnce(deps, options.queue, { graceMs: options.graceMs }).catch((error: unknown) =>
+    deps.logger.error({ err: error }, "reconciliation at start failed"),
+  );
+  return startScheduledTask({
+    connection: options.connection,
+    prefix: options.prefix,
+    intervalMs: options.intervalMs,
+    queueName: MAINTENANCE_QUEUE,
+    schedulerId: RECONCILE_SCHEDULER_ID,
+    jobName: RECONCILE_JOB,
+    logger: deps.logger,
+    run: () => reconcileOnce(deps, options.queue, { graceMs: options.graceMs }),
+  });
+}
