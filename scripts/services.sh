@@ -324,6 +324,11 @@ write_env() {
         echo "export BERTH_ADDON_${upper}_$var=$value"
       done
     done
+    # The operator console's own credentials (/admin), never an addon's.
+    value=$(env_get BERTH_ADMIN_USERNAME)
+    echo "export BERTH_ADMIN_USERNAME=${value:-operator}"
+    value=$(env_get BERTH_ADMIN_PASSWORD)
+    echo "export BERTH_ADMIN_PASSWORD=${value:-$(rand_alnum 32)}"
   } >"$tmp"
   mv -f "$tmp" "$ENV_FILE"
   chmod 600 "$ENV_FILE"

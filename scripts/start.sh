@@ -37,7 +37,11 @@ fi
 pids+=($!)
 (cd apps/api && exec pnpm exec tsx src/server.ts) &
 pids+=($!)
-say "api: http://${BERTH_API_HOST:-127.0.0.1}:${BERTH_API_PORT:-4000}  (provider endpoints at /<addon>/resources)"
+api_url=http://${BERTH_API_HOST:-127.0.0.1}:${BERTH_API_PORT:-4000}
+say "api: $api_url  (provider endpoints at /<addon>/resources)"
+if [[ -n ${BERTH_ADMIN_USERNAME:-} ]]; then
+  say "operator console: $api_url/admin, job queues at $api_url/admin/queues  (user $BERTH_ADMIN_USERNAME; password: BERTH_ADMIN_PASSWORD)"
+fi
 
 # Stop everything as soon as one part exits.
 wait -n

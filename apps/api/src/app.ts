@@ -4,11 +4,12 @@ import cookie from "@fastify/cookie";
 import type { PrismaClient, SecretBox } from "@berth/db";
 import type { SsoWindow } from "@berth/protocol";
 import type { OperationQueue } from "@berth/jobs";
+import { ResourceService } from "@berth/operations";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
+import { adminConsole, type AdminConsoleOptions } from "./admin/admin-console.js";
 import { dashboardRoutes } from "./dashboard/dashboard-routes.js";
 import { installErrorHandling } from "./errors.js";
-import { ResourceService } from "./resource-service.js";
 import { assetRoutes } from "./routes/assets.js";
 import { healthRoutes } from "./routes/health.js";
 import { resourceRoutes } from "./routes/resources.js";
@@ -25,6 +26,8 @@ export interface ApiDeps {
   sessionKey: Buffer;
   publicUrl: string;
   platformAppUrl: string;
+  /** The operator console (/admin); undefined turns it off. */
+  admin?: AdminConsoleOptions;
   logger?: FastifyServerOptions["logger"];
 }
 
@@ -62,6 +65,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     publicUrl: deps.publicUrl,
     platformAppUrl: deps.platformAppUrl,
   });
+  await app.register(adminConsole, { admin: deps.admin, db: deps.db, addonIds: [...deps.addons.keys()], publicUrl: deps.publicUrl });
   for (const addon of deps.addons.values()) {
     const credentials = deps.addonCredentials.get(addon.id);
     if (!credentials) throw new Error(`no credentials configured for addon ${addon.id}`);

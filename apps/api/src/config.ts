@@ -13,6 +13,11 @@ import {
 } from "@berth/config";
 import { z } from "zod";
 
+/** `NAME=` counts as unset, as it does for the images and the other optional settings. */
+function unsetIfEmpty<T extends z.ZodType>(schema: T) {
+  return z.preprocess((value) => (value === "" ? undefined : value), schema);
+}
+
 export const apiEnvSchema = serviceEnvSchema.extend({
   BERTH_API_HOST: z.string().min(1).default("127.0.0.1"),
   BERTH_API_PORT: port.default(4000),
@@ -25,7 +30,26 @@ export const apiEnvSchema = serviceEnvSchema.extend({
     .string()
     .regex(/^https?:\/\/\S+$/, "must be an http(s) URL, {app_id} is replaced by the app's id")
     .default("https://dashboard.scalingo.com/apps/osc-fr1/{app_id}"),
+  // The operator console's own credentials, never an addon's: both set, or neither (console off).
+  BERTH_ADMIN_USERNAME: unsetIfEmpty(z.string().regex(/^[^:]+$/, "must contain no ':'").optional()),
+  BERTH_ADMIN_PASSWORD: unsetIfEmpty(z.string().min(16, "must be at least 16 characters").optional()),
+  BERTH_ADMIN_READ_ONLY: z.stringbool({ error: "must be true or false" }).default(false),
 });
+
+/** `BERTH_ADMIN_USERNAME` and `BERTH_ADMIN_PASSWORD` go together. */
+function readAdminConsole(env: EnvSource, issues: string[]): void {
+  const username = env.BERTH_ADMIN_USERNAME;
+  const password = env.BERTH_ADMIN_PASSWORD;
+  if (username && !password) issues.push("BERTH_ADMIN_PASSWORD is required when BERTH_ADMIN_USERNAME is set (the operator console's password)");
+  if (password && !username) issues.push("BERTH_ADMIN_USERNAME is required when BERTH_ADMIN_PASSWORD is set (the operator console's user)");
+}
+
+export interface AdminConsoleConfig {
+  username: string;
+  password: string;
+  /** Operators may look but not act: bull-board hides its buttons and the API refuses every change. */
+  readOnly: boolean;
+}
 
 export interface ApiConfig {
   redisUrl: string;
@@ -44,12 +68,15 @@ export interface ApiConfig {
   sso: { maxAgeSeconds: number; futureSkewSeconds: number };
   /** Link back to the app on the platform; `{app_id}` is replaced. */
   platformAppUrl: string;
+  /** The operator console (`/admin`); undefined when no operator credentials are configured: it is off. */
+  admin: AdminConsoleConfig | undefined;
 }
 
 export function loadApiConfig(env: EnvSource, addons: ReadonlyMap<string, AddonDefinition>): ApiConfig {
   const issues: string[] = [];
   const addonCredentials = readAddonCredentials(env, addons.keys(), issues);
   const ssoSalts = readAddonSsoSalts(env, addons.keys(), issues);
+  readAdminConsole(env, issues);
   const parsed = parseEnv(apiEnvSchema, env, issues);
   return {
     redisUrl: parsed.BERTH_REDIS_URL,
@@ -65,5 +92,9 @@ export function loadApiConfig(env: EnvSource, addons: ReadonlyMap<string, AddonD
     previousEncryptionKeys: parsed.BERTH_ENCRYPTION_PREVIOUS_KEYS,
     sso: { maxAgeSeconds: parsed.BERTH_SSO_MAX_AGE_SECONDS, futureSkewSeconds: parsed.BERTH_SSO_FUTURE_SKEW_SECONDS },
     platformAppUrl: parsed.BERTH_PLATFORM_APP_URL,
+    admin:
+      parsed.BERTH_ADMIN_USERNAME && parsed.BERTH_ADMIN_PASSWORD
+        ? { username: parsed.BERTH_ADMIN_USERNAME, password: parsed.BERTH_ADMIN_PASSWORD, readOnly: parsed.BERTH_ADMIN_READ_ONLY }
+        : undefined,
   };
 }

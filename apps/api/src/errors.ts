@@ -2,7 +2,9 @@
  * The API's error codes and the one handler that turns any error into the
  * single body shape `{ error: <stable code>, message }`. Tests assert codes.
  */
-import type { FastifyError, FastifyInstance } from "fastify";
+import { isDatabaseUnavailable } from "@berth/db";
+import { OperationRefusal, type RefusalCode } from "@berth/operations";
+import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 
 /** A refusal the API means to give: its `code` is part of the contract. */
@@ -19,14 +21,27 @@ export class ApiError extends Error {
 }
 
 export const apiErrors = {
-  unknownPlan: (plan: string, addonId: string, available: readonly string[]) =>
-    new ApiError("unknown_plan", 422, `Plan '${plan}' does not exist for addon ${addonId}. Available plans: ${available.join(", ")}.`),
   resourceNotFound: (id: string) => new ApiError("resource_not_found", 404, `No resource with id '${id}' exists for this addon.`),
-  resourceFailed: (id: string, reason: string) =>
-    new ApiError("resource_failed", 409, `Resource '${id}' is in a failed state (${reason}); an operator must repair it first.`),
-  queueUnavailable: (cause: unknown) =>
-    new ApiError("service_unavailable", 503, "The request was recorded but could not be queued; retry it, it is safe to.", { cause }),
 };
+
+/** The HTTP status of each refusal of the operations service (its code is kept as the error code). */
+const REFUSAL_STATUS: Record<RefusalCode, number> = {
+  unknown_plan: 422,
+  resource_not_found: 404,
+  resource_failed: 409,
+  operation_not_found: 404,
+  operation_not_retryable: 409,
+  service_unavailable: 503,
+};
+
+export function refusalToApiError(refusal: OperationRefusal): ApiError {
+  return new ApiError(refusal.code, REFUSAL_STATUS[refusal.code], refusal.message, { cause: refusal.cause ?? refusal });
+}
+
+/** Answers with the single error shape from a hook, where a nested scope's own error handler must not reshape it. */
+export function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply {
+  return reply.code(error.statusCode).send({ error: error.code, message: error.message });
+}
 
 /** Fastify's and plugins' own error codes, mapped to ours. */
 const FRAMEWORK_CODES: Record<string, { code: string; message?: string }> = {
@@ -52,10 +67,15 @@ export function installErrorHandling(app: FastifyInstance): void {
     void reply.code(404).send({ error: "not_found", message: `No route ${request.method} ${request.url.split("?")[0]}.` });
   });
 
-  app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
+  app.setErrorHandler((thrown: FastifyError | ApiError | OperationRefusal, request, reply) => {
+    const error = thrown instanceof OperationRefusal ? refusalToApiError(thrown) : thrown;
     if (error instanceof ApiError) {
       if (error.statusCode >= 500) request.log.error({ err: error.cause ?? error }, error.message);
       return reply.code(error.statusCode).send({ error: error.code, message: error.message });
+    }
+    if (isDatabaseUnavailable(error)) {
+      request.log.error({ err: error }, "control plane unavailable");
+      return reply.code(503).send({ error: "service_unavailable", message: "Berth's control plane is unavailable for a moment; retry the request, it is safe to." });
     }
     if (hasZodFastifySchemaValidationErrors(error)) {
       const details = error.validation

@@ -1,7 +1,7 @@
 import { addons } from "@berth/addons";
 import { ConfigError } from "@berth/config";
 import { SecretBox, createDatabase } from "@berth/db";
-import { OperationQueue } from "@berth/jobs";
+import { OperationQueue, openBerthQueues } from "@berth/jobs";
 import { Redis } from "ioredis";
 import { buildApp, deriveSessionKey } from "./app.js";
 import { loadApiConfig } from "./config.js";
@@ -9,7 +9,9 @@ import { loadApiConfig } from "./config.js";
 async function main(): Promise<void> {
   const config = loadApiConfig(process.env, addons);
   const db = createDatabase({ url: config.databaseUrl });
-  const queue = new OperationQueue({ connection: new Redis(config.redisUrl, { maxRetriesPerRequest: null }), prefix: config.queuePrefix });
+  const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const queue = new OperationQueue({ connection, prefix: config.queuePrefix });
+  const adminQueues = config.admin ? openBerthQueues({ connection, prefix: config.queuePrefix }) : [];
   const app = await buildApp({
     db,
     queue,
@@ -21,10 +23,12 @@ async function main(): Promise<void> {
     sessionKey: deriveSessionKey(config.encryptionKey),
     publicUrl: config.publicUrl,
     platformAppUrl: config.platformAppUrl,
+    ...(config.admin ? { admin: { ...config.admin, queues: adminQueues } } : {}),
     logger: { level: config.logLevel, redact: ["req.headers.authorization"] },
   });
   app.addHook("onClose", async () => {
-    await queue.close();
+    await Promise.all([queue.close(), ...adminQueues.map((adminQueue) => adminQueue.close())]);
+    connection.disconnect();
     await db.$disconnect();
   });
   await app.listen({ host: config.host, port: config.port });

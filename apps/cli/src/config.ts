@@ -12,6 +12,7 @@ import {
   publicUrl,
   readAddonCredentials,
   readAddonSsoSalts,
+  serviceEnvSchema,
   type EnvSource,
 } from "@berth/config";
 import { z } from "zod";
@@ -30,10 +31,19 @@ export interface ManifestSettings {
   logoUrl?: string;
 }
 
+/** Where the job queues are, as the apps have them: `BERTH_REDIS_URL` and `BERTH_QUEUE_PREFIX` (default berth). */
+export interface QueueSettings {
+  redisUrl: string;
+  prefix: string;
+}
+
 export interface CliConfig {
   /** The environment the configuration is read from (process environment over `--load-env`). */
   readonly env: EnvSource;
   manifest(addonId: string): ManifestSettings;
+  /** `BERTH_DATABASE_URL`: the control plane. */
+  databaseUrl(): string;
+  queues(): QueueSettings;
 }
 
 const trimmedHttpUrl = httpUrl.transform((value) => value.replace(/\/+$/, ""));
@@ -43,8 +53,13 @@ const publicUrlsSchema = z.object({
   BERTH_TEST_PUBLIC_URL: trimmedHttpUrl.optional(),
 });
 
+const databaseSchema = serviceEnvSchema.pick({ BERTH_DATABASE_URL: true });
+const queuesSchema = serviceEnvSchema.pick({ BERTH_REDIS_URL: true, BERTH_QUEUE_PREFIX: true });
+
 export function createCliConfig(env: EnvSource): CliConfig {
   const manifests = new Map<string, ManifestSettings>();
+  let databaseUrl: string | undefined;
+  let queues: QueueSettings | undefined;
   return {
     env,
     manifest(addonId) {
@@ -54,6 +69,16 @@ export function createCliConfig(env: EnvSource): CliConfig {
         manifests.set(addonId, settings);
       }
       return settings;
+    },
+    databaseUrl() {
+      return (databaseUrl ??= parseEnv(databaseSchema, env).BERTH_DATABASE_URL);
+    },
+    queues() {
+      if (!queues) {
+        const parsed = parseEnv(queuesSchema, env);
+        queues = { redisUrl: parsed.BERTH_REDIS_URL, prefix: parsed.BERTH_QUEUE_PREFIX };
+      }
+      return queues;
     },
   };
 }

@@ -12,6 +12,8 @@ export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
   readStdin(): Promise<string>;
+  /** An interactive terminal to draw progress bars on; undefined when output goes to a pipe or a file. */
+  readonly terminal?: NodeJS.WriteStream;
 }
 
 /** What a command group receives when it registers its commands. */

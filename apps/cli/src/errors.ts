@@ -12,6 +12,11 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
+/** The command could not do what was asked (no such resource, a retry refused): printed as `error: <message>`, exit 1. */
+export class CommandFailure extends Error {
+  override readonly name = "CommandFailure";
+}
+
 /** Ends the command with this exit code; the command has already said why. */
 export class Exit extends Error {
   override readonly name = "Exit";

@@ -6,6 +6,7 @@
  * function, listed in `COMMAND_GROUPS`. Commands print through `context.io`,
  * read the configuration through `context.config()` (only the part they need)
  * and end with an exception: `UsageError` (exit 2), `ConfigError` (exit 3),
+ * `CommandFailure` or a refusal of the operations service (exit 1, `error: …`),
  * `Exit` (its code), anything else (exit 1). See `errors.ts` for the codes.
  */
 import { readFileSync } from "node:fs";
@@ -14,16 +15,27 @@ import type { AddonDefinition } from "@berth/addon-sdk";
 import { addons as installedAddons } from "@berth/addons";
 import { ConfigError, type EnvSource } from "@berth/config";
 import { Command, CommanderError } from "commander";
+import { OperationRefusal } from "@berth/operations";
+import { registerJobsCommands } from "./commands/jobs.js";
 import { registerManifestCommands } from "./commands/manifest.js";
+import { registerOperationsCommands } from "./commands/operations.js";
+import { registerQueuesCommands } from "./commands/queues.js";
+import { registerResourcesCommands } from "./commands/resources.js";
 import { createCliConfig, type CliConfig } from "./config.js";
 import { resolvePath, type CliContext, type CliIo } from "./context.js";
-import { EXIT, Exit, UsageError } from "./errors.js";
+import { CommandFailure, EXIT, Exit, UsageError } from "./errors.js";
 
 export { EXIT } from "./errors.js";
 export type { CliContext, CliIo } from "./context.js";
 
 /** The command groups, in the order `berth --help` lists them. */
-const COMMAND_GROUPS: ReadonlyArray<(program: Command, context: CliContext) => void> = [registerManifestCommands];
+const COMMAND_GROUPS: ReadonlyArray<(program: Command, context: CliContext) => void> = [
+  registerManifestCommands,
+  registerResourcesCommands,
+  registerOperationsCommands,
+  registerJobsCommands,
+  registerQueuesCommands,
+];
 
 interface GlobalOptions {
   loadEnv?: string;
@@ -78,6 +90,10 @@ function exitCode(error: unknown, io: CliIo): number {
     io.stderr(`error: ${error.message}\n(add --help for usage)\n`);
     return EXIT.usage;
   }
+  if (error instanceof CommandFailure || error instanceof OperationRefusal) {
+    io.stderr(`error: ${error.message}\n`);
+    return EXIT.failure;
+  }
   if (error instanceof ConfigError) {
     io.stderr(`error: ${error.message}\n`);
     return EXIT.config;
@@ -107,6 +123,7 @@ function processIo(): CliIo {
     cwd: process.cwd(),
     stdout: (text) => void process.stdout.write(text),
     stderr: (text) => void process.stderr.write(text),
+    ...(process.stderr.isTTY ? { terminal: process.stderr } : {}),
     readStdin: async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);

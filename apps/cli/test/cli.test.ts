@@ -253,6 +253,25 @@ describe("berth errors", () => {
     expect(invalid.stderr).not.toContain("tiny-salt");
   });
 
+  it("asks the operations commands for the services they use only (exit 3), and checks their options (exit 2)", async () => {
+    const list = await berth(["resources", "list"], { env: {} });
+    expect(list.code).toBe(3);
+    expect(list.stderr).toContain("BERTH_DATABASE_URL");
+    expect(list.stderr).not.toContain("BERTH_REDIS_URL");
+    const queues = await berth(["queues"], { env: { BERTH_REDIS_URL: "http://127.0.0.1:6390" } });
+    expect(queues.code).toBe(3);
+    expect(queues.stderr).toContain("BERTH_REDIS_URL: must be a redis:// or rediss:// URL");
+    expect(queues.stderr).not.toContain("BERTH_DATABASE_URL");
+    const status = await berth(["resources", "list", "--status", "asleep"], { env: {} });
+    expect(status.code).toBe(2);
+    expect(status.stderr).toContain("Allowed choices are provisioning, provisioned, changing_plan, deprovisioning, deprovisioned, failed");
+    const addon = await berth(["resources", "list", "--addon", "mongodb"], { env: { BERTH_DATABASE_URL: "postgresql://nobody@127.0.0.1:1/none" } });
+    expect(addon.code).toBe(2);
+    expect(addon.stderr).toContain('unknown addon "mongodb"');
+    const help = await berth(["--help"]);
+    for (const group of ["manifest", "resources", "operations", "jobs", "queues"]) expect(help.stdout).toMatch(new RegExp(`^  ${group} `, "m"));
+  });
+
   it("exits 2 on usage errors and 0 on --help", async () => {
     for (const args of [[], ["frobnicate"], ["manifest"], ["manifest", "check"], ["manifest", "print", "redis", "extra"], ["--nope"]]) {
       const run = await berth(args);

@@ -3,7 +3,9 @@ import { OPERATIONS_QUEUE, jobCatalog, type JobName } from "@berth/jobs";
 import type { WorkerDeps } from "./deps.js";
 import { PermanentError } from "./errors.js";
 import { handlers } from "./handlers/index.js";
+import { JobReport } from "./job-report.js";
 import { OperationContext } from "./operation-context.js";
+import { credentialSecrets, redactSecrets } from "./redact-secrets.js";
 
 /** How long an operation waits before checking again whether the resource's earlier operations are done. */
 const ORDERING_DELAY_MS = 500;
@@ -65,19 +67,24 @@ export async function runOperation(deps: WorkerDeps, job: Job, token: string | u
     data: { status: "running", startedAt: operation.startedAt ?? new Date(), attempts: { increment: 1 }, error: null },
   });
   const resource = await db.resource.findUniqueOrThrow({ where: { id: operation.resourceId } });
+  // Counted on the operation, so an operator's retry goes on from the attempts before it.
+  const attempt = operation.attempts + 1;
+  const report = new JobReport(job, operation.kind);
+  await report.started(attempt);
 
   try {
     const ctx = new OperationContext(deps, operation, resource, async (step) => {
       deps.onStep?.(operation.kind, step);
-      await job.log(`step ${step}`);
+      await report.step(step);
     });
     await handlers[name](ctx);
     await db.operation.update({ where: { id: operation.id }, data: { status: "succeeded", finishedAt: new Date() } });
+    await report.succeeded();
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = redactSecrets(error instanceof Error ? error.message : String(error), await credentialSecrets(deps, resource.id));
     const final = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     deps.logger.warn({ operationId, resourceId: resource.id, err: message, final }, "operation attempt failed");
-    await job.log(`attempt ${job.attemptsMade + 1} failed: ${message}`);
+    await report.failed(attempt, message, final);
     if (final) {
       await db.$transaction([
         db.operation.update({ where: { id: operation.id }, data: { status: "failed", error: message, finishedAt: new Date() } }),

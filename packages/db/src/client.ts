@@ -19,3 +19,12 @@ export function createDatabase({ url, poolSize = 10 }: DatabaseOptions): PrismaC
 export function isUniqueViolation(error: unknown): error is Prisma.PrismaClientKnownRequestError {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002";
 }
+
+/** Error codes of Prisma meaning the database cannot be reached right now (retry later). */
+const UNAVAILABLE_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024"]);
+
+/** The control plane is down or restarting: the request may be retried as it is. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (error instanceof Prisma.PrismaClientKnownRequestError) return UNAVAILABLE_CODES.has(error.code);
+  return error instanceof Prisma.PrismaClientInitializationError;
+}

@@ -3,3 +3,6 @@ export * from "./stack.js";
 export * from "./docker.js";
 export * from "./browser.js";
 export * from "./wait.js";
+export * from "./redis-server.js";
+export * from "./private-docker.js";
+export * from "./test-postgres.js";

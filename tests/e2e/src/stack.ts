@@ -3,7 +3,7 @@ import type { AddonDefinition } from "@berth/addon-sdk";
 import { addons as installedAddons } from "@berth/addons";
 import { buildApp, deriveSessionKey, loadApiConfig } from "@berth/api";
 import { SecretBox, createDatabase, type PrismaClient } from "@berth/db";
-import { OperationQueue } from "@berth/jobs";
+import { OperationQueue, openBerthQueues } from "@berth/jobs";
 import { startPlatformStandIn, type PlatformDriver, type PlatformStandIn } from "@berth/platform-standin";
 import { createWorkerDeps, loadWorkerConfig, startOperationWorker, startUsageSampler } from "@berth/worker";
 import type { Worker } from "bullmq";
@@ -48,6 +48,8 @@ export interface Stack {
   driver(addonId: string): PlatformDriver;
   /** The apps' environment in this stack. */
   readonly env: Readonly<Record<string, string>>;
+  /** The operator console's credentials (`BERTH_ADMIN_USERNAME`, `_PASSWORD`); undefined when the console is off. */
+  adminCredentials(): { username: string; password: string } | undefined;
   /** Starts a worker in a process of its own; `killAtStep` makes it SIGKILL itself as that step begins. */
   spawnWorker(options?: { killAtStep?: string; killKind?: string }): Promise<WorkerProcess>;
   close(): Promise<void>;
@@ -87,6 +89,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     DOCKER_HOST: services.dockerHost,
     BERTH_WORKER_CONCURRENCY: String(options.workerConcurrency ?? 4),
     LOG_LEVEL: "warn",
+    BERTH_ADMIN_USERNAME: `operator-${randomBytes(4).toString("hex")}`,
+    BERTH_ADMIN_PASSWORD: randomBytes(24).toString("base64url"),
     ...options.env,
   };
   for (const [id, { username, password, ssoSalt }] of credentials) {
@@ -111,6 +115,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const db = createDatabase({ url: apiConfig.databaseUrl });
   const apiRedis = new Redis(env.BERTH_REDIS_URL!, { maxRetriesPerRequest: null });
   const queue = new OperationQueue({ connection: apiRedis, prefix: queuePrefix, jobOptions: options.jobOptions });
+  const adminQueues = apiConfig.admin ? openBerthQueues({ connection: apiRedis, prefix: queuePrefix }) : [];
   const app: FastifyInstance = await buildApp({
     db,
     queue,
@@ -122,6 +127,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     sessionKey: deriveSessionKey(apiConfig.encryptionKey),
     publicUrl: apiConfig.publicUrl,
     platformAppUrl: apiConfig.platformAppUrl,
+    ...(apiConfig.admin ? { admin: { ...apiConfig.admin, queues: adminQueues } } : {}),
   });
   const apiUrl = await app.listen({ host: "127.0.0.1", port: 0 });
 
@@ -132,6 +138,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     credentials: (id) => credentials.get(id)!,
     driver: (id) => standIn.driver(id, `${apiUrl}/${id}/resources`),
     env,
+    adminCredentials: () => apiConfig.admin && { username: apiConfig.admin.username, password: apiConfig.admin.password },
     async spawnWorker({ killAtStep, killKind } = {}) {
       const child = await spawnWorkerProcess({ ...env, ...(killAtStep ? { FAULT_KILL_AT_STEP: killAtStep, FAULT_KILL_KIND: killKind ?? "provision" } : {}) });
       workerProcesses.push(child);
@@ -152,7 +159,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       });
       // Remove this stack's queue keys so repeated runs leave Redis as they found it.
       await queue.queue.obliterate({ force: true }).catch(() => undefined);
-      await queue.close();
+      await Promise.all([queue.close(), ...adminQueues.map((adminQueue) => adminQueue.close())]);
       await Promise.all([db.$disconnect(), workerDeps.db.$disconnect()]);
       workerRedis.disconnect();
       apiRedis.disconnect();

@@ -4,10 +4,13 @@ import { fileURLToPath } from "node:url";
 import type { WorkerProcess } from "./stack.js";
 
 const entry = fileURLToPath(new URL("./worker-process.ts", import.meta.url));
+/** `--import tsx` resolves from the working directory: this package's, which depends on tsx. */
+const packageDir = fileURLToPath(new URL("..", import.meta.url));
 
 /** Starts `worker-process.ts` with this environment and resolves once it consumes the queue. */
 export async function spawnWorkerProcess(env: Record<string, string>): Promise<WorkerProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", entry], {
+    cwd: packageDir,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });

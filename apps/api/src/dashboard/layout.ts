@@ -1,4 +1,4 @@
-import { html, type RawHtml } from "./html.js";
+import { html, raw, type RawHtml } from "./html.js";
 
 const STYLE = `
 :root { --ink:#16212b; --muted:#5d6b78; --line:#e3e8ee; --bg:#f5f7fa; --card:#fff; --accent:#1f6feb; --ok:#1a7f37; --warn:#9a6700; --bad:#cf222e; }
@@ -29,9 +29,30 @@ table { width:100%; border-collapse:collapse; }
 td, th { text-align:left; padding:8px 6px; border-bottom:1px solid var(--line); font-size:14px; vertical-align:top; }
 th { color:var(--muted); font-weight:500; font-size:13px; }
 svg { width:100%; height:auto; }
+nav.filters { margin:0 0 12px; font-size:14px; }
+nav.filters a { display:inline-block; margin:2px 4px 2px 0; padding:2px 10px; border-radius:999px; border:1px solid var(--line); background:#fff; color:var(--ink); text-decoration:none; }
+nav.filters a.active { background:var(--accent); border-color:var(--accent); color:#fff; }
+td code { font-size:12px; }
+main.wide { max-width:1440px; }
+td.nowrap { white-space:nowrap; }
 `;
 
-export function layout({ title, body, nonce, backLink }: { title: string; body: RawHtml; nonce: string; backLink?: string }): string {
+export interface LayoutOptions {
+  title: string;
+  body: RawHtml;
+  nonce: string;
+  /** The customer's way back to the app on the platform. */
+  backLink?: string;
+  /** Which surface this is, beside the brand. */
+  section?: string;
+  /** A link at the right of the header, e.g. the operator page's to the job queues. */
+  link?: { href: string; label: string };
+  /** Wide tables: the page takes more of the screen. */
+  wide?: boolean;
+}
+
+export function layout({ title, body, nonce, backLink, section = "Database dashboard", link, wide = false }: LayoutOptions): string {
+  const headerLink = link ?? (backLink ? { href: backLink, label: "← Back to your app" } : undefined);
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -41,8 +62,8 @@ export function layout({ title, body, nonce, backLink }: { title: string; body: 
 <style nonce="${nonce}">${STYLE}</style>
 </head>
 <body>
-<header><span class="brand">Berth</span><span>Database dashboard</span>${backLink ? html`<a href="${backLink}">← Back to your app</a>` : ""}</header>
-<main>${body}</main>
+<header><span class="brand">Berth</span><span>${section}</span>${headerLink ? html`<a href="${headerLink.href}">${headerLink.label}</a>` : ""}</header>
+${wide ? raw('<main class="wide">') : raw("<main>")}${body}</main>
 </body>
 </html>`.value;
 }

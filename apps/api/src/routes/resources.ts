@@ -11,7 +11,7 @@ import {
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { registerAddonAuth } from "../plugins/addon-auth.js";
-import type { ResourceService } from "../resource-service.js";
+import type { ResourceService } from "@berth/operations";
 import { usageRoutes } from "./usage.js";
 
 export interface ResourceRoutesOptions {

@@ -1,0 +1,36 @@
+/**
+ * Why the operations service declines a request. Each surface turns a refusal
+ * into its own shape (the API: `{error, message}` with the status below; the CLI:
+ * `error: <message>`); `code` is stable, tests and callers branch on it.
+ */
+export type RefusalCode =
+  | "unknown_plan"
+  | "resource_not_found"
+  | "resource_failed"
+  | "operation_not_found"
+  | "operation_not_retryable"
+  | "service_unavailable";
+
+export class OperationRefusal extends Error {
+  override readonly name = "OperationRefusal";
+
+  constructor(
+    readonly code: RefusalCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+export const refusals = {
+  unknownPlan: (plan: string, addonId: string, available: readonly string[]) =>
+    new OperationRefusal("unknown_plan", `Plan '${plan}' does not exist for addon ${addonId}. Available plans: ${available.join(", ")}.`),
+  resourceNotFound: (id: string) => new OperationRefusal("resource_not_found", `No resource with id '${id}' exists for this addon.`),
+  resourceFailed: (id: string, reason: string) =>
+    new OperationRefusal("resource_failed", `Resource '${id}' is in a failed state (${reason}); an operator must repair it first.`),
+  operationNotFound: (id: string) => new OperationRefusal("operation_not_found", `No operation with id '${id}' exists.`),
+  operationNotRetryable: (id: string, why: string) => new OperationRefusal("operation_not_retryable", `Operation '${id}' cannot be retried: ${why}.`),
+  queueUnavailable: (cause: unknown) =>
+    new OperationRefusal("service_unavailable", "The request was recorded but could not be queued; retry it, it is safe to.", { cause }),
+};
