@@ -72,46 +72,8 @@ trap 'rm -rf "$WORK"' EXIT
 ROOTFS=$WORK/rootfs
 mkdir -p "$ROOTFS"
 
-# add_path /abs/path [DEST]: copy a file, directory or symlink chain into the rootfs (at the same
-# path, or at DEST for the first element).
-add_path() {
-  local p=$1 t
-  while :; do
-    [[ -e $p || -L $p ]] || die "missing on host: $p"
-    if [[ -L $p ]]; then
-      if [[ ! -L $ROOTFS$p ]]; then
-        mkdir -p "$ROOTFS$(dirname "$p")"
-        cp -P "$p" "$ROOTFS$p"
-      fi
-      t=$(readlink "$p")
-      [[ $t == /* ]] || t=$(dirname "$p")/$t
-      p=$(realpath -sm "$t")
-      continue
-    fi
-    [[ -e $ROOTFS$p ]] && return 0
-    mkdir -p "$ROOTFS$(dirname "$p")"
-    cp -a "$p" "$ROOTFS$p"
-    return 0
-  done
-}
-
-# libs_of FILE...: the shared libraries (and loader) that ldd lists for each FILE.
-libs_of() {
-  local f out
-  for f in "$@"; do
-    out=$(ldd "$f" 2>&1) || { [[ $out == *"not a dynamic executable"* ]] && continue; die "ldd $f: $out"; }
-    [[ $out != *"not found"* ]] || die "ldd $f: a library is missing:"$'\n'"$out"
-    awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<<"$out"
-  done | sort -u
-}
-
-# add_bin FILE...: the files plus their libraries.
-add_bin() {
-  local f libs
-  for f in "$@"; do add_path "$f"; done
-  libs=$(libs_of "$@")
-  for f in $libs; do add_path "$f"; done
-}
+# shellcheck source=../lib/rootfs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/rootfs.sh"
 
 # merged-/usr layout, as Debian 12
 mkdir -p "$ROOTFS"/{usr/bin,usr/sbin,usr/lib,usr/lib64,usr/local/bin,usr/local/lib,etc/ssl/certs,tmp,root,home,var/tmp,run,dev,proc,sys}

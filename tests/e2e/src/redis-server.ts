@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import { Redis } from "ioredis";
+import { freePort } from "./ports.js";
 
 /** A Redis of a test's own, without persistence: a restart loses everything, the worst case. */
 export interface TestRedis {
@@ -47,15 +47,4 @@ async function launch(port: number): Promise<ChildProcess> {
   }
   child.kill("SIGKILL");
   throw new Error(`redis-server did not start on port ${port}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
