@@ -5,12 +5,17 @@ import type { PrismaClient, SecretBox } from "@berth/db";
 import type { SsoWindow } from "@berth/protocol";
 import type { OperationQueue } from "@berth/jobs";
 import { ResourceService } from "@berth/operations";
+import { Registry } from "prom-client";
+import type { Queue } from "bullmq";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import { adminConsole, type AdminConsoleOptions } from "./admin/admin-console.js";
 import { dashboardRoutes } from "./dashboard/dashboard-routes.js";
 import { installErrorHandling } from "./errors.js";
 import { assetRoutes } from "./routes/assets.js";
+import { installMetrics } from "./observability/metrics.js";
+import { installOpenApi } from "./observability/openapi.js";
+import { REQUEST_ID_HEADER, genReqId } from "./observability/request-id.js";
 import { healthRoutes } from "./routes/health.js";
 import { resourceRoutes } from "./routes/resources.js";
 
@@ -29,6 +34,10 @@ export interface ApiDeps {
   /** The operator console (/admin); undefined turns it off. */
   admin?: AdminConsoleOptions;
   logger?: FastifyServerOptions["logger"];
+  /** Prometheus registry of this app (default: a fresh one); production adds the process metrics. */
+  metricsRegistry?: Registry;
+  /** Queues counted by job state at `/metrics` (`openBerthQueues`); default: the operations queue. */
+  metricsQueues?: readonly Queue[];
 }
 
 /** The session-signing key, derived from the encryption key so operators have one secret fewer to keep. */
@@ -44,6 +53,11 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: BODY_LIMIT_BYTES,
+    // Log lines carry `reqId`: the caller's `X-Request-Id` when it is safe, echoed in the answer.
+    genReqId,
+  });
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -54,7 +68,14 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(cookie, { secret: deps.sessionKey.toString("base64") });
 
   const resources = new ResourceService(deps.db, deps.queue);
-  await app.register(healthRoutes);
+  await installMetrics(app, {
+    registry: deps.metricsRegistry ?? new Registry(),
+    db: deps.db,
+    queues: deps.metricsQueues ?? [deps.queue.queue],
+    admin: deps.admin,
+  });
+  await installOpenApi(app, { publicUrl: deps.publicUrl });
+  await app.register(healthRoutes, { db: deps.db, queue: deps.queue });
   await app.register(assetRoutes, { addons: deps.addons });
   await app.register(dashboardRoutes, {
     db: deps.db,

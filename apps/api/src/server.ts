@@ -3,6 +3,7 @@ import { ConfigError } from "@berth/config";
 import { SecretBox, createDatabase } from "@berth/db";
 import { OperationQueue, openBerthQueues } from "@berth/jobs";
 import { Redis } from "ioredis";
+import { Registry, collectDefaultMetrics } from "prom-client";
 import { buildApp, deriveSessionKey } from "./app.js";
 import { loadApiConfig } from "./config.js";
 
@@ -11,7 +12,10 @@ async function main(): Promise<void> {
   const db = createDatabase({ url: config.databaseUrl });
   const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   const queue = new OperationQueue({ connection, prefix: config.queuePrefix });
-  const adminQueues = config.admin ? openBerthQueues({ connection, prefix: config.queuePrefix }) : [];
+  // Every queue: counted at /metrics, and shown in the operator console when it is on.
+  const adminQueues = openBerthQueues({ connection, prefix: config.queuePrefix });
+  const metricsRegistry = new Registry();
+  collectDefaultMetrics({ register: metricsRegistry });
   const app = await buildApp({
     db,
     queue,
@@ -25,6 +29,8 @@ async function main(): Promise<void> {
     platformAppUrl: config.platformAppUrl,
     ...(config.admin ? { admin: { ...config.admin, queues: adminQueues } } : {}),
     logger: { level: config.logLevel, redact: ["req.headers.authorization"] },
+    metricsRegistry,
+    metricsQueues: adminQueues,
   });
   app.addHook("onClose", async () => {
     await Promise.all([queue.close(), ...adminQueues.map((adminQueue) => adminQueue.close())]);

@@ -6,6 +6,7 @@ import {
   encryptionKeyList,
   httpUrl,
   parseEnv,
+  port,
   portRange,
   readAddonCredentials,
   serviceEnvSchema,
@@ -29,6 +30,8 @@ export const workerEnvSchema = serviceEnvSchema.extend({
   BERTH_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   BERTH_USAGE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   BERTH_USAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(90),
+  BERTH_WORKER_HTTP_HOST: z.string().min(1).default("127.0.0.1"),
+  BERTH_WORKER_HTTP_PORT: port.default(4001),
 });
 
 export interface WorkerConfig {
@@ -57,6 +60,8 @@ export interface WorkerConfig {
   usageIntervalSeconds: number;
   usageRetentionDays: number;
   logLevel: string;
+  /** Where the worker serves /health, /health/ready and /metrics. */
+  http: { host: string; port: number };
   /** Per addon: the image to run and the manifest credentials used to call the platform back. */
   addons: Map<string, { image: string; credentials: AddonCredentialsConfig }>;
 }
@@ -84,6 +89,7 @@ export function loadWorkerConfig(env: EnvSource, addons: ReadonlyMap<string, Add
     usageIntervalSeconds: parsed.BERTH_USAGE_INTERVAL_SECONDS,
     usageRetentionDays: parsed.BERTH_USAGE_RETENTION_DAYS,
     logLevel: parsed.LOG_LEVEL,
+    http: { host: parsed.BERTH_WORKER_HTTP_HOST, port: parsed.BERTH_WORKER_HTTP_PORT },
     addons: new Map(
       [...addons.values()].map((addon) => [
         addon.id,

@@ -2,6 +2,7 @@ import type { AddonDefinition } from "@berth/addon-sdk";
 import type { PrismaClient, SecretBox } from "@berth/db";
 import type { PlatformClient } from "@berth/platform-client";
 import type { Logger } from "pino";
+import type { WorkerMetrics } from "./metrics.js";
 import type { ContainerRuntime } from "./runtime/container-runtime.js";
 
 /** Everything the job handlers need, built once in main (or by a test) and passed down. */
@@ -24,6 +25,8 @@ export interface WorkerDeps {
   readinessIntervalMs: number;
   /** Usage samples older than this are deleted. */
   usageRetentionDays: number;
+  /** Prometheus metrics of this worker; unset: nothing is measured. */
+  metrics?: WorkerMetrics;
   /** Called as each step of an operation begins: a seam for fault injection in tests; unset in production. */
   onStep?: (kind: string, step: string) => void;
 }

@@ -4,17 +4,23 @@ import { PlatformClient } from "@berth/platform-client";
 import { pino, type Logger } from "pino";
 import type { WorkerConfig } from "./config.js";
 import type { WorkerDeps } from "./deps.js";
-import { DockerRuntime } from "./runtime/docker-runtime.js";
+import { createWorkerMetrics, type WorkerMetrics } from "./metrics.js";
+import { DockerRuntime, reportingErrors } from "./runtime/docker-runtime.js";
 
 /** Builds the worker's dependencies from its validated configuration. */
 export function createWorkerDeps(
   config: WorkerConfig,
   addons: ReadonlyMap<string, AddonDefinition>,
   logger: Logger = pino({ level: config.logLevel, name: "berth-worker" }),
+  metrics: WorkerMetrics = createWorkerMetrics(),
 ): WorkerDeps {
+  const runtime = reportingErrors(new DockerRuntime({ dockerHost: config.dockerHost, deploymentId: config.deploymentId }), (operation) =>
+    metrics.dockerErrors.inc({ operation }),
+  );
   return {
     db: createDatabase({ url: config.databaseUrl }),
-    runtime: new DockerRuntime({ dockerHost: config.dockerHost, deploymentId: config.deploymentId }),
+    runtime,
+    metrics,
     secrets: new SecretBox(config.encryptionKey, config.previousEncryptionKeys),
     logger,
     addons,

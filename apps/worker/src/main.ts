@@ -2,7 +2,10 @@ import { addons } from "@berth/addons";
 import { ConfigError } from "@berth/config";
 import { Redis } from "ioredis";
 import { loadWorkerConfig } from "./config.js";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import { startWorkerHttpServer, workerReadinessChecks } from "./http-server.js";
 import { createWorkerDeps } from "./main-deps.js";
+import { createWorkerMetrics } from "./metrics.js";
 import { OperationQueue } from "@berth/jobs";
 import { startReconciler } from "./reconcile/reconciler.js";
 import { startUsageSampler } from "./usage/usage-sampler.js";
@@ -10,7 +13,9 @@ import { startOperationWorker } from "./worker.js";
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env, addons);
-  const deps = createWorkerDeps(config, addons);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const deps = createWorkerDeps(config, addons, undefined, createWorkerMetrics(registry));
   const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   const worker = startOperationWorker(deps, {
     connection,
@@ -31,8 +36,15 @@ async function main(): Promise<void> {
     intervalMs: config.reconcileIntervalSeconds * 1000,
     queue,
   });
+  const http = await startWorkerHttpServer({
+    host: config.http.host,
+    port: config.http.port,
+    registry,
+    checks: workerReadinessChecks(deps, connection),
+    logger: deps.logger,
+  });
   deps.logger.info(
-    { concurrency: config.concurrency, addons: [...addons.keys()], usageIntervalSeconds: config.usageIntervalSeconds },
+    { http: http.url, concurrency: config.concurrency, addons: [...addons.keys()], usageIntervalSeconds: config.usageIntervalSeconds },
     "worker started",
   );
 
@@ -42,6 +54,7 @@ async function main(): Promise<void> {
     closing = true;
     deps.logger.info({ signal }, "worker stopping: finishing running jobs");
     await Promise.all([worker.close(), usageSampler.close(), reconciler.close()]);
+    await http.close();
     await queue.close();
     await deps.db.$disconnect();
     process.exit(0);

@@ -39,7 +39,9 @@ export function startOperationWorker(deps: WorkerDeps, options: OperationWorkerO
   return worker;
 }
 
-export async function runOperation(deps: WorkerDeps, job: Job, token: string | undefined): Promise<void> {
+export async function runOperation(jobDeps: WorkerDeps, job: Job, token: string | undefined): Promise<void> {
+  // Every log line of this job, the handlers' included, carries its job id.
+  const deps: WorkerDeps = { ...jobDeps, logger: jobDeps.logger.child({ jobId: job.id, job: job.name }) };
   const { db } = deps;
   const name = job.name as JobName;
   const schema = jobCatalog[name];
@@ -71,6 +73,11 @@ export async function runOperation(deps: WorkerDeps, job: Job, token: string | u
   const attempt = operation.attempts + 1;
   const report = new JobReport(job, operation.kind);
   await report.started(attempt);
+  const endTimer = deps.metrics?.operationDuration.startTimer({ kind: operation.kind });
+  const finished = (outcome: "succeeded" | "failed" | "retrying") => {
+    endTimer?.({ outcome });
+    deps.metrics?.operationsFinished.inc({ kind: operation.kind, outcome });
+  };
 
   try {
     const ctx = new OperationContext(deps, operation, resource, async (step) => {
@@ -80,10 +87,12 @@ export async function runOperation(deps: WorkerDeps, job: Job, token: string | u
     await handlers[name](ctx);
     await db.operation.update({ where: { id: operation.id }, data: { status: "succeeded", finishedAt: new Date() } });
     await report.succeeded();
+    finished("succeeded");
   } catch (error) {
     const message = redactSecrets(error instanceof Error ? error.message : String(error), await credentialSecrets(deps, resource.id));
     const final = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     deps.logger.warn({ operationId, resourceId: resource.id, err: message, final }, "operation attempt failed");
+    finished(final ? "failed" : "retrying");
     await report.failed(attempt, message, final);
     if (final) {
       await db.$transaction([

@@ -30,6 +30,15 @@ describe("worker configuration", () => {
     expect(config.addons.get("redis")?.image).toBe("redis:7");
   });
 
+  it("serves its health and metrics on 127.0.0.1:4001 unless told otherwise, and refuses a bad port", () => {
+    expect(loadWorkerConfig(valid, addons).http).toEqual({ host: "127.0.0.1", port: 4001 });
+    expect(loadWorkerConfig({ ...valid, BERTH_WORKER_HTTP_HOST: "0.0.0.0", BERTH_WORKER_HTTP_PORT: "9100" }, addons).http).toEqual({
+      host: "0.0.0.0",
+      port: 9100,
+    });
+    expect(() => loadWorkerConfig({ ...valid, BERTH_WORKER_HTTP_PORT: "70000" }, addons)).toThrow(/BERTH_WORKER_HTTP_PORT/);
+  });
+
   it("falls back to the addon's official image", () => {
     expect(loadWorkerConfig(valid, addons).addons.get("postgresql")?.image).toBe("postgres:15");
   });

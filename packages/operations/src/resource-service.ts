@@ -28,37 +28,34 @@ export class ResourceService {
 
   async provision(addon: AddonDefinition, request: ProvisionRequest): Promise<Resource> {
     const plan = requirePlan(addon, request.plan);
-    if (request.uuid) {
-      const existing = await this.findByPlatformUuid(addon, request.uuid);
-      if (existing) return this.resumed(existing);
-    }
-    let created: { resource: Resource; operationId: string };
+    let created: Resource & { operations: Operation[] };
     try {
-      created = await this.db.$transaction(async (tx) => {
-        const resource = await tx.resource.create({
-          data: {
-            id: `${addon.id}-${randomBytes(8).toString("hex")}`,
-            addon: addon.id,
-            platformUuid: request.uuid ?? null,
-            appId: request.app_id,
-            plan: plan.name,
-            options: request.options as object,
-            status: "provisioning",
-          },
-        });
-        const operation = await tx.operation.create({ data: { resourceId: resource.id, kind: "provision", targetPlan: plan.name } });
-        return { resource, operationId: operation.id };
+      // One statement for both rows (the accept path is what the platform waits on); a
+      // repeated uuid hits the unique index instead of costing every request a lookup first.
+      created = await this.db.resource.create({
+        data: {
+          id: `${addon.id}-${randomBytes(8).toString("hex")}`,
+          addon: addon.id,
+          platformUuid: request.uuid ?? null,
+          appId: request.app_id,
+          plan: plan.name,
+          options: request.options as object,
+          status: "provisioning",
+          operations: { create: { kind: "provision", targetPlan: plan.name } },
+        },
+        include: { operations: true },
       });
     } catch (error) {
-      // The same uuid sent concurrently: the other request created it; answer with that one.
+      // The same uuid again, or concurrently: answer with the resource the first request made.
       if (request.uuid && isUniqueViolation(error)) {
         const existing = await this.findByPlatformUuid(addon, request.uuid);
         if (existing) return this.resumed(existing);
       }
       throw error;
     }
-    await this.enqueue("provision", created.operationId, created.resource.id);
-    return created.resource;
+    const { operations, ...resource } = created;
+    await this.enqueue("provision", operations[0]!.id, resource.id);
+    return resource;
   }
 
   async changePlan(addon: AddonDefinition, id: string, request: PlanChangeRequest): Promise<PlanChangeOutcome> {

@@ -8,7 +8,10 @@ export interface TestRedis {
   readonly url: string;
   /** SIGKILL, then a fresh start on the same port: every job and lock is gone. */
   crashAndRestart(): Promise<void>;
+  /** SIGTERM; the port stays this Redis's for `start()`. */
   stop(): Promise<void>;
+  /** Starts it again on the same port (empty), after `stop()`. */
+  start(): Promise<void>;
 }
 
 export async function startTestRedis(): Promise<TestRedis> {
@@ -26,6 +29,10 @@ export async function startTestRedis(): Promise<TestRedis> {
         child.kill("SIGTERM");
         await once(child, "exit");
       }
+    },
+    async start() {
+      if (child.exitCode === null && child.signalCode === null) return;
+      child = await launch(port);
     },
   };
 }

@@ -5,11 +5,22 @@ import { buildApp, deriveSessionKey, loadApiConfig } from "@berth/api";
 import { SecretBox, createDatabase, type PrismaClient } from "@berth/db";
 import { OperationQueue, openBerthQueues } from "@berth/jobs";
 import { startPlatformStandIn, type PlatformDriver, type PlatformStandIn } from "@berth/platform-standin";
-import { createWorkerDeps, loadWorkerConfig, startOperationWorker, startUsageSampler } from "@berth/worker";
+import {
+  createWorkerDeps,
+  createWorkerMetrics,
+  loadWorkerConfig,
+  startOperationWorker,
+  startUsageSampler,
+  startWorkerHttpServer,
+  workerReadinessChecks,
+  type WorkerHttpServer,
+  type WorkerMetrics,
+} from "@berth/worker";
 import type { Worker } from "bullmq";
 import type { FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
 import { pino } from "pino";
+
 import { removeDockerObjectsOf } from "./docker.js";
 import { spawnWorkerProcess } from "./worker-spawn.js";
 import { testEnvironment } from "./environment.js";
@@ -52,6 +63,10 @@ export interface Stack {
   adminCredentials(): { username: string; password: string } | undefined;
   /** Starts a worker in a process of its own; `killAtStep` makes it SIGKILL itself as that step begins. */
   spawnWorker(options?: { killAtStep?: string; killKind?: string }): Promise<WorkerProcess>;
+  /** The in-process worker's metrics (what its `/metrics` serves). */
+  readonly workerMetrics: WorkerMetrics["registry"];
+  /** Starts the in-process worker's HTTP server (`/health`, `/health/ready`, `/metrics`) on a free loopback port; closed with the stack. */
+  startWorkerHttp(): Promise<WorkerHttpServer>;
   close(): Promise<void>;
 }
 
@@ -100,7 +115,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   }
 
   const workerConfig = loadWorkerConfig(env, addons);
-  const workerDeps = createWorkerDeps(workerConfig, addons, pino({ level: "warn", name: "berth-worker-test" }));
+  const workerMetrics = createWorkerMetrics();
+  const workerDeps = createWorkerDeps(workerConfig, addons, pino({ level: "warn", name: "berth-worker-test" }), workerMetrics);
+  const workerHttpServers: WorkerHttpServer[] = [];
   const workerRedis = new Redis(env.BERTH_REDIS_URL!, { maxRetriesPerRequest: null });
   const worker: Worker | undefined =
     options.inProcessWorker === false
@@ -115,7 +132,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const db = createDatabase({ url: apiConfig.databaseUrl });
   const apiRedis = new Redis(env.BERTH_REDIS_URL!, { maxRetriesPerRequest: null });
   const queue = new OperationQueue({ connection: apiRedis, prefix: queuePrefix, jobOptions: options.jobOptions });
-  const adminQueues = apiConfig.admin ? openBerthQueues({ connection: apiRedis, prefix: queuePrefix }) : [];
+  const adminQueues = openBerthQueues({ connection: apiRedis, prefix: queuePrefix });
   const app: FastifyInstance = await buildApp({
     db,
     queue,
@@ -128,6 +145,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     publicUrl: apiConfig.publicUrl,
     platformAppUrl: apiConfig.platformAppUrl,
     ...(apiConfig.admin ? { admin: { ...apiConfig.admin, queues: adminQueues } } : {}),
+    metricsQueues: adminQueues,
   });
   const apiUrl = await app.listen({ host: "127.0.0.1", port: 0 });
 
@@ -144,7 +162,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       workerProcesses.push(child);
       return child;
     },
+    workerMetrics: workerMetrics.registry,
+    async startWorkerHttp() {
+      const server = await startWorkerHttpServer({
+        host: "127.0.0.1",
+        port: 0,
+        registry: workerMetrics.registry,
+        checks: workerReadinessChecks(workerDeps, workerRedis),
+      });
+      workerHttpServers.push(server);
+      return server;
+    },
     async close() {
+      await Promise.all(workerHttpServers.map((server) => server.close()));
       await app.close();
       await worker?.close();
       await Promise.all(workerProcesses.map((child) => child.stop()));

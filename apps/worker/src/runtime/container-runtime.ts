@@ -41,6 +41,8 @@ export interface ManagedObjects {
  * replayed from any step.
  */
 export interface ContainerRuntime {
+  /** Resolves when the container engine answers (readiness). */
+  ping(): Promise<void>;
   ensureVolume(name: string, labels: ManagedLabels): Promise<void>;
   /** Creates the container if no container has this name, then starts it. */
   ensureContainerRunning(request: ContainerRequest): Promise<ContainerState>;

@@ -242,3 +242,32 @@ function dockerOptionsFor(dockerHost: string): Docker.DockerOptions {
   if (url.protocol === "unix:") return { socketPath: url.pathname };
   return { host: url.hostname, port: Number(url.port || 2375), protocol: url.protocol === "https:" ? "https" : "http" };
 }
+
+/**
+ * The runtime as seen by the rest of the worker, with every error that leaves it reported
+ * (the Docker errors metric). Methods run on the runtime itself, so its private state works.
+ */
+export function reportingErrors<T extends object>(runtime: T, onError: (operation: string, error: unknown) => void): T {
+  return new Proxy(runtime, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== "function") return value;
+      const operation = String(property);
+      return (...args: unknown[]) => {
+        try {
+          const result: unknown = value.apply(target, args);
+          if (result instanceof Promise) {
+            return result.catch((error: unknown) => {
+              onError(operation, error);
+              throw error;
+            });
+          }
+          return result;
+        } catch (error) {
+          onError(operation, error);
+          throw error;
+        }
+      };
+    },
+  });
+}

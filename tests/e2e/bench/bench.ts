@@ -1,0 +1,142 @@
+/**
+ * Berth's benchmark, against real Redis, PostgreSQL, Docker and containers.
+ * Prints a table per part and writes bench-results/bench.json.
+ *
+ *   bash scripts/bench.sh [--runs N] [--concurrent N] [--seconds S]
+ *
+ * 1. accept path: POST /<addon>/resources with no worker running (accept + record + enqueue),
+ *    beside a bare Fastify route in the same process, as a ratio;
+ * 2. end to end per engine: POST → provision callback at the platform stand-in, cold, p50/p95;
+ * 3. N provisions at once: time until all are provisioned, and failures;
+ * 4. plan change and deprovision times; API and worker memory (RSS).
+ */
+import { randomUUID } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { addons } from "@berth/addons";
+import autocannon from "autocannon";
+import Fastify from "fastify";
+import { startStack, waitUntil, type Stack } from "../src/index.js";
+
+const { values } = parseArgs({
+  options: { runs: { type: "string", default: "10" }, concurrent: { type: "string", default: "20" }, seconds: { type: "string", default: "5" } },
+});
+const runs = Number(values.runs);
+const concurrent = Number(values.concurrent);
+const seconds = Number(values.seconds);
+
+const percentile = (samples: number[], p: number) => {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+};
+const ms = (value: number) => Math.round(value);
+const results: Record<string, unknown> = { at: new Date().toISOString(), runs, concurrent, seconds };
+
+async function load(url: string, headers: Record<string, string>, body: () => string) {
+  const result = await autocannon({
+    url,
+    method: "POST",
+    connections: 20,
+    duration: seconds,
+    headers: { "content-type": "application/json", ...headers },
+    requests: [{ setupRequest: (request) => ({ ...request, body: body() }) }],
+  });
+  return { rps: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx };
+}
+
+// 1. The accept path, with no worker: what the platform waits for.
+{
+  const stack = await startStack({ inProcessWorker: false });
+  const bare = Fastify();
+  bare.post("/bare", async (_request, reply) => reply.code(202).send({ id: "x", message: "ok" }));
+  const bareUrl = await bare.listen({ host: "127.0.0.1", port: 0 });
+  const { username, password } = stack.credentials("postgresql");
+  const authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
+  const bareResult = await load(`${bareUrl}/bare`, {}, () => "{}");
+  const accept = await load(`${stack.apiUrl}/postgresql/resources`, { authorization }, () =>
+    JSON.stringify({ plan: "postgresql-sandbox", app_id: "bench", uuid: randomUUID() }),
+  );
+  results.acceptPath = { berth: accept, bareFastify: bareResult, ratio: Number((accept.rps / bareResult.rps).toFixed(3)) };
+  console.log("\n1. Accept path (POST, no worker), 20 connections, %d s each", seconds);
+  console.table({ "bare Fastify route": bareResult, "POST /postgresql/resources": accept });
+  console.log("ratio: %s of the bare route's throughput", (accept.rps / bareResult.rps).toFixed(2));
+  await bare.close();
+  await stack.close(); // the queued resources were never built: the harness marks them removed
+}
+
+const stack: Stack = await startStack({ inProcessWorker: false, workerConcurrency: 8 });
+const worker = await stack.spawnWorker();
+try {
+  // 2. End to end per engine, cold, one at a time.
+  const endToEnd: Record<string, { p50: number; p95: number; runs: number[] }> = {};
+  for (const addon of addons.values()) {
+    const driver = stack.driver(addon.id);
+    const timings: number[] = [];
+    for (let run = 0; run < runs; run++) {
+      const started = performance.now();
+      const response = await driver.provision({ plan: addon.plans[0]!.name, app_id: `bench-${run}` });
+      if (response.status !== 202) throw new Error(`provision answered ${response.status}: ${JSON.stringify(response.body)}`);
+      const { id } = response.body as { id: string };
+      await stack.standIn.waitForProvisioned(id, { timeoutMs: 120_000 });
+      timings.push(performance.now() - started);
+      await driver.deprovision(id);
+    }
+    endToEnd[addon.id] = { p50: ms(percentile(timings, 50)), p95: ms(percentile(timings, 95)), runs: timings.map(ms) };
+  }
+  results.endToEnd = endToEnd;
+  console.log("\n2. POST → provision callback, %d cold runs per engine (ms)", runs);
+  console.table(Object.fromEntries(Object.entries(endToEnd).map(([id, r]) => [id, { p50: r.p50, p95: r.p95 }])));
+
+  // 3. Many at once.
+  {
+    const driver = stack.driver("postgresql");
+    const started = performance.now();
+    const ids = await Promise.all(
+      Array.from({ length: concurrent }, async (_, index) => {
+        const response = await driver.provision({ plan: "postgresql-sandbox", app_id: `burst-${index}` });
+        return (response.body as { id: string }).id;
+      }),
+    );
+    await waitUntil(
+      `${concurrent} provisions`,
+      async () => (await stack.db.resource.count({ where: { id: { in: ids }, status: { in: ["provisioned", "failed"] } } })) === concurrent,
+      { timeoutMs: 600_000, intervalMs: 100 },
+    );
+    const elapsed = performance.now() - started;
+    const failed = await stack.db.resource.count({ where: { id: { in: ids }, status: "failed" } });
+    results.burst = { concurrent, allDoneMs: ms(elapsed), failures: failed };
+    console.log(`\n3. ${concurrent} PostgreSQL provisions at once: all done in ${ms(elapsed)} ms, ${failed} failures`);
+
+    // 4. Plan change and deprovision, measured on these databases.
+    const changeTimings: number[] = [];
+    for (const id of ids.slice(0, 5)) {
+      const changeStarted = performance.now();
+      await driver.changePlan(id, "postgresql-starter-512");
+      await waitUntil("plan change", async () => (await stack.db.resource.findUnique({ where: { id } }))?.plan === "postgresql-starter-512", { intervalMs: 25 });
+      changeTimings.push(performance.now() - changeStarted);
+    }
+    const deprovisionTimings: number[] = [];
+    for (const id of ids) {
+      const deprovisionStarted = performance.now();
+      await driver.deprovision(id);
+      await waitUntil("deprovision", async () => (await stack.db.resource.findUnique({ where: { id } }))?.status === "deprovisioned", { intervalMs: 25 });
+      deprovisionTimings.push(performance.now() - deprovisionStarted);
+    }
+    const rss = async (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+    results.operations = {
+      planChange: { p50: ms(percentile(changeTimings, 50)), max: ms(Math.max(...changeTimings)) },
+      deprovision: { p50: ms(percentile(deprovisionTimings, 50)), max: ms(Math.max(...deprovisionTimings)) },
+    };
+    results.memory = { workerRssMiB: ms(await rss(worker.pid)), apiAndBenchRssMiB: ms(process.memoryUsage.rss() / 1024 / 1024) };
+    console.log("\n4. Operations (ms) and memory (MiB; the API runs inside the bench process)");
+    console.table(results.operations);
+    console.table(results.memory);
+  }
+} finally {
+  await stack.close();
+}
+
+await mkdir("../../bench-results", { recursive: true });
+await writeFile("../../bench-results/bench.json", JSON.stringify(results, null, 2));
+console.log("\nwritten: bench-results/bench.json");
