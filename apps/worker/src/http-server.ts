@@ -2,11 +2,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import { runChecks, type ReadinessChecks } from "@berth/health";
 
-/** How long one readiness check may take before it counts as failed. */
-export const READINESS_CHECK_TIMEOUT_MS = 2_000;
-
-export type ReadinessChecks = Record<string, () => Promise<unknown>>;
 
 export interface WorkerHttpServerOptions {
   host: string;
@@ -20,29 +17,6 @@ export interface WorkerHttpServerOptions {
 export interface WorkerHttpServer {
   readonly url: string;
   close(): Promise<void>;
-}
-
-/** Runs each check with a timeout: `ok`, or the error's message. */
-export async function runChecks(checks: ReadinessChecks, timeoutMs = READINESS_CHECK_TIMEOUT_MS): Promise<{ ready: boolean; checks: Record<string, string> }> {
-  const entries = await Promise.all(
-    Object.entries(checks).map(async ([name, check]) => {
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([
-          check(),
-          new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-          }),
-        ]);
-        return [name, "ok"] as const;
-      } catch (error) {
-        return [name, error instanceof Error ? error.message || error.name : String(error)] as const;
-      } finally {
-        clearTimeout(timer);
-      }
-    }),
-  );
-  return { ready: entries.every(([, result]) => result === "ok"), checks: Object.fromEntries(entries) };
 }
 
 /** The worker's own small HTTP server: `/health` (liveness), `/health/ready` and `/metrics`. GET only. */

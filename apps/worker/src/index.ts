@@ -1,7 +1,7 @@
 export { startOperationWorker, runOperation } from "./worker.js";
 export { createWorkerDeps } from "./main-deps.js";
 export { createWorkerMetrics, type WorkerMetrics } from "./metrics.js";
-export { runChecks, startWorkerHttpServer, workerReadinessChecks, type WorkerHttpServer, type WorkerHttpServerOptions } from "./http-server.js";
+export { startWorkerHttpServer, workerReadinessChecks, type WorkerHttpServer, type WorkerHttpServerOptions } from "./http-server.js";
 export { sampleUsageOnce, startUsageSampler, type UsagePass, type UsageSampler, type UsageSamplerOptions } from "./usage/usage-sampler.js";
 export { loadWorkerConfig, type WorkerConfig } from "./config.js";
 export { DockerRuntime } from "./runtime/docker-runtime.js";
