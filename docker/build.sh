@@ -66,14 +66,9 @@ dockerfile_of() { case $1 in api | standin) echo "$HERE/Dockerfile.api" ;; worke
 
 # ------------------------------------------------------------------ docker client
 
-export DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
-docker_ok() { docker info >/dev/null 2>&1; }
-if ! docker_ok; then
-  # a client newer than the daemon that refuses to negotiate: pin the daemon's API version
-  max=$(docker version 2>&1 | sed -n 's/.*[Mm]aximum supported API version is \([0-9.]*\).*/\1/p' | head -n1 || true)
-  [[ -z $max ]] || export DOCKER_API_VERSION=$max
-  docker_ok || die "Docker Engine does not answer at $DOCKER_HOST"
-fi
+# shellcheck source=lib/docker.sh
+source "$HERE/lib/docker.sh"
+require_docker
 
 # ------------------------------------------------------------------ base image
 

@@ -48,14 +48,9 @@ SCRIPT_SUM=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
 
 # ------------------------------------------------------------------ docker client
 
-export DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
-docker_ok() { docker info >/dev/null 2>&1; }
-if ! docker_ok; then
-  # a client newer than the daemon that refuses to negotiate: pin the daemon's API version
-  max=$(docker version 2>&1 | sed -n 's/.*[Mm]aximum supported API version is \([0-9.]*\).*/\1/p' | head -n1 || true)
-  [[ -z $max ]] || export DOCKER_API_VERSION=$max
-  docker_ok || die "Docker Engine does not answer at $DOCKER_HOST"
-fi
+# shellcheck source=../lib/docker.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/docker.sh"
+require_docker
 
 if ((!REBUILD)); then
   labels=$(docker image inspect --format '{{index .Config.Labels "berth.node-version"}} {{index .Config.Labels "berth.script-sum"}}' "$TAG" 2>/dev/null || true)
@@ -155,18 +150,10 @@ CMD ["node"]
 DOCKERFILE
 
 log "building $TAG (node $NODE_VERSION, root filesystem $(du -sm "$ROOTFS" | cut -f1) MB)"
-old_id=$(docker image inspect --format '{{.Id}}' "$TAG" 2>/dev/null || true)
-# the classic builder: works with Debian's engine without the buildx plugin
-if ! out=$(DOCKER_BUILDKIT=0 docker build -q -t "$TAG" "$WORK/context" 2>&1); then
-  printf '%s\n' "$out" >&2
-  die "docker build failed"
-fi
-new_id=$(docker image inspect --format '{{.Id}}' "$TAG")
-if [[ -n $old_id && $old_id != "$new_id" ]]; then
-  docker image rm "$old_id" >/dev/null 2>&1 || true # the previous build, if nothing uses it
-fi
+build_context_image "$TAG" "$WORK/context"
 # smoke test: node runs, npm runs, the node user exists
 docker run --rm --network none --user node "$TAG" sh -c 'node -e "process.exit(0)" && npm --version >/dev/null && [ "$(id -un)" = node ]' ||
   die "the image $TAG does not run node/npm as the node user"
+new_id=$(docker image inspect --format '{{.Id}}' "$TAG")
 size=$(docker image inspect --format '{{.Size}}' "$TAG")
 log "built $TAG (${new_id:7:12}, $((size / 1000000)) MB)"

@@ -50,14 +50,9 @@ fi
 
 # ------------------------------------------------------------------ docker client
 
-export DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
-docker_ok() { docker info >/dev/null 2>&1; }
-if ! docker_ok; then
-  # a client newer than the daemon that refuses to negotiate: pin the daemon's API version
-  max=$(docker version 2>&1 | sed -n 's/.*[Mm]aximum supported API version is \([0-9.]*\).*/\1/p' | head -n1 || true)
-  [[ -z $max ]] || export DOCKER_API_VERSION=$max
-  docker_ok || die "Docker Engine does not answer at $DOCKER_HOST (start it: scripts/services.sh up)"
-fi
+# shellcheck source=../lib/docker.sh
+source "$HERE/../lib/docker.sh"
+require_docker "start it: scripts/services.sh up"
 
 if ((!REBUILD)) && docker image inspect "$TAG" >/dev/null 2>&1; then
   log "image $TAG exists (use --rebuild to build it again)"
@@ -268,15 +263,7 @@ tar --numeric-owner -C "$ROOTFS" -cf "$WORK/context/rootfs.tar" .
 } >"$WORK/context/Dockerfile"
 
 log "building $TAG ($ENGINE $ENGINE_VERSION, root filesystem $(du -sm "$ROOTFS" | cut -f1) MB)"
-old_id=$(docker image inspect --format '{{.Id}}' "$TAG" 2>/dev/null || true)
-# the classic builder: works with Debian's engine without the buildx plugin
-if ! out=$(DOCKER_BUILDKIT=0 docker build -q -t "$TAG" "$WORK/context" 2>&1); then
-  printf '%s\n' "$out" >&2
-  die "docker build failed"
-fi
+build_context_image "$TAG" "$WORK/context"
 new_id=$(docker image inspect --format '{{.Id}}' "$TAG")
-if [[ -n $old_id && $old_id != "$new_id" ]]; then
-  docker image rm "$old_id" >/dev/null 2>&1 || true # the previous build, if nothing uses it
-fi
 size=$(docker image inspect --format '{{.Size}}' "$TAG")
 log "built $TAG (${new_id:7:12}, $((size / 1000000)) MB)"

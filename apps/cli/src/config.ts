@@ -15,21 +15,11 @@ import {
   serviceEnvSchema,
   type EnvSource,
 } from "@berth/config";
+import type { ManifestDeployment } from "@berth/manifest";
 import { z } from "zod";
 
-/** What `berth manifest print <addon>` needs: the public URLs and that addon's manifest secrets. */
-export interface ManifestSettings {
-  /** `BERTH_PUBLIC_URL` (default http://127.0.0.1:4000), without a trailing `/`. */
-  publicUrl: string;
-  /** `BERTH_TEST_PUBLIC_URL`: where the platform's tests reach Berth; the public URL when unset. */
-  testPublicUrl?: string;
-  /** `BERTH_ADDON_<ID>_USERNAME`, `_PASSWORD` (≥ 16 characters), `_SSO_SALT` (≥ 16 characters). */
-  username: string;
-  password: string;
-  ssoSalt: string;
-  /** `BERTH_ADDON_<ID>_LOGO_URL`; the manifest's default is `<public URL>/assets/<id>.svg`. */
-  logoUrl?: string;
-}
+/** What `berth manifest print <addon>` needs: the deployment settings `buildManifest` takes (env names in the README). */
+export type ManifestSettings = ManifestDeployment;
 
 /** Where the job queues are, as the apps have them: `BERTH_REDIS_URL` and `BERTH_QUEUE_PREFIX` (default berth). */
 export interface QueueSettings {

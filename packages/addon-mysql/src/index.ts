@@ -1,4 +1,4 @@
-import { defineAddon, generateIdentifier, generatePassword, type Endpoint } from "@berth/addon-sdk";
+import { containerLimits, defineAddon, generateIdentifier, generatePassword, type Endpoint } from "@berth/addon-sdk";
 import mysql from "mysql2/promise";
 import { mysqlPlans } from "./plans.js";
 
@@ -53,9 +53,7 @@ export const mysqlAddon = defineAddon<MysqlCredentials>({
       MYSQL_ROOT_PASSWORD: credentials.rootPassword,
     },
     dataPath: "/var/lib/mysql",
-    memoryBytes: plan.limits.memoryMb * 1024 * 1024,
-    nanoCpus: Math.round(plan.limits.cpus * 1e9),
-    pidsLimit: plan.limits.pids,
+    ...containerLimits(plan),
     stopTimeoutSeconds: 30,
   }),
 

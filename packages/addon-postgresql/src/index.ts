@@ -1,4 +1,4 @@
-import { defineAddon, generateIdentifier, generatePassword, type Endpoint } from "@berth/addon-sdk";
+import { containerLimits, defineAddon, generateIdentifier, generatePassword, type Endpoint } from "@berth/addon-sdk";
 import pg from "pg";
 import { postgresqlPlans } from "./plans.js";
 
@@ -53,9 +53,7 @@ export const postgresqlAddon = defineAddon<PostgresqlCredentials>({
       PGDATA: DATA_PATH,
     },
     dataPath: DATA_PATH,
-    memoryBytes: plan.limits.memoryMb * 1024 * 1024,
-    nanoCpus: Math.round(plan.limits.cpus * 1e9),
-    pidsLimit: plan.limits.pids,
+    ...containerLimits(plan),
     // PostgreSQL's parallel workers use /dev/shm; keep it in step with memory.
     shmSizeBytes: Math.max(64, plan.limits.memoryMb / 4) * 1024 * 1024,
     stopTimeoutSeconds: 30,

@@ -1,4 +1,4 @@
-import { defineAddon, generatePassword, type Endpoint } from "@berth/addon-sdk";
+import { containerLimits, defineAddon, generatePassword, type Endpoint } from "@berth/addon-sdk";
 import { Redis } from "ioredis";
 import { redisPlans } from "./plans.js";
 
@@ -49,9 +49,7 @@ export const redisAddon = defineAddon<RedisCredentials>({
     ],
     env: {},
     dataPath: "/data",
-    memoryBytes: plan.limits.memoryMb * 1024 * 1024,
-    nanoCpus: Math.round(plan.limits.cpus * 1e9),
-    pidsLimit: plan.limits.pids,
+    ...containerLimits(plan),
     stopTimeoutSeconds: 30,
   }),
 

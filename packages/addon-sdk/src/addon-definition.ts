@@ -91,6 +91,15 @@ export interface AddonDefinition<C extends AddonCredentials = AddonCredentials> 
   connections(endpoint: Endpoint<C>, signal: AbortSignal): Promise<number>;
 }
 
+/** The container limits a plan sets, as the `ContainerSpec` fields every engine uses. */
+export function containerLimits(plan: AddonPlan): Pick<ContainerSpec, "memoryBytes" | "nanoCpus" | "pidsLimit"> {
+  return {
+    memoryBytes: plan.limits.memoryMb * 1024 * 1024,
+    nanoCpus: Math.round(plan.limits.cpus * 1e9),
+    pidsLimit: plan.limits.pids,
+  };
+}
+
 export function findPlan(addon: Pick<AddonDefinition, "plans">, name: string): AddonPlan | undefined {
   return addon.plans.find((plan) => plan.name === name);
 }
