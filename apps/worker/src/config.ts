@@ -14,6 +14,7 @@ import {
   type EnvSource,
 } from "@berth/config";
 import { z } from "zod";
+import type { WarmPoolTarget } from "./pool/warm-pool.js";
 
 export const workerEnvSchema = serviceEnvSchema.extend({
   BERTH_PLATFORM_API_URL: httpUrl,
@@ -62,6 +63,8 @@ export interface WorkerConfig {
   logLevel: string;
   /** Where the worker serves /health, /health/ready and /metrics. */
   http: { host: string; port: number };
+  /** Ready, unassigned databases to keep per plan (`BERTH_WARM_POOL`); empty: none. */
+  warmPool: WarmPoolTarget[];
   /** Per addon: the image to run and the manifest credentials used to call the platform back. */
   addons: Map<string, { image: string; credentials: AddonCredentialsConfig }>;
 }
@@ -69,6 +72,7 @@ export interface WorkerConfig {
 export function loadWorkerConfig(env: EnvSource, addons: ReadonlyMap<string, AddonDefinition>): WorkerConfig {
   const issues: string[] = [];
   const credentials = readAddonCredentials(env, addons.keys(), issues);
+  const warmPool = readWarmPool(env.BERTH_WARM_POOL ?? "", addons, issues);
   const parsed = parseEnv(workerEnvSchema, env, issues);
   return {
     redisUrl: parsed.BERTH_REDIS_URL,
@@ -90,6 +94,7 @@ export function loadWorkerConfig(env: EnvSource, addons: ReadonlyMap<string, Add
     usageRetentionDays: parsed.BERTH_USAGE_RETENTION_DAYS,
     logLevel: parsed.LOG_LEVEL,
     http: { host: parsed.BERTH_WORKER_HTTP_HOST, port: parsed.BERTH_WORKER_HTTP_PORT },
+    warmPool,
     addons: new Map(
       [...addons.values()].map((addon) => [
         addon.id,
@@ -97,6 +102,30 @@ export function loadWorkerConfig(env: EnvSource, addons: ReadonlyMap<string, Add
       ]),
     ),
   };
+}
+
+/** Pool databases per plan are capped: each holds a container's memory while it waits. */
+const MAX_WARM_PER_PLAN = 50;
+
+/** `postgresql-sandbox=2,mysql-sandbox=1` → one target per plan, checked against the installed addons. */
+export function readWarmPool(value: string, addons: ReadonlyMap<string, AddonDefinition>, issues: string[]): WarmPoolTarget[] {
+  const targets: WarmPoolTarget[] = [];
+  for (const entry of value.split(",").map((part) => part.trim()).filter(Boolean)) {
+    const match = /^([a-z0-9-]+)=(\d+)$/.exec(entry);
+    if (!match) {
+      issues.push(`BERTH_WARM_POOL: "${entry}" must look like <plan>=<count>, e.g. postgresql-sandbox=2`);
+      continue;
+    }
+    const [, plan, count] = match as unknown as [string, string, string];
+    const size = Number(count);
+    const addon = [...addons.values()].find((candidate) => candidate.plans.some((p) => p.name === plan));
+    if (!addon) issues.push(`BERTH_WARM_POOL: no installed addon has a plan "${plan}"`);
+    else if (!addon.rotatePassword) issues.push(`BERTH_WARM_POOL: ${addon.id} cannot change a database's password, so it cannot have a warm pool`);
+    else if (size > MAX_WARM_PER_PLAN) issues.push(`BERTH_WARM_POOL: ${plan}=${size} is more than ${MAX_WARM_PER_PLAN}`);
+    else if (targets.some((target) => target.plan === plan)) issues.push(`BERTH_WARM_POOL: ${plan} is listed twice`);
+    else targets.push({ addonId: addon.id, plan, size });
+  }
+  return targets;
 }
 
 function defaultDeploymentId(databaseUrl: string): string {

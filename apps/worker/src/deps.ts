@@ -27,6 +27,8 @@ export interface WorkerDeps {
   usageRetentionDays: number;
   /** Prometheus metrics of this worker; unset: nothing is measured. */
   metrics?: WorkerMetrics;
+  /** The warm pool, when `BERTH_WARM_POOL` configures one: refilled after each claim. */
+  warmPool?: { requestRefill(): Promise<void> };
   /** Called as each step of an operation begins: a seam for fault injection in tests; unset in production. */
   onStep?: (kind: string, step: string) => void;
 }

@@ -7,6 +7,7 @@ import { startWorkerHttpServer, workerReadinessChecks } from "./http-server.js";
 import { createWorkerDeps } from "./main-deps.js";
 import { createWorkerMetrics } from "./metrics.js";
 import { OperationQueue } from "@berth/jobs";
+import { startWarmPool } from "./pool/warm-pool.js";
 import { startReconciler } from "./reconcile/reconciler.js";
 import { startUsageSampler } from "./usage/usage-sampler.js";
 import { startOperationWorker } from "./worker.js";
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
     intervalMs: config.usageIntervalSeconds * 1000,
   });
   const queue = new OperationQueue({ connection, prefix: config.queuePrefix });
+  startWarmPool(deps, queue, config.warmPool);
   const reconciler = await startReconciler(deps, {
     connection,
     prefix: config.queuePrefix,
@@ -44,7 +46,7 @@ async function main(): Promise<void> {
     logger: deps.logger,
   });
   deps.logger.info(
-    { http: http.url, concurrency: config.concurrency, addons: [...addons.keys()], usageIntervalSeconds: config.usageIntervalSeconds },
+    { http: http.url, concurrency: config.concurrency, addons: [...addons.keys()], warmPool: config.warmPool, usageIntervalSeconds: config.usageIntervalSeconds },
     "worker started",
   );
 

@@ -9,16 +9,22 @@ export class ReadinessTimeoutError extends Error {
   }
 }
 
-/** Probes until the database accepts an authenticated session, or the addon's readiness timeout passes. */
-export async function waitUntilReady(addon: AddonDefinition, endpoint: Endpoint, intervalMs: number): Promise<void> {
+/**
+ * Probes until the database accepts an authenticated session with one of these
+ * endpoints' credentials (several only while a password is being handed over),
+ * or the addon's readiness timeout passes.
+ */
+export async function waitUntilReady(addon: AddonDefinition, endpoints: readonly Endpoint[], intervalMs: number): Promise<void> {
   const deadline = AbortSignal.timeout(addon.readyTimeoutMs);
   let lastError: unknown = "no attempt";
   while (!deadline.aborted) {
-    try {
-      await addon.probe(endpoint, deadline);
-      return;
-    } catch (error) {
-      lastError = error;
+    for (const endpoint of endpoints) {
+      try {
+        await addon.probe(endpoint, deadline);
+        return;
+      } catch (error) {
+        lastError = error;
+      }
     }
     await sleep(intervalMs, undefined, { signal: deadline }).catch(() => undefined);
   }

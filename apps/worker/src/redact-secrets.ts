@@ -10,15 +10,17 @@ const MIN_SECRET_LENGTH = 12;
  * the operation and the dashboards, so they are redacted with these first.
  */
 export async function credentialSecrets(deps: Pick<WorkerDeps, "db" | "secrets">, resourceId: string): Promise<string[]> {
-  let sealed: string | null | undefined;
+  let sealed: (string | null)[];
   try {
-    sealed = (await deps.db.resource.findUnique({ where: { id: resourceId }, select: { credentials: true } }))?.credentials;
+    const row = await deps.db.resource.findUnique({ where: { id: resourceId }, select: { credentials: true, nextCredentials: true } });
+    sealed = [row?.credentials ?? null, row?.nextCredentials ?? null]; // a warm pool's hand-over holds two sets
   } catch {
     return []; // the control plane is down: the failure being reported is about that, not about this resource's secrets
   }
-  if (!sealed) return [];
-  const credentials = deps.secrets.openJson<AddonCredentials>(sealed);
-  return Object.values(credentials).filter((value): value is string => typeof value === "string" && value.length >= MIN_SECRET_LENGTH);
+  return sealed
+    .filter((value): value is string => value !== null)
+    .flatMap((value) => Object.values(deps.secrets.openJson<AddonCredentials>(value)))
+    .filter((value): value is string => typeof value === "string" && value.length >= MIN_SECRET_LENGTH);
 }
 
 export function redactSecrets(text: string, secrets: readonly string[]): string {

@@ -60,4 +60,27 @@ describe("worker configuration", () => {
     expect(issues.join("\n")).toMatch(/BERTH_ENCRYPTION_KEY/);
     expect(issues.join("\n")).toMatch(/BERTH_PORT_RANGE/);
   });
+
+  it("reads the warm pool per plan and refuses what cannot be pooled", () => {
+    expect(loadWorkerConfig(valid, addons).warmPool).toEqual([]);
+    expect(loadWorkerConfig({ ...valid, BERTH_WARM_POOL: " postgresql-sandbox=2, postgresql-starter-512=0 " }, addons).warmPool).toEqual([
+      { addonId: "postgresql", plan: "postgresql-sandbox", size: 2 },
+      { addonId: "postgresql", plan: "postgresql-starter-512", size: 0 },
+    ]);
+    const problems = (value: string) => {
+      try {
+        loadWorkerConfig({ ...valid, BERTH_WARM_POOL: value }, addons);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as Error).message;
+      }
+      throw new Error(`BERTH_WARM_POOL=${value} was accepted`);
+    };
+    expect(problems("postgresql-sandbox")).toMatch(/must look like <plan>=<count>/);
+    expect(problems("postgresql-sandbox=-1")).toMatch(/must look like <plan>=<count>/);
+    expect(problems("postgresql-gold=1")).toMatch(/no installed addon has a plan "postgresql-gold"/);
+    expect(problems("redis-sandbox=1")).toMatch(/redis cannot change a database's password/);
+    expect(problems("postgresql-sandbox=51")).toMatch(/more than 50/);
+    expect(problems("postgresql-sandbox=1,postgresql-sandbox=2")).toMatch(/listed twice/);
+  });
 });

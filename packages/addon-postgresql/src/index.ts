@@ -1,6 +1,7 @@
 import { containerLimits, defineAddon, generateIdentifier, generatePassword, type Endpoint } from "@berth/addon-sdk";
 import pg from "pg";
 import { postgresqlPlans } from "./plans.js";
+import { scramSha256Verifier } from "./scram.js";
 
 export interface PostgresqlCredentials extends Record<string, string> {
   user: string;
@@ -69,6 +70,13 @@ export const postgresqlAddon = defineAddon<PostgresqlCredentials>({
         "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
       );
       return rows[0]!.n;
+    }),
+
+  // The password lives in the cluster's catalog, so it survives container restarts and replacements.
+  rotatePassword: (endpoint, password, signal) =>
+    withSession(endpoint, signal, async (client) => {
+      const verifier = client.escapeLiteral(scramSha256Verifier(password));
+      await client.query(`ALTER ROLE ${client.escapeIdentifier(endpoint.credentials.user)} PASSWORD ${verifier}`);
     }),
 });
 

@@ -89,6 +89,14 @@ export interface AddonDefinition<C extends AddonCredentials = AddonCredentials> 
    * database cannot be asked.
    */
   connections(endpoint: Endpoint<C>, signal: AbortSignal): Promise<number>;
+  /**
+   * Warm pool (optional): gives the running database's user a new password,
+   * connected with the current credentials. The engine must keep the new
+   * password across restarts (stored in its data, not in the container's
+   * command). Addons without it get no warm pool: their databases are built
+   * when asked for.
+   */
+  rotatePassword?(endpoint: Endpoint<C>, password: string, signal: AbortSignal): Promise<void>;
 }
 
 /** The container limits a plan sets, as the `ContainerSpec` fields every engine uses. */

@@ -15,9 +15,12 @@ export function createDatabase({ url, poolSize = 10 }: DatabaseOptions): PrismaC
   return new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: poolSize }) });
 }
 
-/** Unique constraint violated: a concurrent writer got there first. */
+/** Unique constraint violated: a concurrent writer got there first (by a model query, or a raw one: P2010 carries the driver's kind). */
 export function isUniqueViolation(error: unknown): error is Prisma.PrismaClientKnownRequestError {
-  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002";
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false;
+  if (error.code === "P2002") return true;
+  const cause = (error.meta as { driverAdapterError?: { cause?: { kind?: string } } } | undefined)?.driverAdapterError?.cause;
+  return error.code === "P2010" && cause?.kind === "UniqueConstraintViolation";
 }
 
 /** Error codes of Prisma meaning the database cannot be reached right now (retry later). */

@@ -1,2 +1,2 @@
-export { ResourceService, type PlanChangeOutcome } from "./resource-service.js";
+export { ResourceService, type AcceptedProvision, type PlanChangeOutcome } from "./resource-service.js";
 export { OperationRefusal, refusals, type RefusalCode } from "./refusals.js";

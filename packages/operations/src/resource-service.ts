@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { findPlan, type AddonDefinition, type AddonPlan } from "@berth/addon-sdk";
-import { isUniqueViolation, type Operation, type PrismaClient, type Resource, type ResourceStatus } from "@berth/db";
+import { Prisma, isUniqueViolation, type Operation, type PrismaClient, type Resource, type ResourceStatus } from "@berth/db";
 import { JOB_FOR_OPERATION, type JobName, type OperationQueue } from "@berth/jobs";
 import type { PlanChangeRequest, ProvisionRequest } from "@berth/protocol";
 import { refusals } from "./refusals.js";
@@ -11,6 +11,16 @@ const STATUS_WHILE_RUNNING: Record<Operation["kind"], ResourceStatus> = {
   change_plan: "changing_plan",
   deprovision: "deprovisioning",
 };
+
+/** The control plane stores UTC wall-clock times (Prisma's convention for `timestamp` columns). */
+const UTC_NOW = Prisma.sql`(now() AT TIME ZONE 'UTC')`;
+
+/** A provision request, recorded: the resource's id, and whether a warm pool's database was claimed for it. */
+export interface AcceptedProvision {
+  readonly id: string;
+  readonly status: ResourceStatus;
+  readonly fromWarmPool: boolean;
+}
 
 export type PlanChangeOutcome = { kind: "queued" | "unchanged"; plan: AddonPlan };
 
@@ -26,36 +36,55 @@ export class ResourceService {
     private readonly queue: OperationQueue,
   ) {}
 
-  async provision(addon: AddonDefinition, request: ProvisionRequest): Promise<Resource> {
+  /**
+   * Records a provision request and queues its job. One statement (the platform waits on
+   * it): it claims a ready database of the plan from the warm pool when there is one,
+   * else records a new resource, and records the operation. A repeated uuid hits the
+   * unique index instead of costing every request a lookup first.
+   */
+  async provision(addon: AddonDefinition, request: ProvisionRequest): Promise<AcceptedProvision> {
     const plan = requirePlan(addon, request.plan);
-    let created: Resource & { operations: Operation[] };
+    const uuid = request.uuid ?? null;
+    const options = JSON.stringify(request.options ?? {});
+    const operationId = randomUUID();
+    let accepted: AcceptedProvision | undefined;
     try {
-      // One statement for both rows (the accept path is what the platform waits on); a
-      // repeated uuid hits the unique index instead of costing every request a lookup first.
-      created = await this.db.resource.create({
-        data: {
-          id: `${addon.id}-${randomBytes(8).toString("hex")}`,
-          addon: addon.id,
-          platformUuid: request.uuid ?? null,
-          appId: request.app_id,
-          plan: plan.name,
-          options: request.options as object,
-          status: "provisioning",
-          operations: { create: { kind: "provision", targetPlan: plan.name } },
-        },
-        include: { operations: true },
-      });
+      [accepted] = await this.db.$queryRaw<AcceptedProvision[]>`
+        WITH claimed AS (
+          UPDATE resources
+          SET status = 'provisioning', app_id = ${request.app_id}, platform_uuid = ${uuid}, options = ${options}::jsonb,
+              claimed_at = ${UTC_NOW}, updated_at = ${UTC_NOW}
+          WHERE id = (
+            SELECT id FROM resources WHERE addon = ${addon.id} AND plan = ${plan.name} AND status = 'warm'
+            ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED
+          )
+          RETURNING id
+        ), created AS (
+          INSERT INTO resources (id, addon, platform_uuid, app_id, plan, options, status, created_at, updated_at)
+          SELECT ${`${addon.id}-${randomBytes(8).toString("hex")}`}, ${addon.id}, ${uuid}, ${request.app_id}, ${plan.name},
+                 ${options}::jsonb, 'provisioning'::"ResourceStatus", ${UTC_NOW}, ${UTC_NOW}
+          WHERE NOT EXISTS (SELECT 1 FROM claimed)
+          RETURNING id
+        ), accepted AS (
+          SELECT id, true AS "fromWarmPool" FROM claimed UNION ALL SELECT id, false FROM created
+        ), operation AS (
+          INSERT INTO operations (id, resource_id, kind, target_plan, created_at)
+          SELECT ${operationId}, id, 'provision'::"OperationKind", ${plan.name}, ${UTC_NOW} FROM accepted
+        )
+        SELECT id, 'provisioning' AS status, "fromWarmPool" FROM accepted`;
     } catch (error) {
       // The same uuid again, or concurrently: answer with the resource the first request made.
-      if (request.uuid && isUniqueViolation(error)) {
-        const existing = await this.findByPlatformUuid(addon, request.uuid);
-        if (existing) return this.resumed(existing);
+      if (uuid && isUniqueViolation(error)) {
+        const existing = await this.findByPlatformUuid(addon, uuid);
+        if (existing) {
+          await this.resumed(existing);
+          return { id: existing.id, status: existing.status, fromWarmPool: existing.claimedAt !== null };
+        }
       }
       throw error;
     }
-    const { operations, ...resource } = created;
-    await this.enqueue("provision", operations[0]!.id, resource.id);
-    return resource;
+    await this.enqueue("provision", operationId, accepted!.id);
+    return accepted!;
   }
 
   async changePlan(addon: AddonDefinition, id: string, request: PlanChangeRequest): Promise<PlanChangeOutcome> {
@@ -133,13 +162,13 @@ export class ResourceService {
     return retried;
   }
 
-  /** A resource the platform may still act on: not removed, nor being removed. */
+  /** A resource the platform may still act on: handed to it (not a warm pool's), not removed nor being removed. */
   private async findLive(addon: AddonDefinition, id: string): Promise<Resource> {
     const resource = await this.db.resource.findFirst({
       where: {
         id,
         addon: addon.id,
-        status: { notIn: ["deprovisioning", "deprovisioned"] },
+        status: { notIn: ["warming", "warm", "deprovisioning", "deprovisioned"] },
         operations: { none: { kind: "deprovision", status: { in: ["pending", "running", "succeeded"] } } },
       },
     });
@@ -152,13 +181,12 @@ export class ResourceService {
   }
 
   /** A repeated provision: make sure its unfinished operations are queued (a no-op when they are). */
-  private async resumed(resource: Resource): Promise<Resource> {
+  private async resumed(resource: Resource): Promise<void> {
     const unfinished = await this.db.operation.findMany({
       where: { resourceId: resource.id, status: { in: ["pending", "running"] } },
       orderBy: { seq: "asc" },
     });
     for (const operation of unfinished) await this.enqueue(JOB_FOR_OPERATION[operation.kind], operation.id, resource.id);
-    return resource;
   }
 
   private async enqueue(name: JobName, operationId: string, resourceId: string): Promise<void> {

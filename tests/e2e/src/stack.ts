@@ -10,6 +10,7 @@ import {
   createWorkerMetrics,
   loadWorkerConfig,
   startOperationWorker,
+  startWarmPool,
   startUsageSampler,
   startWorkerHttpServer,
   workerReadinessChecks,
@@ -132,6 +133,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const db = createDatabase({ url: apiConfig.databaseUrl });
   const apiRedis = new Redis(env.BERTH_REDIS_URL!, { maxRetriesPerRequest: null });
   const queue = new OperationQueue({ connection: apiRedis, prefix: queuePrefix, jobOptions: options.jobOptions });
+  if (worker) startWarmPool(workerDeps, queue, workerConfig.warmPool);
   const adminQueues = openBerthQueues({ connection: apiRedis, prefix: queuePrefix });
   const app: FastifyInstance = await buildApp({
     db,

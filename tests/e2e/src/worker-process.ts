@@ -5,7 +5,8 @@
  * SIGKILL as that step begins — no cleanup, no lock released, like a crash.
  */
 import { addons } from "@berth/addons";
-import { createWorkerDeps, loadWorkerConfig, startOperationWorker } from "@berth/worker";
+import { OperationQueue } from "@berth/jobs";
+import { createWorkerDeps, loadWorkerConfig, startOperationWorker, startWarmPool } from "@berth/worker";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 
@@ -18,8 +19,10 @@ if (killAt) {
     if (kind === killKind && step === killAt) process.kill(process.pid, "SIGKILL");
   };
 }
+const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+startWarmPool(deps, new OperationQueue({ connection, prefix: config.queuePrefix }), config.warmPool);
 const worker = startOperationWorker(deps, {
-  connection: new Redis(config.redisUrl, { maxRetriesPerRequest: null }),
+  connection,
   prefix: config.queuePrefix,
   concurrency: config.concurrency,
   lockSeconds: config.jobLockSeconds,

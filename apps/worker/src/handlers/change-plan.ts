@@ -29,7 +29,7 @@ export async function changePlan(ctx: OperationContext): Promise<void> {
 
   await ctx.step("readiness");
   const endpoints = ctx.endpoints(credentials);
-  await waitUntilReady(ctx.addon, endpoints.probe, deps.readinessIntervalMs);
+  await waitUntilReady(ctx.addon, [endpoints.probe], deps.readinessIntervalMs);
 
   const before = ctx.addon.connectionConfig(endpoints.public, current);
   const after = ctx.addon.connectionConfig(endpoints.public, target);

@@ -1,21 +1,29 @@
+import { generatePassword, type AddonCredentials, type Endpoint } from "@berth/addon-sdk";
 import type { OperationContext } from "../operation-context.js";
 import { PermanentError } from "../errors.js";
 import { ensurePort } from "../placement.js";
 import { ReadinessTimeoutError, waitUntilReady } from "../readiness.js";
 
+/** Statuses after which a provision has nothing left to build. */
+const BUILT = new Set(["warm", "provisioned", "deprovisioning", "deprovisioned"]);
+
 /**
  * Creates the database: credentials, port, volume, container, readiness,
  * then reports the URL to the platform. Each step is idempotent, so a retry
  * after a crash resumes with the same credentials, port and container.
+ *
+ * The warm pool's databases go through the same steps: a `warming` one stops
+ * when it is ready (it has no app to report to yet); a claimed one finds every
+ * object in place, gets the customer's own password, then is reported.
  */
 export async function provision(ctx: OperationContext): Promise<void> {
   const { deps, resource } = ctx;
   // A replay after success, or a resource the platform removed meanwhile: nothing to build.
-  if (resource.status === "provisioned" || resource.status === "deprovisioning" || resource.status === "deprovisioned") return;
+  if (BUILT.has(resource.status)) return;
   const plan = ctx.plan(resource.plan);
 
   await ctx.step("credentials");
-  const credentials = await ctx.ensureCredentials();
+  let credentials = await ctx.ensureCredentials();
 
   await ctx.step("placement");
   await ensurePort(deps.db, resource.id, deps.placement);
@@ -32,9 +40,11 @@ export async function provision(ctx: OperationContext): Promise<void> {
   await deps.runtime.ensureContainerRunning(ctx.containerRequest(plan, credentials));
 
   await ctx.step("readiness");
-  const endpoints = ctx.endpoints(credentials);
+  // During a warm pool's password hand-over the engine may have either password (see handOverCredentials).
+  const handingOver = ctx.resource.nextCredentials === null ? [] : [deps.secrets.openJson<AddonCredentials>(ctx.resource.nextCredentials)];
   try {
-    await waitUntilReady(ctx.addon, endpoints.probe, deps.readinessIntervalMs);
+    const candidates = [credentials, ...handingOver].map((candidate) => ctx.endpoints(candidate).probe);
+    await waitUntilReady(ctx.addon, candidates, deps.readinessIntervalMs);
   } catch (error) {
     if (!(error instanceof ReadinessTimeoutError)) throw error;
     // A database that never comes up is removed whole: no container, volume or port is left behind.
@@ -45,6 +55,17 @@ export async function provision(ctx: OperationContext): Promise<void> {
     throw new PermanentError(error.message);
   }
 
+  if (ctx.resource.status === "warming") {
+    await deps.db.resource.update({ where: { id: resource.id }, data: { status: "warm", statusReason: null } });
+    return;
+  }
+  if (ctx.resource.claimedAt !== null && ctx.resource.credentialsRotatedAt === null) {
+    await ctx.step("rotate-credentials");
+    credentials = await handOverCredentials(ctx, credentials);
+    void deps.warmPool?.requestRefill();
+  }
+
+  const endpoints = ctx.endpoints(credentials);
   await ctx.step("report-config");
   await ctx.platform.patchAddonConfig(resource.id, ctx.addon.connectionConfig(endpoints.public, plan));
   await ctx.step("report-provisioned");
@@ -54,4 +75,41 @@ export async function provision(ctx: OperationContext): Promise<void> {
     where: { id: resource.id },
     data: { status: "provisioned", statusReason: null, provisionedAt: new Date() },
   });
+}
+
+/** How long one attempt to change or try a password may take. */
+const ROTATION_TIMEOUT_MS = 10_000;
+
+/**
+ * A claimed pool database gets a password nobody has seen: the new credentials
+ * are stored (sealed) before the engine is changed, and are taken as current
+ * only once the engine has them, so a crash at any point resumes without ever
+ * losing the password that works.
+ */
+async function handOverCredentials(ctx: OperationContext, current: AddonCredentials): Promise<AddonCredentials> {
+  const { deps, addon } = ctx;
+  const id = ctx.resource.id;
+  if (!addon.rotatePassword) throw new PermanentError(`addon ${addon.id} cannot change passwords, so it has no warm pool`);
+  if (ctx.resource.nextCredentials === null) {
+    const sealed = deps.secrets.sealJson({ ...current, password: generatePassword() });
+    await deps.db.resource.updateMany({ where: { id, nextCredentials: null }, data: { nextCredentials: sealed } });
+    await ctx.reloadResource();
+  }
+  const sealedNext = ctx.resource.nextCredentials!;
+  const next = deps.secrets.openJson<AddonCredentials>(sealedNext);
+  const probeAt = (credentials: AddonCredentials): Endpoint => ctx.endpoints(credentials).probe;
+  try {
+    await addon.rotatePassword(probeAt(current), next.password!, AbortSignal.timeout(ROTATION_TIMEOUT_MS));
+  } catch (error) {
+    // Changed before a crash: the engine takes the new password already.
+    await addon.probe(probeAt(next), AbortSignal.timeout(ROTATION_TIMEOUT_MS)).catch(() => {
+      throw error;
+    });
+  }
+  await deps.db.resource.update({
+    where: { id },
+    data: { credentials: sealedNext, nextCredentials: null, credentialsRotatedAt: new Date() },
+  });
+  await ctx.reloadResource();
+  return next;
 }

@@ -62,6 +62,8 @@ export async function reconcileOnce(deps: WorkerDeps, queue: OperationQueue, { g
     report.resumedOperations.push(operation.id);
   }
 
+  await deps.warmPool?.requestRefill();
+
   const acted = report.removedContainers.length + report.removedVolumes.length + report.resumedOperations.length;
   deps.logger[acted > 0 ? "warn" : "debug"](report, "reconciliation pass");
   return report;

@@ -1,0 +1,139 @@
+import { randomBytes } from "node:crypto";
+import type { PrismaClient } from "@berth/db";
+import type { OperationQueue } from "@berth/jobs";
+import type { Logger } from "pino";
+import type { WorkerDeps } from "../deps.js";
+
+/** How many ready databases of one plan to keep unassigned (`BERTH_WARM_POOL`). */
+export interface WarmPoolTarget {
+  readonly addonId: string;
+  readonly plan: string;
+  readonly size: number;
+}
+
+export interface RefillReport {
+  /** Pool databases queued for building. */
+  readonly building: string[];
+  /** Pool databases beyond their plan's size, or that failed to build a while ago, queued for removal. */
+  readonly removing: string[];
+  /** Plans skipped because a pool database of theirs failed recently. */
+  readonly pausedPlans: string[];
+}
+
+/** A plan whose pool database failed to build is not refilled for this long (no failure storm on a missing image). */
+const FAILURE_PAUSE_MS = 10 * 60_000;
+
+/** Serialises refills across workers: counting and adding must not interleave. */
+const REFILL_LOCK_KEY = 0x6265_7274; // "bert"
+
+/**
+ * The warm pool: per configured plan, databases built ahead of demand. They are
+ * resources like any other, built by the provision handler, with the status
+ * `warming` then `warm` and no app. The API's accept path claims a `warm` one
+ * of the requested plan in the same statement that records the request, and the
+ * provision handler then gives it the customer's own password (see `provision`).
+ * Refilled at worker start, after every claim, and at every reconciliation pass.
+ */
+export class WarmPool {
+  #running: Promise<void> | undefined;
+  #again = false;
+
+  constructor(
+    private readonly db: PrismaClient,
+    private readonly queue: OperationQueue,
+    private readonly logger: Logger,
+    readonly targets: readonly WarmPoolTarget[],
+  ) {}
+
+  /** Refills now, or once more after the refill under way. Never rejects: a failed refill is logged and the next one catches up. */
+  requestRefill(): Promise<void> {
+    if (this.#running) {
+      this.#again = true;
+      return this.#running;
+    }
+    this.#running = (async () => {
+      do {
+        this.#again = false;
+        await this.refillOnce().catch((error: unknown) => this.logger.error({ err: error }, "warm pool refill failed"));
+      } while (this.#again);
+      this.#running = undefined;
+    })();
+    return this.#running;
+  }
+
+  /** Brings every plan's pool to its size: queues builds for the missing, removal for the extra. */
+  async refillOnce(): Promise<RefillReport> {
+    const queued: { operationId: string; resourceId: string; job: "provision" | "deprovision" }[] = [];
+    const report = { building: [] as string[], removing: [] as string[], pausedPlans: [] as string[] };
+    if (this.targets.length === 0) return report;
+    await this.db.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(${REFILL_LOCK_KEY})`;
+      for (const { addonId, plan, size } of this.targets) {
+        const pool = await tx.resource.findMany({
+          where: { addon: addonId, plan, status: { in: ["warming", "warm"] } },
+          orderBy: { createdAt: "asc" },
+          select: { id: true, status: true },
+        });
+        if (pool.length > size) {
+          // Only ready ones are removed (a building one finishes first); the newest go.
+          const extra = pool.filter((row) => row.status === "warm").slice(-(pool.length - size));
+          for (const { id } of extra) {
+            const taken = await tx.resource.updateMany({ where: { id, status: "warm" }, data: { status: "deprovisioning" } });
+            if (taken.count === 0) continue; // claimed meanwhile
+            const operation = await tx.operation.create({ data: { resourceId: id, kind: "deprovision" } });
+            queued.push({ operationId: operation.id, resourceId: id, job: "deprovision" });
+            report.removing.push(id);
+          }
+          continue;
+        }
+        // Pool databases that failed to build: kept for operators to read for a while, then removed.
+        const failed = await tx.resource.findMany({
+          where: { addon: addonId, plan, appId: "", claimedAt: null, status: "failed" },
+          select: { id: true, updatedAt: true },
+        });
+        const pauseStart = Date.now() - FAILURE_PAUSE_MS;
+        for (const { id } of failed.filter((row) => row.updatedAt.getTime() <= pauseStart)) {
+          await tx.resource.update({ where: { id }, data: { status: "deprovisioning" } });
+          const operation = await tx.operation.create({ data: { resourceId: id, kind: "deprovision" } });
+          queued.push({ operationId: operation.id, resourceId: id, job: "deprovision" });
+          report.removing.push(id);
+        }
+        if (pool.length === size) continue;
+        if (failed.some((row) => row.updatedAt.getTime() > pauseStart)) {
+          report.pausedPlans.push(plan);
+          continue;
+        }
+        for (let index = pool.length; index < size; index++) {
+          const resource = await tx.resource.create({
+            data: {
+              id: `${addonId}-${randomBytes(8).toString("hex")}`,
+              addon: addonId,
+              appId: "",
+              plan,
+              status: "warming",
+              operations: { create: { kind: "provision", targetPlan: plan } },
+            },
+            include: { operations: true },
+          });
+          queued.push({ operationId: resource.operations[0]!.id, resourceId: resource.id, job: "provision" });
+          report.building.push(resource.id);
+        }
+      }
+    });
+    // After the commit: a job must never run before its operation row exists. A lost enqueue is
+    // picked up by the reconciler, like any operation without a job.
+    for (const { job, operationId, resourceId } of queued) await this.queue.enqueue(job, { operationId, resourceId });
+    if (report.building.length + report.removing.length > 0 || report.pausedPlans.length > 0) {
+      this.logger[report.pausedPlans.length > 0 ? "warn" : "info"](report, "warm pool refill");
+    }
+    return report;
+  }
+}
+
+/** Creates the worker's warm pool, makes the handlers refill it after each claim, and fills it now. */
+export function startWarmPool(deps: WorkerDeps, queue: OperationQueue, targets: readonly WarmPoolTarget[]): WarmPool {
+  const pool = new WarmPool(deps.db, queue, deps.logger, targets);
+  deps.warmPool = pool;
+  void pool.requestRefill();
+  return pool;
+}

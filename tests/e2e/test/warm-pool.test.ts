@@ -1,0 +1,113 @@
+import { randomUUID } from "node:crypto";
+import { postgresqlAddon, type PostgresqlCredentials } from "@berth/addon-postgresql";
+import { SecretBox } from "@berth/db";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { containersOf, dockerInspect, startStack, waitUntil, type Stack } from "../src/index.js";
+
+const PLAN = "postgresql-sandbox";
+
+/** Connects with a URL and runs one query; rejects when the server refuses the credentials. */
+async function query(url: string, sql: string): Promise<unknown[]> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+const urlOf = (port: number, c: PostgresqlCredentials) => `postgres://${c.user}:${c.password}@127.0.0.1:${port}/${c.database}`;
+
+describe("warm pool: ready PostgreSQL databases claimed at provision, with a password of their own", () => {
+  let stack: Stack;
+  let secrets: SecretBox;
+  const warmRows = () => stack.db.resource.findMany({ where: { addon: "postgresql", plan: PLAN, status: "warm", appId: "" } });
+
+  beforeAll(async () => {
+    stack = await startStack({ inProcessWorker: false, env: { BERTH_WARM_POOL: `${PLAN}=2` } });
+    secrets = new SecretBox(Buffer.from(stack.env.BERTH_ENCRYPTION_KEY!, "base64"));
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it("fills the pool, hands a pool database to the platform with a new password, and refills", async () => {
+    const worker = await stack.spawnWorker();
+    onTestFinished(() => worker.stop());
+    await waitUntil("2 warm databases", async () => (await warmRows()).length === 2, { timeoutMs: 120_000 });
+    const pool = await warmRows();
+    // Built but not handed to anyone: no app, no callback to the platform.
+    for (const row of pool) {
+      expect(row.platformUuid).toBeNull();
+      expect((await dockerInspect(`berth-${row.id}`))?.State.Running).toBe(true);
+      expect(stack.standIn.calls.filter((call) => call.resourceId === row.id)).toEqual([]);
+    }
+    const poolCredentials = new Map(pool.map((row) => [row.id, secrets.openJson<PostgresqlCredentials>(row.credentials!)]));
+
+    const uuid = randomUUID();
+    const response = await stack.driver("postgresql").provision({ plan: PLAN, app_id: "app-warm", uuid });
+    expect(response.status).toBe(202);
+    const { id } = response.body as { id: string };
+    expect(poolCredentials.has(id)).toBe(true); // the oldest ready one was claimed
+    await stack.standIn.waitForProvisioned(id, { timeoutMs: 60_000 });
+
+    const url = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
+    const delivered = new URL(url);
+    const before = poolCredentials.get(id)!;
+    expect(decodeURIComponent(delivered.username)).toBe(before.user);
+    expect(delivered.password).toMatch(/^[A-Za-z0-9]{32}$/);
+    expect(delivered.password).not.toBe(before.password);
+    // The app's password works; the pool's no longer does.
+    await query(url, "CREATE TABLE t (v int)");
+    expect(await query(url, "SELECT count(*)::int AS n FROM t")).toEqual([{ n: 0 }]);
+    await expect(query(urlOf(Number(delivered.port), before), "SELECT 1")).rejects.toThrow(/password authentication failed/);
+
+    const claimed = await stack.db.resource.findUniqueOrThrow({ where: { id } });
+    expect(claimed).toMatchObject({ status: "provisioned", appId: "app-warm", platformUuid: uuid, nextCredentials: null });
+    expect(claimed.claimedAt).not.toBeNull();
+    expect(claimed.credentialsRotatedAt).not.toBeNull();
+    expect(secrets.openJson<PostgresqlCredentials>(claimed.credentials!).password).toBe(delivered.password);
+    const calls = stack.standIn.calls.filter((call) => call.resourceId === id).map((call) => `${call.method} ${call.path}`);
+    expect(calls).toEqual([`PATCH /v1/provider/addons/${id}/config`, `POST /v1/provider/addons/${id}/actions/provision`]);
+
+    // The same request again answers with the same database.
+    const again = await stack.driver("postgresql").provision({ plan: PLAN, app_id: "app-warm", uuid });
+    expect((again.body as { id: string }).id).toBe(id);
+
+    // The pool is back to its size, with a database that is not the claimed one.
+    await waitUntil("pool refilled", async () => (await warmRows()).length === 2, { timeoutMs: 120_000 });
+    expect((await warmRows()).map((row) => row.id)).not.toContain(id);
+
+    const deleted = await stack.driver("postgresql").deprovision(id);
+    expect(deleted.status).toBe(204);
+    await waitUntil("deprovisioned", async () => (await stack.db.resource.findUnique({ where: { id } }))?.status === "deprovisioned");
+    expect(await containersOf(id)).toEqual([]);
+  });
+
+  it("finishes a password hand-over that a crash interrupted after the engine had the new password", async () => {
+    const worker = await stack.spawnWorker();
+    await waitUntil("a warm database", async () => (await warmRows()).length > 0, { timeoutMs: 120_000 });
+    await worker.stop();
+
+    // Claimed while no worker runs: the operation waits in the queue.
+    const response = await stack.driver("postgresql").provision({ plan: PLAN, app_id: "app-crash" });
+    const { id } = response.body as { id: string };
+    const row = await stack.db.resource.findUniqueOrThrow({ where: { id } });
+    expect(row.claimedAt).not.toBeNull();
+    const current = secrets.openJson<PostgresqlCredentials>(row.credentials!);
+    // What a worker killed mid-hand-over leaves: the next password stored and applied, not yet current.
+    const next = { ...current, password: "N3wPasswordSetBeforeTheCrash0000" };
+    await stack.db.resource.update({ where: { id }, data: { nextCredentials: secrets.sealJson(next) } });
+    await postgresqlAddon.rotatePassword!({ host: "127.0.0.1", port: row.port!, credentials: current }, next.password, AbortSignal.timeout(10_000));
+
+    const resumed = await stack.spawnWorker();
+    onTestFinished(() => resumed.stop());
+    await stack.standIn.waitForProvisioned(id, { timeoutMs: 60_000 });
+    const url = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
+    expect(new URL(url).password).toBe(next.password);
+    expect(await query(url, "SELECT 1 AS ok")).toEqual([{ ok: 1 }]);
+    expect((await stack.db.resource.findUniqueOrThrow({ where: { id } })).nextCredentials).toBeNull();
+  });
+});
