@@ -68,6 +68,16 @@ export const mysqlAddon = defineAddon<MysqlCredentials>({
       if (!Number.isInteger(connected)) throw new Error("SHOW GLOBAL STATUS did not report Threads_connected");
       return connected - 1; // minus this session
     }),
+
+  // As root (MariaDB lets a user change its own password only with CREATE USER, and the two
+  // engines spell SET PASSWORD differently). Stored in the grant tables, so it survives container
+  // restarts and replacements; the server masks passwords in its logs.
+  rotatePassword: (endpoint, password, signal) => {
+    const asRoot = { ...endpoint, credentials: { ...endpoint.credentials, user: "root", password: endpoint.credentials.rootPassword } };
+    return withSession(asRoot, signal, async (connection) => {
+      await connection.query("ALTER USER ?@'%' IDENTIFIED BY ?", [endpoint.credentials.user, password]);
+    });
+  },
 });
 
 /** One short authenticated session; an abort ends it. */

@@ -5,18 +5,23 @@
  *   bash scripts/bench.sh [--runs N] [--concurrent N] [--seconds S]
  *
  * 1. accept path: POST /<addon>/resources with no worker running (accept + record + enqueue),
- *    beside a bare Fastify route in the same process, as a ratio;
+ *    on Berth's API in a process of its own, beside a bare Fastify route in a process of its
+ *    own, loaded by the same client, as a ratio;
  * 2. end to end per engine: POST → provision callback at the platform stand-in, cold, p50/p95;
+ *    then PostgreSQL from a warm pool;
  * 3. N provisions at once: time until all are provisioned, and failures;
  * 4. plan change and deprovision times; API and worker memory (RSS).
  */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { addons } from "@berth/addons";
 import autocannon from "autocannon";
-import Fastify from "fastify";
+import { freePort } from "../src/ports.js";
 import { startStack, waitUntil, type Stack } from "../src/index.js";
 
 const { values } = parseArgs({
@@ -31,6 +36,7 @@ const percentile = (samples: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 };
 const ms = (value: number) => Math.round(value);
+const rssMiB = async (pid: number) => ms(Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024);
 const results: Record<string, unknown> = { at: new Date().toISOString(), runs, concurrent, seconds };
 
 async function load(url: string, headers: Record<string, string>, body: () => string) {
@@ -45,24 +51,50 @@ async function load(url: string, headers: Record<string, string>, body: () => st
   return { rps: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx };
 }
 
-// 1. The accept path, with no worker: what the platform waits for.
+/** A TypeScript entry point in a process of its own, ready once `healthUrl` answers. */
+async function startProcess(entry: string, env: Record<string, string>, healthUrl: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL(entry, import.meta.url))], {
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  await waitUntil(`${entry} to answer`, async () => (await fetch(healthUrl).catch(() => undefined))?.ok === true, { timeoutMs: 30_000, intervalMs: 100 });
+  return child;
+}
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  await once(child, "exit");
+}
+
+// 1. The accept path, with no worker: what the platform waits for. Both servers log warnings only.
+let apiRssMiB = 0;
 {
   const stack = await startStack({ inProcessWorker: false });
-  const bare = Fastify();
-  bare.post("/bare", async (_request, reply) => reply.code(202).send({ id: "x", message: "ok" }));
-  const bareUrl = await bare.listen({ host: "127.0.0.1", port: 0 });
-  const { username, password } = stack.credentials("postgresql");
-  const authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
-  const bareResult = await load(`${bareUrl}/bare`, {}, () => "{}");
-  const accept = await load(`${stack.apiUrl}/postgresql/resources`, { authorization }, () =>
-    JSON.stringify({ plan: "postgresql-sandbox", app_id: "bench", uuid: randomUUID() }),
+  const [barePort, apiPort] = [await freePort(), await freePort()];
+  const bare = await startProcess("./bare-server.ts", { PORT: String(barePort) }, `http://127.0.0.1:${barePort}/health`);
+  const api = await startProcess(
+    "../../../apps/api/src/server.ts",
+    { ...stack.env, BERTH_API_PORT: String(apiPort), LOG_LEVEL: "warn" },
+    `http://127.0.0.1:${apiPort}/health`,
   );
-  results.acceptPath = { berth: accept, bareFastify: bareResult, ratio: Number((accept.rps / bareResult.rps).toFixed(3)) };
-  console.log("\n1. Accept path (POST, no worker), 20 connections, %d s each", seconds);
-  console.table({ "bare Fastify route": bareResult, "POST /postgresql/resources": accept });
-  console.log("ratio: %s of the bare route's throughput", (accept.rps / bareResult.rps).toFixed(2));
-  await bare.close();
-  await stack.close(); // the queued resources were never built: the harness marks them removed
+  try {
+    const { username, password } = stack.credentials("postgresql");
+    const authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
+    const bareResult = await load(`http://127.0.0.1:${barePort}/bare`, {}, () => "{}");
+    const accept = await load(`http://127.0.0.1:${apiPort}/postgresql/resources`, { authorization }, () =>
+      JSON.stringify({ plan: "postgresql-sandbox", app_id: "bench", uuid: randomUUID() }),
+    );
+    const ratio = Number((accept.rps / bareResult.rps).toFixed(3));
+    apiRssMiB = await rssMiB(api.pid!);
+    results.acceptPath = { berth: accept, bareFastify: bareResult, ratio, apiRssMiB };
+    console.log("\n1. Accept path (POST, no worker), 20 connections, %d s each, each server in its own process", seconds);
+    console.table({ "bare Fastify route": bareResult, "POST /postgresql/resources": accept });
+    console.log("ratio: %s of the bare route's throughput; API RSS after the load: %d MiB", ratio.toFixed(2), apiRssMiB);
+  } finally {
+    await Promise.all([stopProcess(bare), stopProcess(api)]);
+    await stack.close(); // the queued resources were never built: the harness marks them removed
+  }
 }
 
 const stack: Stack = await startStack({ inProcessWorker: false, workerConcurrency: 8 });
@@ -123,18 +155,48 @@ try {
       await waitUntil("deprovision", async () => (await stack.db.resource.findUnique({ where: { id } }))?.status === "deprovisioned", { intervalMs: 25 });
       deprovisionTimings.push(performance.now() - deprovisionStarted);
     }
-    const rss = async (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
     results.operations = {
       planChange: { p50: ms(percentile(changeTimings, 50)), max: ms(Math.max(...changeTimings)) },
       deprovision: { p50: ms(percentile(deprovisionTimings, 50)), max: ms(Math.max(...deprovisionTimings)) },
     };
-    results.memory = { workerRssMiB: ms(await rss(worker.pid)), apiAndBenchRssMiB: ms(process.memoryUsage.rss() / 1024 / 1024) };
-    console.log("\n4. Operations (ms) and memory (MiB; the API runs inside the bench process)");
+    results.memory = { workerRssMiB: await rssMiB(worker.pid), apiRssMiB };
+    console.log("\n4. Operations (ms) and memory (MiB; the API's after part 1's load)");
     console.table(results.operations);
     console.table(results.memory);
   }
 } finally {
   await stack.close();
+}
+
+// 2b. PostgreSQL from a warm pool: each run starts with the pool full, as a steady deployment has it.
+{
+  const poolSize = 2;
+  const plan = "postgresql-sandbox";
+  const warmStack = await startStack({ inProcessWorker: false, env: { BERTH_WARM_POOL: `${plan}=${poolSize}` } });
+  const poolWorker = await warmStack.spawnWorker();
+  try {
+    const driver = warmStack.driver("postgresql");
+    const warmCount = () => warmStack.db.resource.count({ where: { plan, status: "warm", appId: "" } });
+    const timings: number[] = [];
+    for (let run = 0; run < runs; run++) {
+      await waitUntil("a full warm pool", async () => (await warmCount()) === poolSize, { timeoutMs: 120_000, intervalMs: 50 });
+      const started = performance.now();
+      const response = await driver.provision({ plan, app_id: `bench-warm-${run}` });
+      const { id } = response.body as { id: string };
+      await warmStack.standIn.waitForProvisioned(id, { timeoutMs: 120_000 });
+      timings.push(performance.now() - started);
+      const resource = await warmStack.db.resource.findUniqueOrThrow({ where: { id } });
+      if (resource.claimedAt === null) throw new Error(`run ${run}: ${id} was built, not claimed from the pool`);
+      await driver.deprovision(id);
+    }
+    const warm = { p50: ms(percentile(timings, 50)), p95: ms(percentile(timings, 95)), runs: timings.map(ms), poolSize };
+    (results.endToEnd as Record<string, unknown>)["postgresql (warm pool)"] = warm;
+    console.log("\n2b. PostgreSQL from a warm pool of %d, %d runs (ms)", poolSize, runs);
+    console.table({ "postgresql (warm pool)": { p50: warm.p50, p95: warm.p95 } });
+  } finally {
+    await poolWorker.stop();
+    await warmStack.close();
+  }
 }
 
 await mkdir("../../bench-results", { recursive: true });

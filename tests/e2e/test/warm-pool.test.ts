@@ -1,11 +1,19 @@
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { promisify } from "node:util";
+import { addons } from "@berth/addons";
 import { postgresqlAddon, type PostgresqlCredentials } from "@berth/addon-postgresql";
 import { SecretBox } from "@berth/db";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { engineTestClients } from "../src/engine-clients.js";
 import { containersOf, dockerInspect, startStack, waitUntil, type Stack } from "../src/index.js";
 
+const run = promisify(execFile);
+
 const PLAN = "postgresql-sandbox";
+/** Every engine that can change a password gets a pool of its first plan. */
+const POOLED = [...addons.values()].filter((addon) => addon.rotatePassword);
 
 /** Connects with a URL and runs one query; rejects when the server refuses the credentials. */
 async function query(url: string, sql: string): Promise<unknown[]> {
@@ -20,13 +28,14 @@ async function query(url: string, sql: string): Promise<unknown[]> {
 
 const urlOf = (port: number, c: PostgresqlCredentials) => `postgres://${c.user}:${c.password}@127.0.0.1:${port}/${c.database}`;
 
-describe("warm pool: ready PostgreSQL databases claimed at provision, with a password of their own", () => {
+describe("warm pool: ready databases claimed at provision, handed over with a password of their own", () => {
   let stack: Stack;
   let secrets: SecretBox;
   const warmRows = () => stack.db.resource.findMany({ where: { addon: "postgresql", plan: PLAN, status: "warm", appId: "" } });
 
   beforeAll(async () => {
-    stack = await startStack({ inProcessWorker: false, env: { BERTH_WARM_POOL: `${PLAN}=2` } });
+    const otherPools = POOLED.filter((addon) => addon.id !== "postgresql").map((addon) => `${addon.plans[0]!.name}=1`);
+    stack = await startStack({ inProcessWorker: false, env: { BERTH_WARM_POOL: [`${PLAN}=2`, ...otherPools].join(",") } });
     secrets = new SecretBox(Buffer.from(stack.env.BERTH_ENCRYPTION_KEY!, "base64"));
   });
   afterAll(async () => {
@@ -109,5 +118,35 @@ describe("warm pool: ready PostgreSQL databases claimed at provision, with a pas
     expect(new URL(url).password).toBe(next.password);
     expect(await query(url, "SELECT 1 AS ok")).toEqual([{ ok: 1 }]);
     expect((await stack.db.resource.findUniqueOrThrow({ where: { id } })).nextCredentials).toBeNull();
+  });
+
+  it.each(POOLED.map((addon) => [addon.id, addon] as const))("hands a warm %s database over with a password that survives a restart", async (_id, addon) => {
+    const plan = addon.plans[0]!.name;
+    const worker = await stack.spawnWorker();
+    onTestFinished(() => worker.stop());
+    const warm = () => stack.db.resource.findFirst({ where: { addon: addon.id, plan, status: "warm", appId: "" }, orderBy: { createdAt: "asc" } });
+    await waitUntil(`a warm ${plan}`, async () => (await warm()) !== null, { timeoutMs: 120_000 });
+    const pooled = (await warm())!;
+    const poolUrl = Object.values(addon.connectionConfig({ host: "127.0.0.1", port: pooled.port!, credentials: secrets.openJson(pooled.credentials!) }, addon.plans[0]!))[0]!;
+
+    const { id } = (await stack.driver(addon.id).provision({ plan, app_id: `app-${addon.id}` })).body as { id: string };
+    expect(id).toBe(pooled.id);
+    await stack.standIn.waitForProvisioned(id, { timeoutMs: 60_000 });
+    const url = stack.standIn.addonConfig(id)![addon.configVars[0]!]!;
+    expect(url).not.toBe(poolUrl);
+    const client = engineTestClients[addon.id]!;
+    const session = await client.connect(url);
+    await session.write("handed-over", "yes");
+    await session.close();
+    await expect(client.connect(poolUrl)).rejects.toThrow();
+
+    // The engine keeps the new password in its data, not in the container's command or environment.
+    await run("docker", ["restart", `berth-${id}`]);
+    let reopened: Awaited<ReturnType<typeof client.connect>> | undefined;
+    await waitUntil("the database back after a restart", async () => Boolean((reopened = await client.connect(url).catch(() => undefined))), { timeoutMs: 60_000 });
+    expect(await reopened!.read("handed-over")).toBe("yes");
+    await reopened!.close();
+    await expect(client.connect(poolUrl)).rejects.toThrow();
+    expect((await stack.driver(addon.id).deprovision(id)).status).toBe(204);
   });
 });
