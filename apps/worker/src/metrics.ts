@@ -18,7 +18,7 @@ export function createWorkerMetrics(registry: Registry = new Registry()): Worker
       name: "berth_operation_duration_seconds",
       help: "Duration of one attempt of an operation",
       labelNames: ["kind", "outcome"] as const,
-      buckets: [0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600],
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600],
       registers: [registry],
     }),
     operationsFinished: new Counter({
