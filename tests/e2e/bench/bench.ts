@@ -39,12 +39,12 @@ const ms = (value: number) => Math.round(value);
 const rssMiB = async (pid: number) => ms(Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024);
 const results: Record<string, unknown> = { at: new Date().toISOString(), runs, concurrent, seconds };
 
-async function load(url: string, headers: Record<string, string>, body: () => string) {
+async function load(url: string, headers: Record<string, string>, body: () => string, duration = seconds) {
   const result = await autocannon({
     url,
     method: "POST",
     connections: 20,
-    duration: seconds,
+    duration,
     headers: { "content-type": "application/json", ...headers },
     requests: [{ setupRequest: (request) => ({ ...request, body: body() }) }],
   });
@@ -81,10 +81,14 @@ let apiRssMiB = 0;
   try {
     const { username, password } = stack.credentials("postgresql");
     const authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
-    const bareResult = await load(`http://127.0.0.1:${barePort}/bare`, {}, () => "{}");
-    const accept = await load(`http://127.0.0.1:${apiPort}/postgresql/resources`, { authorization }, () =>
-      JSON.stringify({ plan: "postgresql-sandbox", app_id: "bench", uuid: randomUUID() }),
-    );
+    const bareLoad = (duration?: number) => load(`http://127.0.0.1:${barePort}/bare`, {}, () => "{}", duration);
+    const acceptLoad = (duration?: number) =>
+      load(`http://127.0.0.1:${apiPort}/postgresql/resources`, { authorization }, () => JSON.stringify({ plan: "postgresql-sandbox", app_id: "bench", uuid: randomUUID() }), duration);
+    // Steady state: a second of load first, so lazy compilation and connection pools are not measured.
+    await bareLoad(1);
+    await acceptLoad(1);
+    const bareResult = await bareLoad();
+    const accept = await acceptLoad();
     const ratio = Number((accept.rps / bareResult.rps).toFixed(3));
     apiRssMiB = await rssMiB(api.pid!);
     results.acceptPath = { berth: accept, bareFastify: bareResult, ratio, apiRssMiB };
