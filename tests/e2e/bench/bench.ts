@@ -39,11 +39,11 @@ const ms = (value: number) => Math.round(value);
 const rssMiB = async (pid: number) => ms(Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024);
 const results: Record<string, unknown> = { at: new Date().toISOString(), runs, concurrent, seconds };
 
-async function load(url: string, headers: Record<string, string>, body: () => string, duration = seconds) {
+async function load(url: string, headers: Record<string, string>, body: () => string, duration = seconds, connections = 20) {
   const result = await autocannon({
     url,
     method: "POST",
-    connections: 20,
+    connections,
     duration,
     headers: { "content-type": "application/json", ...headers },
     requests: [{ setupRequest: (request) => ({ ...request, body: body() }) }],
@@ -81,19 +81,31 @@ let apiRssMiB = 0;
   try {
     const { username, password } = stack.credentials("postgresql");
     const authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
-    const bareLoad = (duration?: number) => load(`http://127.0.0.1:${barePort}/bare`, {}, () => "{}", duration);
-    const acceptLoad = (duration?: number) =>
-      load(`http://127.0.0.1:${apiPort}/postgresql/resources`, { authorization }, () => JSON.stringify({ plan: "postgresql-sandbox", app_id: "bench", uuid: randomUUID() }), duration);
+    const bareLoad = (duration?: number, connections?: number) => load(`http://127.0.0.1:${barePort}/bare`, {}, () => "{}", duration, connections);
+    const acceptLoad = (duration?: number, connections?: number) =>
+      load(
+        `http://127.0.0.1:${apiPort}/postgresql/resources`,
+        { authorization },
+        () => JSON.stringify({ plan: "postgresql-sandbox", app_id: "bench", uuid: randomUUID() }),
+        duration,
+        connections,
+      );
     // Steady state: a second of load first, so lazy compilation and connection pools are not measured.
     await bareLoad(1);
     await acceptLoad(1);
     const bareResult = await bareLoad();
     const accept = await acceptLoad();
+    // What one platform request waits for when it is alone, as provisioning requests usually are.
+    const acceptAlone = await acceptLoad(seconds, 1);
     const ratio = Number((accept.rps / bareResult.rps).toFixed(3));
     apiRssMiB = await rssMiB(api.pid!);
-    results.acceptPath = { berth: accept, bareFastify: bareResult, ratio, apiRssMiB };
-    console.log("\n1. Accept path (POST, no worker), 20 connections, %d s each, each server in its own process", seconds);
-    console.table({ "bare Fastify route": bareResult, "POST /postgresql/resources": accept });
+    results.acceptPath = { berth: accept, bareFastify: bareResult, ratio, berthOneConnection: acceptAlone, apiRssMiB };
+    console.log("\n1. Accept path (POST, no worker), %d s each, each server in its own process", seconds);
+    console.table({
+      "bare Fastify route, 20 connections": bareResult,
+      "POST /postgresql/resources, 20 connections": accept,
+      "POST /postgresql/resources, 1 connection": acceptAlone,
+    });
     console.log("ratio: %s of the bare route's throughput; API RSS after the load: %d MiB", ratio.toFixed(2), apiRssMiB);
   } finally {
     await Promise.all([stopProcess(bare), stopProcess(api)]);
