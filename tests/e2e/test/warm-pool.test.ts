@@ -4,12 +4,27 @@ import { promisify } from "node:util";
 import { addons } from "@berth/addons";
 import { postgresqlAddon, type PostgresqlCredentials } from "@berth/addon-postgresql";
 import { SecretBox } from "@berth/db";
+import { OperationQueue } from "@berth/jobs";
+import { WarmPool } from "@berth/worker";
+import { Redis } from "ioredis";
+import { pino } from "pino";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { engineTestClients } from "../src/engine-clients.js";
 import { containersOf, dockerInspect, startStack, waitUntil, type Stack } from "../src/index.js";
 
 const run = promisify(execFile);
+
+/** A refiller with another configuration than the worker's, on the stack's queue (as a redeployed worker would be). */
+function warmPoolOf(stack: Stack, targets: ConstructorParameters<typeof WarmPool>[3]) {
+  const connection = new Redis(stack.env.BERTH_REDIS_URL!, { maxRetriesPerRequest: null });
+  const queue = new OperationQueue({ connection, prefix: stack.env.BERTH_QUEUE_PREFIX });
+  onTestFinished(async () => {
+    await queue.close();
+    connection.disconnect();
+  });
+  return new WarmPool(stack.db, queue, pino({ level: "silent" }), targets);
+}
 
 const PLAN = "postgresql-sandbox";
 /** Every engine that can change a password gets a pool of its first plan. */
@@ -148,5 +163,55 @@ describe("warm pool: ready databases claimed at provision, handed over with a pa
     await reopened!.close();
     await expect(client.connect(poolUrl)).rejects.toThrow();
     expect((await stack.driver(addon.id).deprovision(id)).status).toBe(204);
+  });
+
+  it("drains what the configuration no longer asks for: a smaller size, a plan left out", async () => {
+    const worker = await stack.spawnWorker();
+    onTestFinished(() => worker.stop());
+    const othersWarm = () => stack.db.resource.findMany({ where: { status: "warm", NOT: { addon: "postgresql" } } });
+    await waitUntil("the pools full", async () => (await warmRows()).length === 2 && (await othersWarm()).length === POOLED.length - 1, {
+      timeoutMs: 120_000,
+    });
+    const others = await othersWarm();
+    const newest = (await warmRows()).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())[0]!;
+
+    const report = await warmPoolOf(stack, [{ addonId: "postgresql", plan: PLAN, size: 1 }]).refillOnce();
+    expect(report.building).toEqual([]);
+    expect(report.removing.sort()).toEqual([newest.id, ...others.map((row) => row.id)].sort());
+    for (const id of report.removing) {
+      await waitUntil(`${id} removed`, async () => (await stack.db.resource.findUnique({ where: { id } }))?.status === "deprovisioned");
+      expect(await containersOf(id)).toEqual([]);
+    }
+    expect((await warmRows()).length).toBe(1);
+  });
+});
+
+describe("warm pool: a plan whose pool database cannot be built", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ inProcessWorker: false, env: { BERTH_WARM_POOL: `${PLAN}=2`, BERTH_ADDON_POSTGRESQL_IMAGE: "berth-local/no-such-image:0" } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it("is paused, not retried in a storm, and tried again once the pause is over", async () => {
+    const since = new Date();
+    const worker = await stack.spawnWorker();
+    onTestFinished(() => worker.stop());
+    const poolRows = () => stack.db.resource.findMany({ where: { plan: PLAN, appId: "", createdAt: { gte: since } } });
+    await waitUntil("both pool databases failed", async () => (await poolRows()).filter((row) => row.status === "failed").length === 2);
+    const failed = await poolRows();
+    expect(failed.every((row) => /no-such-image/.test(row.statusReason ?? ""))).toBe(true);
+
+    const pool = warmPoolOf(stack, [{ addonId: "postgresql", plan: PLAN, size: 2 }]);
+    for (let pass = 0; pass < 3; pass++) expect(await pool.refillOnce()).toEqual({ building: [], removing: [], pausedPlans: [PLAN] });
+    expect(await poolRows()).toHaveLength(2);
+
+    // Ten minutes later: the failed ones are removed and the plan is tried again.
+    await stack.db.resource.updateMany({ where: { id: { in: failed.map((row) => row.id) } }, data: { updatedAt: new Date(Date.now() - 11 * 60_000) } });
+    const resumed = await pool.refillOnce();
+    expect(resumed.removing.sort()).toEqual(failed.map((row) => row.id).sort());
+    expect(resumed.building).toHaveLength(2);
   });
 });

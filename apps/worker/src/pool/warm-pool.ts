@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { PrismaClient } from "@berth/db";
+import type { Prisma, PrismaClient } from "@berth/db";
 import type { OperationQueue } from "@berth/jobs";
 import type { Logger } from "pino";
 import type { WorkerDeps } from "../deps.js";
@@ -63,11 +63,16 @@ export class WarmPool {
 
   /** Brings every plan's pool to its size: queues builds for the missing, removal for the extra. */
   async refillOnce(): Promise<RefillReport> {
-    const queued: { operationId: string; resourceId: string; job: "provision" | "deprovision" }[] = [];
-    const report = { building: [] as string[], removing: [] as string[], pausedPlans: [] as string[] };
-    if (this.targets.length === 0) return report;
+    const queued: QueuedJob[] = [];
+    const report: RefillReport = { building: [], removing: [], pausedPlans: [] };
     await this.db.$transaction(async (tx) => {
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(${REFILL_LOCK_KEY})`;
+      // Ready databases of a plan no longer pooled (its size removed from the configuration) go.
+      const unwanted = await tx.resource.findMany({
+        where: { status: "warm", NOT: this.targets.map(({ addonId, plan }) => ({ addon: addonId, plan })) },
+        select: { id: true },
+      });
+      for (const { id } of unwanted) queued.push(await this.removeWarm(tx, id, report));
       for (const { addonId, plan, size } of this.targets) {
         const pool = await tx.resource.findMany({
           where: { addon: addonId, plan, status: { in: ["warming", "warm"] } },
@@ -77,13 +82,7 @@ export class WarmPool {
         if (pool.length > size) {
           // Only ready ones are removed (a building one finishes first); the newest go.
           const extra = pool.filter((row) => row.status === "warm").slice(-(pool.length - size));
-          for (const { id } of extra) {
-            const taken = await tx.resource.updateMany({ where: { id, status: "warm" }, data: { status: "deprovisioning" } });
-            if (taken.count === 0) continue; // claimed meanwhile
-            const operation = await tx.operation.create({ data: { resourceId: id, kind: "deprovision" } });
-            queued.push({ operationId: operation.id, resourceId: id, job: "deprovision" });
-            report.removing.push(id);
-          }
+          for (const { id } of extra) queued.push(await this.removeWarm(tx, id, report));
           continue;
         }
         // Pool databases that failed to build: kept for operators to read for a while, then removed.
@@ -92,12 +91,7 @@ export class WarmPool {
           select: { id: true, updatedAt: true },
         });
         const pauseStart = Date.now() - FAILURE_PAUSE_MS;
-        for (const { id } of failed.filter((row) => row.updatedAt.getTime() <= pauseStart)) {
-          await tx.resource.update({ where: { id }, data: { status: "deprovisioning" } });
-          const operation = await tx.operation.create({ data: { resourceId: id, kind: "deprovision" } });
-          queued.push({ operationId: operation.id, resourceId: id, job: "deprovision" });
-          report.removing.push(id);
-        }
+        for (const { id } of failed.filter((row) => row.updatedAt.getTime() <= pauseStart)) queued.push(await this.removeWarm(tx, id, report));
         if (pool.length === size) continue;
         if (failed.some((row) => row.updatedAt.getTime() > pauseStart)) {
           report.pausedPlans.push(plan);
@@ -128,7 +122,17 @@ export class WarmPool {
     }
     return report;
   }
+
+  /** Queues the removal of a pool database nobody holds (ready, or failed to build). */
+  private async removeWarm(tx: Prisma.TransactionClient, id: string, report: RefillReport): Promise<QueuedJob> {
+    await tx.resource.update({ where: { id }, data: { status: "deprovisioning" } });
+    const operation = await tx.operation.create({ data: { resourceId: id, kind: "deprovision" } });
+    report.removing.push(id);
+    return { operationId: operation.id, resourceId: id, job: "deprovision" };
+  }
 }
+
+type QueuedJob = { operationId: string; resourceId: string; job: "provision" | "deprovision" };
 
 /** Creates the worker's warm pool, makes the handlers refill it after each claim, and fills it now. */
 export function startWarmPool(deps: WorkerDeps, queue: OperationQueue, targets: readonly WarmPoolTarget[]): WarmPool {
