@@ -87,6 +87,9 @@ async function withSession<T>(
   use: (connection: mysql.Connection) => Promise<T>,
 ): Promise<T> {
   const connection = await mysql.createConnection({ uri: mysqlUrl(endpoint), connectTimeout: 2_000 });
+  // A server stopping while the session is idle emits an error event; unheard, it would crash
+  // the process. A call in flight rejects with it anyway.
+  connection.on("error", () => undefined);
   const abort = () => connection.destroy();
   signal.addEventListener("abort", abort, { once: true });
   try {

@@ -83,6 +83,9 @@ export const postgresqlAddon = defineAddon<PostgresqlCredentials>({
 /** One short authenticated session; an abort ends it. */
 async function withSession<T>(endpoint: Endpoint<PostgresqlCredentials>, signal: AbortSignal, use: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: postgresqlUrl(endpoint), connectionTimeoutMillis: 2_000 });
+  // A server stopping while the session is idle (a database being removed) emits an error
+  // event; unheard, it would crash the process. A call in flight rejects with it anyway.
+  client.on("error", () => undefined);
   const abort = () => void client.end().catch(() => undefined);
   signal.addEventListener("abort", abort, { once: true });
   try {
