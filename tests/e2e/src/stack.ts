@@ -189,6 +189,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         where: { id: { in: leftovers.map((resource) => resource.id) } },
         data: { status: "deprovisioned", statusReason: "removed by the test harness", port: null },
       });
+      // …with their unfinished operations, which a later stack's reconciliation would otherwise resume.
+      await db.operation.updateMany({
+        where: { resourceId: { in: leftovers.map((resource) => resource.id) }, status: { in: ["pending", "running"] } },
+        data: { status: "failed", error: "removed by the test harness" },
+      });
       // Remove this stack's queue keys so repeated runs leave Redis as they found it.
       await queue.queue.obliterate({ force: true }).catch(() => undefined);
       await Promise.all([queue.close(), ...adminQueues.map((adminQueue) => adminQueue.close())]);

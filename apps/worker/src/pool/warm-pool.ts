@@ -72,7 +72,7 @@ export class WarmPool {
         where: { status: "warm", NOT: this.targets.map(({ addonId, plan }) => ({ addon: addonId, plan })) },
         select: { id: true },
       });
-      for (const { id } of unwanted) queued.push(await this.removeWarm(tx, id, report));
+      for (const { id } of unwanted) await this.remove(tx, id, "warm", queued, report);
       for (const { addonId, plan, size } of this.targets) {
         const pool = await tx.resource.findMany({
           where: { addon: addonId, plan, status: { in: ["warming", "warm"] } },
@@ -82,7 +82,7 @@ export class WarmPool {
         if (pool.length > size) {
           // Only ready ones are removed (a building one finishes first); the newest go.
           const extra = pool.filter((row) => row.status === "warm").slice(-(pool.length - size));
-          for (const { id } of extra) queued.push(await this.removeWarm(tx, id, report));
+          for (const { id } of extra) await this.remove(tx, id, "warm", queued, report);
           continue;
         }
         // Pool databases that failed to build: kept for operators to read for a while, then removed.
@@ -91,7 +91,7 @@ export class WarmPool {
           select: { id: true, updatedAt: true },
         });
         const pauseStart = Date.now() - FAILURE_PAUSE_MS;
-        for (const { id } of failed.filter((row) => row.updatedAt.getTime() <= pauseStart)) queued.push(await this.removeWarm(tx, id, report));
+        for (const { id } of failed.filter((row) => row.updatedAt.getTime() <= pauseStart)) await this.remove(tx, id, "failed", queued, report);
         if (pool.length === size) continue;
         if (failed.some((row) => row.updatedAt.getTime() > pauseStart)) {
           report.pausedPlans.push(plan);
@@ -123,12 +123,17 @@ export class WarmPool {
     return report;
   }
 
-  /** Queues the removal of a pool database nobody holds (ready, or failed to build). */
-  private async removeWarm(tx: Prisma.TransactionClient, id: string, report: RefillReport): Promise<QueuedJob> {
-    await tx.resource.update({ where: { id }, data: { status: "deprovisioning" } });
+  /**
+   * Queues the removal of a pool database nobody holds (ready, or failed to build), if it is
+   * still in the status it was read in: the API may have claimed it since (its claim locks the
+   * row, and this update waits for it, then finds it no longer `warm`).
+   */
+  private async remove(tx: Prisma.TransactionClient, id: string, status: "warm" | "failed", queued: QueuedJob[], report: RefillReport): Promise<void> {
+    const taken = await tx.resource.updateMany({ where: { id, status }, data: { status: "deprovisioning" } });
+    if (taken.count === 0) return;
     const operation = await tx.operation.create({ data: { resourceId: id, kind: "deprovision" } });
+    queued.push({ operationId: operation.id, resourceId: id, job: "deprovision" });
     report.removing.push(id);
-    return { operationId: operation.id, resourceId: id, job: "deprovision" };
   }
 }
 
