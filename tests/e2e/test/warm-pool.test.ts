@@ -184,6 +184,35 @@ describe("warm pool: ready databases claimed at provision, handed over with a pa
     }
     expect((await warmRows()).length).toBe(1);
   });
+
+  it("never removes a database that a provision request claims at the same moment", async () => {
+    const worker = await stack.spawnWorker();
+    await waitUntil("a warm database", async () => (await warmRows()).length > 0, { timeoutMs: 120_000 });
+    await worker.stop();
+    const target = (await warmRows())[0]!;
+
+    // A claim holding its row lock (as the accept path's statement does until it commits)…
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let taken!: () => void;
+    const claimTaken = new Promise<void>((resolve) => (taken = resolve));
+    const claim = stack.db.$transaction(
+      async (tx) => {
+        await tx.$executeRaw`UPDATE resources SET status = 'provisioning', app_id = 'racer' WHERE id = ${target.id} AND status = 'warm'`;
+        taken();
+        await released;
+      },
+      { timeout: 30_000 },
+    );
+    await claimTaken;
+    // …while a refill that wants no pool at all reads the row as still warm and waits on the lock.
+    const refill = warmPoolOf(stack, []).refillOnce();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    release();
+    await claim;
+    expect((await refill).removing).not.toContain(target.id);
+    expect((await stack.db.resource.findUniqueOrThrow({ where: { id: target.id } })).status).toBe("provisioning");
+  });
 });
 
 describe("warm pool: a plan whose pool database cannot be built", () => {
