@@ -116,8 +116,8 @@ export function readWarmPool(value: string, addons: ReadonlyMap<string, AddonDef
       issues.push(`BERTH_WARM_POOL: "${entry}" must look like <plan>=<count>, e.g. postgresql-sandbox=2`);
       continue;
     }
-    const [, plan, count] = match as unknown as [string, string, string];
-    const size = Number(count);
+    const plan = match[1]!;
+    const size = Number(match[2]);
     const addon = [...addons.values()].find((candidate) => candidate.plans.some((p) => p.name === plan));
     if (!addon) issues.push(`BERTH_WARM_POOL: no installed addon has a plan "${plan}"`);
     else if (!addon.rotatePassword) issues.push(`BERTH_WARM_POOL: ${addon.id} cannot change a database's password, so it cannot have a warm pool`);

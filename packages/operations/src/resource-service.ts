@@ -15,11 +15,10 @@ const STATUS_WHILE_RUNNING: Record<Operation["kind"], ResourceStatus> = {
 /** The control plane stores UTC wall-clock times (Prisma's convention for `timestamp` columns). */
 const UTC_NOW = Prisma.sql`(now() AT TIME ZONE 'UTC')`;
 
-/** A provision request, recorded: the resource's id, and whether a warm pool's database was claimed for it. */
+/** A provision request, recorded: the resource (a new one, or a warm pool's database claimed for it). */
 export interface AcceptedProvision {
   readonly id: string;
   readonly status: ResourceStatus;
-  readonly fromWarmPool: boolean;
 }
 
 export type PlanChangeOutcome = { kind: "queued" | "unchanged"; plan: AddonPlan };
@@ -66,19 +65,19 @@ export class ResourceService {
           WHERE NOT EXISTS (SELECT 1 FROM claimed)
           RETURNING id
         ), accepted AS (
-          SELECT id, true AS "fromWarmPool" FROM claimed UNION ALL SELECT id, false FROM created
+          SELECT id FROM claimed UNION ALL SELECT id FROM created
         ), operation AS (
           INSERT INTO operations (id, resource_id, kind, target_plan, created_at)
           SELECT ${operationId}, id, 'provision'::"OperationKind", ${plan.name}, ${UTC_NOW} FROM accepted
         )
-        SELECT id, 'provisioning' AS status, "fromWarmPool" FROM accepted`;
+        SELECT id, 'provisioning' AS status FROM accepted`;
     } catch (error) {
       // The same uuid again, or concurrently: answer with the resource the first request made.
       if (uuid && isUniqueViolation(error)) {
         const existing = await this.findByPlatformUuid(addon, uuid);
         if (existing) {
           await this.resumed(existing);
-          return { id: existing.id, status: existing.status, fromWarmPool: existing.claimedAt !== null };
+          return { id: existing.id, status: existing.status };
         }
       }
       throw error;
