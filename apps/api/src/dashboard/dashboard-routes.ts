@@ -8,6 +8,7 @@ import { z } from "zod";
 import { dashboardBody, messageBody } from "./dashboard-page.js";
 import { layout, securityHeaders } from "./layout.js";
 import { dashboardPath, hasSession, startSession } from "./session.js";
+import { claimSsoToken, ssoTokenExpiry } from "./sso-replay.js";
 
 export interface DashboardOptions {
   db: PrismaClient;
@@ -63,6 +64,11 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
       }
       const resource = await db.resource.findFirst({ where: { id, addon: addon.id }, select: { id: true } });
       if (!resource) return page(reply, 404, "Unknown database", messageBody("Unknown database", "No database with this id exists here."));
+      // A link opens one session: a second use (a leaked or replayed link) is refused.
+      if (!(await claimSsoToken(db, token, ssoTokenExpiry(String(timestamp), ssoWindow.maxAgeSeconds)))) {
+        reply.log.warn({ addon: addon.id, resourceId: resource.id }, "SSO token already used: refused");
+        return page(reply, 403, "Access refused", messageBody("Access refused", "This sign-in link has already been used. Open the dashboard from your platform again."));
+      }
       startSession(reply, resource.id, { maxAgeSeconds: sessionMaxAgeSeconds, secure });
       return reply.redirect(dashboardPath(resource.id), 303);
     };
