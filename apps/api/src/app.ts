@@ -7,12 +7,13 @@ import type { OperationQueue } from "@berth/jobs";
 import { ResourceService } from "@berth/operations";
 import { Registry } from "prom-client";
 import type { Queue } from "bullmq";
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyInstance } from "fastify";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import { adminConsole, type AdminConsoleOptions } from "./admin/admin-console.js";
 import { dashboardRoutes } from "./dashboard/dashboard-routes.js";
 import { installErrorHandling } from "./errors.js";
 import { assetRoutes } from "./routes/assets.js";
+import { apiLoggerOptions, type ApiLogOptions } from "./observability/logging.js";
 import { installMetrics } from "./observability/metrics.js";
 import { installOpenApi } from "./observability/openapi.js";
 import { REQUEST_ID_HEADER, genReqId } from "./observability/request-id.js";
@@ -33,7 +34,8 @@ export interface ApiDeps {
   platformAppUrl: string;
   /** The operator console (/admin); undefined turns it off. */
   admin?: AdminConsoleOptions;
-  logger?: FastifyServerOptions["logger"];
+  /** Logging (undefined: none); request URLs are logged with their tokens redacted. */
+  logger?: ApiLogOptions;
   /** Prometheus registry of this app (default: a fresh one); production adds the process metrics. */
   metricsRegistry?: Registry;
   /** Queues counted by job state at `/metrics` (`openBerthQueues`); default: the operations queue. */
@@ -51,7 +53,7 @@ const BODY_LIMIT_BYTES = 64 * 1024;
 /** Builds the API without listening, so tests can `inject()` or listen on a port of their own. */
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: deps.logger ?? false,
+    logger: deps.logger ? apiLoggerOptions(deps.logger) : false,
     bodyLimit: BODY_LIMIT_BYTES,
     // Log lines carry `reqId`: the caller's `X-Request-Id` when it is safe, echoed in the answer.
     genReqId,

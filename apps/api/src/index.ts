@@ -1,2 +1,3 @@
 export { buildApp, deriveSessionKey, type ApiDeps } from "./app.js";
 export { loadApiConfig, type ApiConfig } from "./config.js";
+export type { ApiLogOptions } from "./observability/logging.js";

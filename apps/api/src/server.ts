@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     publicUrl: config.publicUrl,
     platformAppUrl: config.platformAppUrl,
     ...(config.admin ? { admin: { ...config.admin, queues: adminQueues } } : {}),
-    logger: { level: config.logLevel, redact: ["req.headers.authorization"] },
+    logger: { level: config.logLevel },
     metricsRegistry,
     metricsQueues: adminQueues,
   });
