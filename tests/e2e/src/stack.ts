@@ -39,6 +39,8 @@ export interface StackOptions {
   redisUrl?: string;
   /** Job options of the operations queue, e.g. fewer attempts to reach a retry budget quickly. */
   jobOptions?: ConstructorParameters<typeof OperationQueue>[0]["jobOptions"];
+  /** The API logs its JSON lines (at info) here; by default it logs nothing. */
+  apiLog?: { write(line: string): void };
 }
 
 export interface WorkerProcess {
@@ -148,6 +150,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     platformAppUrl: apiConfig.platformAppUrl,
     ...(apiConfig.admin ? { admin: { ...apiConfig.admin, queues: adminQueues } } : {}),
     metricsQueues: adminQueues,
+    ...(options.apiLog ? { logger: { level: "info", stream: options.apiLog } } : {}),
   });
   const apiUrl = await app.listen({ host: "127.0.0.1", port: 0 });
 
