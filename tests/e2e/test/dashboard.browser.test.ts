@@ -14,7 +14,10 @@ describe("single sign-on and the database dashboard", () => {
   let other: string;
 
   const now = () => Math.floor(Date.now() / 1000);
-  const ssoUrl = (id: string, timestamp = now(), token = ssoToken(id, stack.credentials("postgresql").ssoSalt, timestamp)) =>
+  // A token opens one session only: each link gets a timestamp of its own (a few seconds ahead at most, within the skew).
+  let lastTimestamp = 0;
+  const freshTimestamp = () => (lastTimestamp = Math.max(now(), lastTimestamp + 1));
+  const ssoUrl = (id: string, timestamp = freshTimestamp(), token = ssoToken(id, stack.credentials("postgresql").ssoSalt, timestamp)) =>
     `${stack.apiUrl}/postgresql/sso?id=${encodeURIComponent(id)}&timestamp=${timestamp}&token=${token}`;
 
   beforeAll(async () => {
@@ -68,7 +71,7 @@ describe("single sign-on and the database dashboard", () => {
   });
 
   it("accepts the Heroku-style form POST", async () => {
-    const timestamp = now();
+    const timestamp = freshTimestamp();
     const response = await fetch(`${stack.apiUrl}/postgresql/sso`, {
       method: "POST",
       redirect: "manual",
