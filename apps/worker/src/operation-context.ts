@@ -90,6 +90,7 @@ export class OperationContext {
       volumeName: this.volumeName,
       spec: this.addon.containerSpec({ plan, credentials, image: this.image, port, bindAddress: this.deps.placement.bindAddress }),
       labels: { resourceId: this.resource.id, addonId: this.addon.id, plan: plan.name },
+      port,
     };
   }
 }

@@ -53,6 +53,7 @@ export const mysqlAddon = defineAddon<MysqlCredentials>({
       MYSQL_ROOT_PASSWORD: credentials.rootPassword,
     },
     dataPath: "/var/lib/mysql",
+    socketPath: "/var/lib/mysql/mysqld.sock",
     ...containerLimits(plan),
     stopTimeoutSeconds: 30,
   }),

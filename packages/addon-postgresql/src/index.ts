@@ -54,6 +54,7 @@ export const postgresqlAddon = defineAddon<PostgresqlCredentials>({
       PGDATA: DATA_PATH,
     },
     dataPath: DATA_PATH,
+    socketPath: `${DATA_PATH}/.s.PGSQL.5432`,
     ...containerLimits(plan),
     // PostgreSQL's parallel workers use /dev/shm; keep it in step with memory.
     shmSizeBytes: Math.max(64, plan.limits.memoryMb / 4) * 1024 * 1024,

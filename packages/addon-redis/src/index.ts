@@ -49,6 +49,7 @@ export const redisAddon = defineAddon<RedisCredentials>({
     ],
     env: {},
     dataPath: "/data",
+    socketPath: "/data/redis.sock",
     ...containerLimits(plan),
     stopTimeoutSeconds: 30,
   }),

@@ -52,6 +52,11 @@ export interface ContainerSpec {
   readonly env: Readonly<Record<string, string>>;
   /** Where the resource's volume is mounted. */
   readonly dataPath: string;
+  /**
+   * The Unix socket the engine listens on, inside `dataPath`: the container has no network, and
+   * Berth's gateway pipes the database's public port to this socket.
+   */
+  readonly socketPath: string;
   readonly memoryBytes: number;
   readonly nanoCpus: number;
   readonly pidsLimit: number;

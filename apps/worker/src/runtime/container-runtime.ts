@@ -12,6 +12,18 @@ export interface ContainerRequest {
   readonly volumeName: string;
   readonly spec: ContainerSpec;
   readonly labels: ManagedLabels;
+  /** The database's public port: the gateway listens on it and pipes to the engine's socket (`spec.socketPath`). */
+  readonly port: number;
+}
+
+/** One database as the gateway routes it: its public port to the Unix socket of its engine. */
+export interface GatewayRoute {
+  readonly resourceId: string;
+  readonly containerName: string;
+  readonly port: number;
+  /** The engine's socket as a path on the Docker host (inside the database's volume). */
+  readonly socketPath: string;
+  readonly running: boolean;
 }
 
 export interface ContainerState {
@@ -54,6 +66,26 @@ export interface ContainerRuntime {
   listManaged(): Promise<ManagedObjects>;
   /** Memory and disk used by a running container and its volume; undefined when the container is absent or stopped. */
   usage(containerName: string, volumeName: string): Promise<ContainerUsage | undefined>;
+  /**
+   * Follows the engine's events about this deployment's containers until `signal` aborts.
+   * `onEvent` gets each one as it happens; the promise settles when the stream ends (aborted,
+   * or the engine went away: rejects then), so callers resubscribe, and resynchronise from a
+   * listing, after a rejection.
+   */
+  watchContainerEvents(onEvent: (event: ContainerEvent) => void, signal: AbortSignal): Promise<void>;
+  /** Every container of this deployment that has a public port, with its engine's socket on the host. */
+  listGatewayRoutes(): Promise<GatewayRoute[]>;
+}
+
+/** What the container engine says happened to one of this deployment's containers. */
+export interface ContainerEvent {
+  /** `start`, `die`, `oom`, `destroy`, `stop`, `kill`, `restart`, … (Docker's action names). */
+  readonly action: string;
+  readonly containerName: string;
+  readonly resourceId: string;
+  /** For `die`: the main process's exit code. */
+  readonly exitCode?: number;
+  readonly at: Date;
 }
 
 export const LABEL = {
@@ -62,6 +94,8 @@ export const LABEL = {
   resource: "berth.resource",
   addon: "berth.addon",
   plan: "berth.plan",
+  port: "berth.port",
+  socket: "berth.socket",
 } as const;
 
 export function labelsOf(labels: ManagedLabels, deploymentId: string): Record<string, string> {

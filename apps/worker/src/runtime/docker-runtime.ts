@@ -1,14 +1,17 @@
 import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
+import readline from "node:readline";
 import Docker from "dockerode";
 import { PermanentError } from "../errors.js";
 import {
   LABEL,
   labelsOf,
+  type ContainerEvent,
   type ContainerRequest,
   type ContainerRuntime,
   type ContainerState,
   type ContainerUsage,
+  type GatewayRoute,
   type ManagedLabels,
   type ManagedObjects,
 } from "./container-runtime.js";
@@ -41,7 +44,7 @@ export class DockerRuntime implements ContainerRuntime {
     await this.#docker.createVolume({ Name: name, Labels: labelsOf(labels, this.#deploymentId) });
   }
 
-  async ensureContainerRunning({ name, volumeName, spec, labels }: ContainerRequest): Promise<ContainerState> {
+  async ensureContainerRunning({ name, volumeName, spec, labels, port }: ContainerRequest): Promise<ContainerState> {
     let container = this.#docker.getContainer(name);
     try {
       await this.#docker.createContainer({
@@ -49,7 +52,7 @@ export class DockerRuntime implements ContainerRuntime {
         Image: spec.image,
         Cmd: [...spec.command],
         Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
-        Labels: labelsOf(labels, this.#deploymentId),
+        Labels: { ...labelsOf(labels, this.#deploymentId), [LABEL.port]: String(port), [LABEL.socket]: spec.socketPath },
         StopTimeout: spec.stopTimeoutSeconds,
         HostConfig: {
           // No bridge here: each database listens on its own port of the host's network, on the bind address only.
@@ -156,6 +159,62 @@ export class DockerRuntime implements ContainerRuntime {
     return { memoryBytes: Math.max(0, memory.usage - cache), diskBytes: await this.#volumeBytes(volumeName) };
   }
 
+  async listGatewayRoutes(): Promise<GatewayRoute[]> {
+    const filters = JSON.stringify({ label: [`${LABEL.managed}=true`, `${LABEL.deployment}=${this.#deploymentId}`, LABEL.port, LABEL.socket] });
+    const containers = await this.#docker.listContainers({ all: true, filters });
+    const routes: GatewayRoute[] = [];
+    for (const container of containers) {
+      const port = Number(container.Labels[LABEL.port]);
+      const socket = container.Labels[LABEL.socket]!;
+      // The socket lives in one of the container's mounts (its volume): the same file on the host.
+      const mount = container.Mounts.find((m) => socket.startsWith(`${m.Destination.replace(/\/$/, "")}/`));
+      if (!Number.isInteger(port) || !mount?.Source) continue;
+      routes.push({
+        resourceId: container.Labels[LABEL.resource] ?? "",
+        containerName: (container.Names[0] ?? container.Id).replace(/^\//, ""),
+        port,
+        socketPath: join(mount.Source, socket.slice(mount.Destination.replace(/\/$/, "").length)),
+        running: container.State === "running",
+      });
+    }
+    return routes;
+  }
+
+  async watchContainerEvents(onEvent: (event: ContainerEvent) => void, signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    const filters = { type: ["container"], label: [`${LABEL.managed}=true`, `${LABEL.deployment}=${this.#deploymentId}`] };
+    const stream = (await this.#docker.getEvents({ filters: JSON.stringify(filters) })) as NodeJS.ReadableStream & { destroy(): void };
+    // Docker sends one JSON object a line.
+    const lines = readline.createInterface({ input: stream, crlfDelay: Infinity });
+    const stop = () => {
+      lines.close();
+      stream.destroy();
+    };
+    stream.once("close", () => lines.close());
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      for await (const line of lines) {
+        if (!line.trim()) continue;
+        const raw = JSON.parse(line) as DockerEventMessage;
+        const attributes = raw.Actor?.Attributes ?? {};
+        const exitCode = attributes.exitCode === undefined ? undefined : Number(attributes.exitCode);
+        onEvent({
+          action: (raw.Action ?? raw.status ?? "").split(":")[0]!,
+          containerName: attributes.name ?? raw.Actor?.ID ?? "",
+          resourceId: attributes[LABEL.resource] ?? "",
+          ...(exitCode === undefined || Number.isNaN(exitCode) ? {} : { exitCode }),
+          at: new Date(raw.timeNano ? Number(BigInt(raw.timeNano) / 1_000_000n) : (raw.time ?? 0) * 1000),
+        });
+      }
+    } catch (error) {
+      if (!signal.aborted) throw error;
+    } finally {
+      signal.removeEventListener("abort", stop);
+      stop();
+    }
+    if (!signal.aborted) throw new Error("the Docker event stream ended");
+  }
+
   /**
    * Disk used by a volume. Measured on this machine (Docker 20.10, overlay2, a PostgreSQL volume of
    * 160 MB in 1,300 files among 31 such volumes): walking the volume's Mountpoint from the worker
@@ -226,6 +285,14 @@ async function diskBytesUnder(root: string): Promise<number> {
   };
   await visit(root);
   return total;
+}
+
+interface DockerEventMessage {
+  Action?: string;
+  status?: string;
+  Actor?: { ID?: string; Attributes?: Record<string, string> };
+  time?: number;
+  timeNano?: number | string;
 }
 
 /** How long one `/system/df` answer serves the fallback of `usage` (one df sizes every volume of the host). */
