@@ -71,12 +71,11 @@ describe("Redis loses its data while work is queued", () => {
       name: `berth-${orphan}`,
       volumeName: `berth-${orphan}-data`,
       labels: { resourceId: orphan, addonId: "postgresql", plan: plan.name },
+      port: 31_999,
       spec: postgresqlAddon.containerSpec({
         plan,
         credentials: postgresqlAddon.generateCredentials(),
         image: stack.env.BERTH_ADDON_POSTGRESQL_IMAGE ?? postgresqlAddon.defaultImage,
-        port: 31_999,
-        bindAddress: "127.0.0.1",
       }),
     });
     expect(await containersOf(orphan)).toEqual([`berth-${orphan}`]);

@@ -1,4 +1,4 @@
-import type { ContainerSpec } from "@berth/addon-sdk";
+import type { AdminCommand, ContainerSpec } from "@berth/addon-sdk";
 
 /** Labels every Berth container and volume carries, so Docker's state can be matched to the control plane. */
 export interface ManagedLabels {
@@ -34,6 +34,11 @@ export interface ContainerState {
   readonly nanoCpus: number;
 }
 
+export interface ExecResult {
+  readonly exitCode: number;
+  readonly output: string;
+}
+
 /** What a running database uses right now, as the container engine sees it. */
 export interface ContainerUsage {
   /** Memory in use, without the page cache the kernel can drop. */
@@ -59,6 +64,12 @@ export interface ContainerRuntime {
   /** Creates the container if no container has this name, then starts it. */
   ensureContainerRunning(request: ContainerRequest): Promise<ContainerState>;
   inspectContainer(name: string): Promise<ContainerState | undefined>;
+  /**
+   * Runs an administrative command in the running container, `stdin` written to it and closed.
+   * Resolves with its exit code and output (stdout and stderr together, trimmed to the last 4 KiB);
+   * rejects when the container is absent or not running, or when `signal` aborts.
+   */
+  exec(containerName: string, command: AdminCommand, signal: AbortSignal): Promise<ExecResult>;
   /** Stops (with the container's own stop timeout) and removes; absent is fine. */
   removeContainer(name: string): Promise<void>;
   removeVolume(name: string): Promise<void>;

@@ -1,7 +1,10 @@
 import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import readline from "node:readline";
+import { Writable } from "node:stream";
+import type { AdminCommand, ContainerSpec } from "@berth/addon-sdk";
 import Docker from "dockerode";
+import tar from "tar-stream";
 import { PermanentError } from "../errors.js";
 import {
   LABEL,
@@ -11,6 +14,7 @@ import {
   type ContainerRuntime,
   type ContainerState,
   type ContainerUsage,
+  type ExecResult,
   type GatewayRoute,
   type ManagedLabels,
   type ManagedObjects,
@@ -55,8 +59,9 @@ export class DockerRuntime implements ContainerRuntime {
         Labels: { ...labelsOf(labels, this.#deploymentId), [LABEL.port]: String(port), [LABEL.socket]: spec.socketPath },
         StopTimeout: spec.stopTimeoutSeconds,
         HostConfig: {
-          // No bridge here: each database listens on its own port of the host's network, on the bind address only.
-          NetworkMode: "host",
+          // No network at all: no route to the host's services, to other tenants or out. The engine
+          // listens on a Unix socket in its volume, and Berth's gateway owns the public port.
+          NetworkMode: "none",
           Mounts: [{ Type: "volume", Source: volumeName, Target: spec.dataPath }],
           Memory: spec.memoryBytes,
           MemorySwap: spec.memoryBytes,
@@ -74,6 +79,9 @@ export class DockerRuntime implements ContainerRuntime {
       if (status !== 409) throw error; // 409: a container with this name exists (a replayed step); use it
     }
     container = this.#docker.getContainer(name);
+    const before = await container.inspect();
+    // Written before every start (also of a container a crashed step created): same content each time.
+    if (!before.State.Running && spec.files.length > 0) await container.putArchive(filesArchive(spec), { path: "/" });
     try {
       await container.start();
     } catch (error) {
@@ -98,6 +106,43 @@ export class DockerRuntime implements ContainerRuntime {
       if (statusOf(error) === 404) return undefined;
       throw error;
     }
+  }
+
+  async exec(containerName: string, { command, stdin, user }: AdminCommand, signal: AbortSignal): Promise<ExecResult> {
+    const exec = await this.#docker.getContainer(containerName).exec({
+      Cmd: [...command],
+      AttachStdin: stdin !== undefined,
+      AttachStdout: true,
+      AttachStderr: true,
+      ...(user ? { User: user } : {}),
+    });
+    const stream = await exec.start({ hijack: true, stdin: stdin !== undefined });
+    const kept: Buffer[] = [];
+    let keptBytes = 0;
+    const keep = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        kept.push(chunk);
+        keptBytes += chunk.length;
+        while (keptBytes - (kept[0]?.length ?? 0) > EXEC_OUTPUT_BYTES) keptBytes -= kept.shift()!.length;
+        done();
+      },
+    });
+    const abort = () => stream.destroy(new Error("the command was aborted"));
+    signal.addEventListener("abort", abort, { once: true });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.#docker.modem.demuxStream(stream, keep, keep);
+        stream.once("end", resolve);
+        stream.once("close", resolve);
+        stream.once("error", reject);
+        if (stdin !== undefined) stream.end(stdin);
+      });
+    } finally {
+      signal.removeEventListener("abort", abort);
+    }
+    signal.throwIfAborted();
+    const { ExitCode } = await exec.inspect();
+    return { exitCode: ExitCode ?? -1, output: Buffer.concat(kept).toString("utf8").slice(-EXEC_OUTPUT_BYTES).trim() };
   }
 
   async removeContainer(name: string): Promise<void> {
@@ -293,6 +338,29 @@ interface DockerEventMessage {
   Actor?: { ID?: string; Attributes?: Record<string, string> };
   time?: number;
   timeNano?: number | string;
+}
+
+/** How much of an administrative command's output is kept (for the error it may explain). */
+const EXEC_OUTPUT_BYTES = 4096;
+
+/** The spec's files as one tar archive rooted at `/`, each parent directory made for the owner, mode 0700. */
+function filesArchive({ files, fileOwner }: ContainerSpec): NodeJS.ReadableStream {
+  const pack = tar.pack();
+  const owner = { uid: fileOwner.uid, gid: fileOwner.gid };
+  const directories = new Set<string>();
+  for (const file of files) {
+    const parts = file.path.split("/").filter(Boolean);
+    for (let depth = 1; depth < parts.length; depth++) {
+      const directory = parts.slice(0, depth).join("/");
+      // Directories the image has (/run, /data…) keep their own owner and mode: only Berth's own are made.
+      if (depth === 1 || directories.has(directory)) continue;
+      directories.add(directory);
+      pack.entry({ name: `${directory}/`, type: "directory", mode: 0o700, ...owner });
+    }
+    pack.entry({ name: parts.join("/"), mode: file.mode ?? 0o400, ...owner }, file.content);
+  }
+  pack.finalize();
+  return pack;
 }
 
 /** How long one `/system/df` answer serves the fallback of `usage` (one df sizes every volume of the host). */
