@@ -16,15 +16,23 @@ import {
 import { z } from "zod";
 import type { WarmPoolTarget } from "./pool/warm-pool.js";
 
+/** Pieces of the worker's schema the gateway (src/gateway/config.ts) shares, so both read these variables alike. */
+export const dockerHostSchema = z
+  .string()
+  .regex(/^(unix|tcp|http|https):\/\//, "must be unix:///path or tcp://host:port")
+  .default("unix:///var/run/docker.sock");
+export const bindAddressSchema = z.ipv4().or(z.ipv6()).default("127.0.0.1");
+export const deploymentIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be lowercase letters, digits and dashes").optional();
+
 export const workerEnvSchema = serviceEnvSchema.extend({
   BERTH_PLATFORM_API_URL: httpUrl,
   BERTH_ENCRYPTION_KEY: encryptionKey,
   BERTH_ENCRYPTION_PREVIOUS_KEYS: encryptionKeyList,
-  DOCKER_HOST: z.string().regex(/^(unix|tcp|http|https):\/\//, "must be unix:///path or tcp://host:port").default("unix:///var/run/docker.sock"),
+  DOCKER_HOST: dockerHostSchema,
   BERTH_PUBLIC_HOST: z.string().min(1).default("127.0.0.1"),
-  BERTH_DATABASE_BIND_ADDRESS: z.ipv4().or(z.ipv6()).default("127.0.0.1"),
+  BERTH_DATABASE_BIND_ADDRESS: bindAddressSchema,
   BERTH_PORT_RANGE: portRange.default({ first: 20_000, last: 29_999 }),
-  BERTH_DEPLOYMENT_ID: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be lowercase letters, digits and dashes").optional(),
+  BERTH_DEPLOYMENT_ID: deploymentIdSchema,
   BERTH_JOB_LOCK_SECONDS: z.coerce.number().int().min(1).max(600).default(30),
   BERTH_RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(300),
   BERTH_PLATFORM_RETRIES: z.coerce.number().int().min(0).max(20).default(5),
@@ -128,7 +136,8 @@ export function readWarmPool(value: string, addons: ReadonlyMap<string, AddonDef
   return targets;
 }
 
-function defaultDeploymentId(databaseUrl: string): string {
+/** `BERTH_DEPLOYMENT_ID`'s default: a digest of the control-plane database's address (host, port, database). */
+export function defaultDeploymentId(databaseUrl: string): string {
   const url = new URL(databaseUrl);
   const address = `${url.hostname}:${url.port || 5432}${url.pathname}`;
   return `cp-${createHash("sha256").update(address).digest("hex").slice(0, 12)}`;

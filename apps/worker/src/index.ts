@@ -9,3 +9,5 @@ export type { ContainerRuntime, ContainerUsage } from "./runtime/container-runti
 export type { WorkerDeps } from "./deps.js";
 export { reconcileOnce, startReconciler, type ReconcileReport } from "./reconcile/reconciler.js";
 export { WarmPool, startWarmPool, type WarmPoolTarget, type RefillReport } from "./pool/warm-pool.js";
+export { createGateway, loadGatewayConfig, createGatewayMetrics, type Gateway, type GatewayConfig, type GatewayMetrics, type GatewayOptions, type GatewayRuntime, type RouteStatus } from "./gateway/index.js";
+export type { GatewayRoute, ContainerEvent } from "./runtime/container-runtime.js";
