@@ -6,7 +6,9 @@ import { SecretBox, createDatabase, type PrismaClient } from "@berth/db";
 import { OperationQueue, openBerthQueues } from "@berth/jobs";
 import { startPlatformStandIn, type PlatformDriver, type PlatformStandIn } from "@berth/platform-standin";
 import {
+  createGateway,
   createWorkerDeps,
+  loadGatewayConfig,
   createWorkerMetrics,
   loadWorkerConfig,
   startOperationWorker,
@@ -105,6 +107,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     DOCKER_HOST: services.dockerHost,
     BERTH_WORKER_CONCURRENCY: String(options.workerConcurrency ?? 4),
     LOG_LEVEL: "warn",
+    BERTH_GATEWAY_DRAIN_SECONDS: "1",
     BERTH_ADMIN_USERNAME: `operator-${randomBytes(4).toString("hex")}`,
     BERTH_ADMIN_PASSWORD: randomBytes(24).toString("base64url"),
     ...options.env,
@@ -114,6 +117,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     env[`BERTH_ADDON_${id.toUpperCase()}_PASSWORD`] = password;
     env[`BERTH_ADDON_${id.toUpperCase()}_SSO_SALT`] = ssoSalt;
   }
+
+  // The only data path into the databases (their containers have no network), as in production.
+  const gateway = createGateway(loadGatewayConfig(env), { http: false, logger: pino({ level: "warn", name: "berth-gateway-test" }) });
+  await gateway.start();
 
   const workerConfig = loadWorkerConfig(env, addons);
   const workerMetrics = createWorkerMetrics();
@@ -200,6 +207,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await Promise.all([db.$disconnect(), workerDeps.db.$disconnect()]);
       workerRedis.disconnect();
       apiRedis.disconnect();
+      await gateway.close();
       await standIn.close();
     },
   };

@@ -36,6 +36,8 @@ async function startRedis(port: number): Promise<{ resourceId: string; name: str
       image,
       command: ["redis-server", "--port", "0", "--unixsocket", "/data/redis.sock", "--unixsocketperm", "777", "--dir", "/data", "--save", ""],
       env: {},
+      files: [],
+      fileOwner: { uid: 999, gid: 999 },
       dataPath: "/data",
       socketPath: "/data/redis.sock",
       memoryBytes: 128 * 1024 * 1024,
