@@ -98,7 +98,8 @@ export async function benchIsolation(options: IsolationOptions): Promise<Record<
   const postgresImage = process.env.BERTH_ADDON_POSTGRESQL_IMAGE ?? "berth-local/postgresql:15";
   const gateways: ChildProcess[] = [];
 
-  async function database(on: DockerRuntime, addonId: string, spec: Omit<ContainerSpec, "memoryBytes" | "nanoCpus" | "pidsLimit">, memoryMiB: number) {
+  type BenchSpec = Omit<ContainerSpec, "memoryBytes" | "nanoCpus" | "pidsLimit" | "files" | "fileOwner">;
+  async function database(on: DockerRuntime, addonId: string, spec: BenchSpec, memoryMiB: number) {
     const resourceId = randomUUID();
     const name = `berth-${on === runtime ? deploymentId : idleDeploymentId}-${resourceId.slice(0, 8)}`;
     const labels = { resourceId, addonId, plan: "bench" };
@@ -109,12 +110,15 @@ export async function benchIsolation(options: IsolationOptions): Promise<Record<
       volumeName: `${name}-data`,
       labels,
       port,
-      spec: { ...spec, memoryBytes: memoryMiB * 1024 * 1024, nanoCpus: 1_000_000_000, pidsLimit: 256 },
+      // No files for the engine: these databases take their settings on the command line. (Both
+      // images' engines run as uid 999.)
+      spec: { ...noFiles, ...spec, memoryBytes: memoryMiB * 1024 * 1024, nanoCpus: 1_000_000_000, pidsLimit: 256 },
     });
     const route = (await on.listGatewayRoutes()).find((candidate) => candidate.resourceId === resourceId);
     if (!route) throw new Error(`no gateway route for ${name}`);
     return { name, port, socketPath: route.socketPath };
   }
+  const noFiles = { files: [], fileOwner: { uid: 999, gid: 999 } };
   const redisSpec = {
     image: redisImage,
     command: ["redis-server", "--port", "0", "--unixsocket", "/data/redis.sock", "--unixsocketperm", "777", "--dir", "/data", "--save", "", "--appendonly", "no"],
