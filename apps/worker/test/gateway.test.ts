@@ -181,6 +181,7 @@ describe("gateway relay (fake Docker, real sockets)", () => {
     runtime.event("destroy");
     await waitFor("the port to close", () => refused(port));
     expect(gateway.routes()).toEqual([]);
+    await waitFor("its series to be dropped", async () => !(await gateway!.metrics.registry.metrics()).includes('resource="res-a"'));
   });
 
   it("closes the client at once when the socket is gone, counts it, and goes on", async () => {

@@ -70,6 +70,8 @@ interface Relay {
   readonly resource: string;
   countedIn: number;
   countedOut: number;
+  /** false once its route is removed: its resource's series are dropped, and not made again. */
+  counting: boolean;
 }
 
 interface Listener {
@@ -92,6 +94,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
 
   const listeners = new Map<number, Listener>();
   const refusedLogged = new Map<number, string>();
+  const conflictsLogged = new Set<string>();
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const metrics = createGatewayMetrics(registry, refreshMetrics);
@@ -179,7 +182,9 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       if (!Number.isInteger(route.port) || route.port < 1 || route.port > 65_535) continue;
       const other = byPort.get(route.port);
       if (other) {
-        logger.warn({ port: route.port, containers: [other.containerName, route.containerName] }, "gateway: two containers claim one port");
+        const key = [route.port, other.containerName, route.containerName].join(" ");
+        if (!conflictsLogged.has(key)) logger.warn({ port: route.port, containers: [other.containerName, route.containerName] }, "gateway: two containers claim one port");
+        conflictsLogged.add(key);
         const current = listeners.get(route.port)?.route.containerName;
         if (other.running && !route.running) continue;
         if (other.running === route.running && other.containerName === current) continue;
@@ -252,9 +257,11 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     listener.server?.close();
     listener.server = undefined;
     // Its engine is gone (or must not be reached): what is still open goes nowhere.
-    for (const { client, upstream } of listener.relays) {
-      client.destroy();
-      upstream.destroy();
+    for (const entry of listener.relays) {
+      countBytes(entry);
+      entry.counting = false;
+      entry.client.destroy();
+      entry.upstream.destroy();
     }
     logger.info({ port, resourceId: listener.route.resourceId, container: listener.route.containerName, why }, "gateway: route removed");
     const resource = listener.route.resourceId;
@@ -299,11 +306,15 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
 
   function connectUpstream(listener: Listener, route: GatewayRoute, client: net.Socket): void {
     if (client.destroyed) return;
+    if (closing || listeners.get(route.port) !== listener) {
+      client.destroy();
+      return;
+    }
     const resource = route.resourceId;
     client.setNoDelay(true);
     client.setKeepAlive(true, KEEPALIVE_MS);
     const upstream = net.connect({ path: route.socketPath, allowHalfOpen: true });
-    const entry: Relay = { client, upstream, resource, countedIn: 0, countedOut: 0 };
+    const entry: Relay = { client, upstream, resource, countedIn: 0, countedOut: 0, counting: true };
     listener.relays.add(entry);
     openRelays++;
     let connected = false;
@@ -335,6 +346,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   }
 
   function countBytes(entry: Relay): void {
+    if (!entry.counting) return;
     const sent = entry.client.bytesRead;
     const received = entry.client.bytesWritten;
     if (sent > entry.countedIn) metrics.bytes.inc({ resource: entry.resource, direction: "to_database" }, sent - entry.countedIn);
