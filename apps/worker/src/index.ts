@@ -11,3 +11,4 @@ export { reconcileOnce, startReconciler, type ReconcileReport } from "./reconcil
 export { WarmPool, startWarmPool, type WarmPoolTarget, type RefillReport } from "./pool/warm-pool.js";
 export { createGateway, loadGatewayConfig, createGatewayMetrics, type Gateway, type GatewayConfig, type GatewayMetrics, type GatewayOptions, type GatewayRuntime, type RouteStatus } from "./gateway/index.js";
 export type { GatewayRoute, ContainerEvent } from "./runtime/container-runtime.js";
+export { OPERATION_STEPS } from "./job-report.js";
