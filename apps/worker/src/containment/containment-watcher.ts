@@ -14,7 +14,11 @@ export interface ContainmentOptions {
   /** First pause before probing a degraded database; doubles up to `maxProbeIntervalMs`. */
   probeDelayMs?: number;
   maxProbeIntervalMs?: number;
-  /** A container stop this close to an operation of its resource is that operation's (planned). */
+  /**
+   * A container stop this close to a plan change or deprovision of its resource is that
+   * operation's (planned). Docker's clock against the worker's: the same host's, so small; a crash
+   * right after a plan change must still count.
+   */
   plannedStopMarginMs?: number;
 }
 
@@ -60,7 +64,7 @@ export function startContainment(deps: WorkerDeps, options: ContainmentOptions =
   const maxBackoffMs = options.maxBackoffMs ?? 30_000;
   const probeDelayMs = options.probeDelayMs ?? 500;
   const maxProbeIntervalMs = options.maxProbeIntervalMs ?? 10_000;
-  const marginMs = options.plannedStopMarginMs ?? 2_000;
+  const marginMs = options.plannedStopMarginMs ?? 250;
   const logger = deps.logger.child({ component: "containment" });
   const stopping = new AbortController();
   const { signal } = stopping;
@@ -210,8 +214,10 @@ export function startContainment(deps: WorkerDeps, options: ContainmentOptions =
         try {
           const seenUpTo = await latestEventId(deps.db, resourceId);
           const resource = await deps.db.resource.findUnique({ where: { id: resourceId } });
+          // A plan change replaces the container and checks it answers: wait for its outcome.
+          if (resource?.status === "changing_plan") continue;
           if (!resource || resource.status !== "degraded") {
-            // Back another way (e.g. a plan change replaced the container and checked it answers), or removed.
+            // Back another way (that plan change), or removed.
             if (resource?.status === "provisioned") await settleOpenEvents(deps.db, resourceId, seenUpTo);
             return;
           }

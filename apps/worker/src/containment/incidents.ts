@@ -45,9 +45,9 @@ function utc(date: Date): Prisma.Sql {
  * decides, in the same snapshot, whether it is an incident at all:
  * - the resource must be in one of `fromStatuses` (never a resource being built, changed,
  *   removed or already removed: those stops are planned);
- * - an exit is not an incident when an operation of the resource ran at that moment (within
- *   `marginMs`): a plan change or a deprovision stops the container on purpose, and a worker may
- *   handle the event after the operation finished;
+ * - an exit is not an incident when a plan change or a deprovision of the resource ran at that
+ *   moment (within `marginMs`, for clocks): they stop the container on purpose, and a worker may
+ *   handle the event after the operation finished (a provision never stops a live container);
  * - an exit Docker reports is not recorded again when a resynchronisation already recorded the
  *   same stop (same container, within 2 s of its `FinishedAt`).
  */
@@ -58,7 +58,7 @@ export async function recordIncident(db: PrismaClient, incident: Incident, { mar
       ? Prisma.sql`
         AND NOT EXISTS (
           SELECT 1 FROM operations o
-          WHERE o.resource_id = r.id
+          WHERE o.resource_id = r.id AND o.kind IN ('change_plan', 'deprovision')
             AND o.started_at <= ${utc(new Date(at.getTime() + marginMs))}
             AND (o.status = 'running' OR o.finished_at >= ${utc(new Date(at.getTime() - marginMs))})
         )
