@@ -1,5 +1,9 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { ssoToken } from "@berth/protocol";
 import pg from "pg";
@@ -220,6 +224,105 @@ describe("containment: OOM kills and unexpected exits, from Docker's events", ()
     }
     expect(await eventsOf(id)).toEqual([]);
     expect(await dockerInspect(container)).toBeUndefined();
+  });
+});
+
+/**
+ * Another way to the Docker Engine the test can cut: the stack's worker talks to the engine
+ * through it, the test (docker CLI) directly. Cutting ends every connection and refuses new ones.
+ */
+async function dockerSocketProxy(target = "/var/run/docker.sock") {
+  const dir = await mkdtemp(join(tmpdir(), "berth-docker-proxy-"));
+  const path = join(dir, "docker.sock");
+  const open = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target);
+    for (const socket of [client, upstream]) {
+      open.add(socket);
+      socket.on("close", () => open.delete(socket));
+      socket.on("error", () => undefined);
+    }
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+    client.pipe(upstream).pipe(client);
+  });
+  const listen = async () => {
+    await rm(path, { force: true });
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+  };
+  const cut = async () => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of open) socket.destroy();
+    await closed;
+  };
+  await listen();
+  return {
+    host: `unix://${path}`,
+    cut,
+    restore: listen,
+    async close() {
+      if (server.listening) await cut();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe("containment across a gap in Docker's events", () => {
+  let proxy: Awaited<ReturnType<typeof dockerSocketProxy>>;
+  let stack: Stack;
+  let id: string | undefined;
+
+  beforeAll(async () => {
+    proxy = await dockerSocketProxy();
+    stack = await startStack({ containmentWatchers: 2, env: { DOCKER_HOST: proxy.host } });
+  });
+  afterAll(async () => {
+    if (stack && id) {
+      await stack.driver("postgresql").deprovision(id);
+      await waitUntil("database deprovisioned", async () => (await stack.db.resource.findUnique({ where: { id: id! } }))?.status === "deprovisioned").catch(
+        () => undefined,
+      );
+    }
+    await stack?.close();
+    await proxy?.close();
+  });
+
+  it("subscribes again with backoff, and records a stop that happened meanwhile once (replay and resynchronisation)", async () => {
+    const response = await stack.driver("postgresql").provision({ plan: "postgresql-sandbox", app_id: `app-gap-${randomUUID().slice(0, 6)}` });
+    id = (response.body as { id: string }).id;
+    await stack.standIn.waitForProvisioned(id, { timeoutMs: WAIT.timeout });
+    await expect.poll(async () => (await stack.db.resource.findUnique({ where: { id: id! } }))?.status, WAIT).toBe("provisioned");
+    const container = `berth-${id}`;
+    const failures = () =>
+      stack.workerLog.filter((line) => (JSON.parse(line) as { msg?: string }).msg === "containment: Docker's event stream failed; subscribing again").length;
+
+    // The engine out of the worker's reach: both watchers' streams fail, and keep failing.
+    const failedBefore = failures();
+    await proxy.cut();
+    await expect.poll(failures, WAIT).toBeGreaterThanOrEqual(failedBefore + 4);
+    const resyncsBefore = stack.containment.map((watcher) => watcher.resyncs);
+    // Meanwhile the database stops (and stays down: see the test above on `docker kill`).
+    await run("docker", ["kill", "--signal", "KILL", container]);
+
+    await proxy.restore();
+    await waitUntil("both watchers subscribed again and resynchronised", async () =>
+      stack.containment.every((watcher, index) => watcher.resyncs > resyncsBefore[index]!),
+    );
+    // Docker replays the stop to both; one of the four (two replays, two resynchronisations) records it.
+    await waitUntil("both watchers handled the replayed stop", async () =>
+      stack.containment.every((watcher) => watcher.handled.some((event) => event.containerName === container && event.action === "die")),
+    );
+    const events = await stack.db.containmentEvent.findMany({ where: { resourceId: id } });
+    expect(events).toMatchObject([{ kind: "exit", exitCode: 137 }]);
+    expect(await stack.db.resource.findUniqueOrThrow({ where: { id } })).toMatchObject({
+      status: "degraded",
+      statusReason: expect.stringContaining("the database process exited with code 137"),
+    });
+
+    // Started again (an operator): the watchers see it start, probe, and it is provisioned.
+    await run("docker", ["start", container]);
+    await expect.poll(async () => (await stack.db.resource.findUnique({ where: { id: id! } }))?.status, WAIT).toBe("provisioned");
+    expect((await stack.db.containmentEvent.findFirstOrThrow({ where: { resourceId: id } })).recoveredAt).not.toBeNull();
   });
 });
 

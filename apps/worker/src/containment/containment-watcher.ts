@@ -34,6 +34,8 @@ export interface HandledEvent {
 export interface ContainmentWatcher {
   /** The last events handled, oldest first (at most 500). */
   readonly handled: readonly HandledEvent[];
+  /** Resynchronisations finished (one after each subscription to Docker's events). */
+  readonly resyncs: number;
   /** Stops following events and probing; resolves when what was under way has finished. */
   close(): Promise<void>;
 }
@@ -71,6 +73,7 @@ export function startContainment(deps: WorkerDeps, options: ContainmentOptions =
   const handled: HandledEvent[] = [];
   const recoveries = new Map<string, { wake(): void; done: Promise<void> }>();
   let queue: Promise<void> = Promise.resolve();
+  let resyncs = 0;
 
   const note = (event: ContainerEvent, outcome: HandledEvent["outcome"]) => {
     handled.push({ action: event.action, containerName: event.containerName, resourceId: event.resourceId, at: event.at, outcome });
@@ -111,7 +114,7 @@ export function startContainment(deps: WorkerDeps, options: ContainmentOptions =
     };
     if (outcome === "recorded") logger.warn(fields, "containment: database degraded");
     else if (outcome === "duplicate") logger.debug(fields, "containment: event already recorded (another worker, or a replay)");
-    else logger.debug(fields, "containment: planned stop (an operation was running), not an incident");
+    else logger.debug(fields, "containment: not an incident (a planned stop, or a database not live any more)");
     if (outcome !== "ignored") ensureRecovery(resource.id);
   }
 
@@ -164,6 +167,7 @@ export function startContainment(deps: WorkerDeps, options: ContainmentOptions =
       }
     };
     await Promise.all(Array.from({ length: Math.min(RESYNC_CONCURRENCY, provisioned.length) }, lane));
+    resyncs += 1;
   }
 
   async function resyncOne(resource: Resource): Promise<void> {
@@ -279,6 +283,9 @@ export function startContainment(deps: WorkerDeps, options: ContainmentOptions =
 
   return {
     handled,
+    get resyncs() {
+      return resyncs;
+    },
     async close() {
       stopping.abort();
       await following;

@@ -33,6 +33,9 @@ export const RESYNC_KEY_PREFIX = "stopped/";
 
 const UTC_NOW = Prisma.sql`(now() AT TIME ZONE 'UTC')`;
 
+/** First half of the advisory lock that serialises the recordings of one resource (the second: its id's hash). */
+const RECORDING_LOCK_KEY = 0x636e_746d; // "cntm"
+
 /** A JavaScript time as the control plane stores times (UTC, `timestamp` without zone: Prisma's convention). */
 function utc(date: Date): Prisma.Sql {
   return Prisma.sql`(${date.toISOString()}::timestamptz AT TIME ZONE 'UTC')`;
@@ -41,19 +44,20 @@ function utc(date: Date): Prisma.Sql {
 /**
  * Records an incident once and marks its resource degraded, in one statement: every worker
  * receives every Docker event and runs this; the unique event key lets one insert through, and
- * the resource is updated only by the statement whose insert went through. The statement also
- * decides, in the same snapshot, whether it is an incident at all:
+ * the resource is updated only by the statement whose insert went through. (A per-resource
+ * advisory lock around it orders it after any other recording of the resource, for the last
+ * rule below.) The statement also decides, in the same snapshot, whether it is an incident at all:
  * - the resource must be in one of `fromStatuses` (never a resource being built, changed,
  *   removed or already removed: those stops are planned);
  * - an exit is not an incident when a plan change or a deprovision of the resource ran at that
  *   moment (within `marginMs`, for clocks): they stop the container on purpose, and a worker may
  *   handle the event after the operation finished (a provision never stops a live container);
- * - an exit Docker reports is not recorded again when a resynchronisation already recorded the
- *   same stop (same container, within 2 s of its `FinishedAt`).
+ * - an exit Docker reports is not recorded again (a duplicate) when a resynchronisation already
+ *   recorded the same stop (same container, within 2 s of its `FinishedAt`).
  */
 export async function recordIncident(db: PrismaClient, incident: Incident, { marginMs }: { marginMs: number }): Promise<RecordOutcome> {
   const at = incident.occurredAt;
-  const exitGuards =
+  const plannedStopGuard =
     incident.kind === "exit"
       ? Prisma.sql`
         AND NOT EXISTS (
@@ -61,24 +65,33 @@ export async function recordIncident(db: PrismaClient, incident: Incident, { mar
           WHERE o.resource_id = r.id AND o.kind IN ('change_plan', 'deprovision')
             AND o.started_at <= ${utc(new Date(at.getTime() + marginMs))}
             AND (o.status = 'running' OR o.finished_at >= ${utc(new Date(at.getTime() - marginMs))})
-        )
-        AND NOT EXISTS (
+        )`
+      : Prisma.empty;
+  const resyncedGuard =
+    incident.kind === "exit"
+      ? Prisma.sql`
+        WHERE NOT EXISTS (
           SELECT 1 FROM containment_events e
           WHERE e.container_name = ${incident.containerName} AND e.kind = 'exit' AND e.event_key <> ${incident.key}
             AND e.event_key LIKE ${`${RESYNC_KEY_PREFIX}%`}
             AND e.occurred_at BETWEEN ${utc(new Date(at.getTime() - 2000))} AND ${utc(new Date(at.getTime() + 2000))}
         )`
       : Prisma.empty;
-  const [row] = await db.$queryRaw<{ target: number; recorded: number }[]>`
+  const [row] = await db.$transaction(async (tx) => {
+    // One recording per resource at a time, each statement seeing the one before: a stop found by
+    // resynchronisation and Docker's replay of its event must not both go in (their keys differ).
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(${RECORDING_LOCK_KEY}::int, hashtext(${incident.resourceId}))`;
+    return tx.$queryRaw<{ target: number; recorded: number }[]>`
     WITH target AS (
       SELECT r.id, r.addon FROM resources r
       WHERE r.id = ${incident.resourceId} AND r.status::text IN (${Prisma.join([...incident.fromStatuses])})
-      ${exitGuards}
+      ${plannedStopGuard}
     ), recorded AS (
       INSERT INTO containment_events (event_key, resource_id, addon, container_name, kind, exit_code, reason, occurred_at, recorded_at)
       SELECT ${incident.key}, id, addon, ${incident.containerName}, ${incident.kind}::"ContainmentEventKind",
              ${incident.exitCode ?? null}::int, ${incident.reason}, ${utc(at)}, ${UTC_NOW}
       FROM target
+      ${resyncedGuard}
       ON CONFLICT (event_key) DO NOTHING
       RETURNING resource_id
     ), marked AS (
@@ -88,6 +101,7 @@ export async function recordIncident(db: PrismaClient, incident: Incident, { mar
       RETURNING resources.id
     )
     SELECT (SELECT count(*) FROM target)::int AS target, (SELECT count(*) FROM recorded)::int AS recorded`;
+  });
   if (!row || row.target === 0) return "ignored";
   return row.recorded > 0 ? "recorded" : "duplicate";
 }
