@@ -8,6 +8,7 @@ export { DockerRuntime } from "./runtime/docker-runtime.js";
 export type { ContainerRuntime, ContainerUsage } from "./runtime/container-runtime.js";
 export type { WorkerDeps } from "./deps.js";
 export { reconcileOnce, startReconciler, type ReconcileReport } from "./reconcile/reconciler.js";
+export { startContainment, type ContainmentOptions, type ContainmentWatcher, type HandledEvent } from "./containment/containment-watcher.js";
 export { WarmPool, startWarmPool, type WarmPoolTarget, type RefillReport } from "./pool/warm-pool.js";
 export { createGateway, loadGatewayConfig, createGatewayMetrics, type Gateway, type GatewayConfig, type GatewayMetrics, type GatewayOptions, type GatewayRuntime, type RouteStatus } from "./gateway/index.js";
 export type { GatewayRoute, ContainerEvent } from "./runtime/container-runtime.js";

@@ -8,6 +8,7 @@ import { createWorkerDeps } from "./main-deps.js";
 import { createWorkerMetrics } from "./metrics.js";
 import { OperationQueue } from "@berth/jobs";
 import { startWarmPool } from "./pool/warm-pool.js";
+import { startContainment } from "./containment/containment-watcher.js";
 import { startReconciler } from "./reconcile/reconciler.js";
 import { startUsageSampler } from "./usage/usage-sampler.js";
 import { startOperationWorker } from "./worker.js";
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
     intervalMs: config.reconcileIntervalSeconds * 1000,
     queue,
   });
+  const containment = startContainment(deps);
   const http = await startWorkerHttpServer({
     host: config.http.host,
     port: config.http.port,
@@ -55,7 +57,7 @@ async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     deps.logger.info({ signal }, "worker stopping: finishing running jobs");
-    await Promise.all([worker.close(), usageSampler.close(), reconciler.close()]);
+    await Promise.all([worker.close(), usageSampler.close(), reconciler.close(), containment.close()]);
     await http.close();
     await queue.close();
     await deps.db.$disconnect();

@@ -11,11 +11,13 @@ import {
   loadGatewayConfig,
   createWorkerMetrics,
   loadWorkerConfig,
+  startContainment,
   startOperationWorker,
   startWarmPool,
   startUsageSampler,
   startWorkerHttpServer,
   workerReadinessChecks,
+  type ContainmentWatcher,
   type WorkerHttpServer,
   type WorkerMetrics,
 } from "@berth/worker";
@@ -39,6 +41,11 @@ export interface StackOptions {
   inProcessWorker?: boolean;
   /** Another Redis than the shared one (fault tests restart theirs). */
   redisUrl?: string;
+  /**
+   * Containment watchers following Docker's events, each with dependencies of its own as separate
+   * workers would have (default 1 with an in-process worker, as in production; 0: none).
+   */
+  containmentWatchers?: number;
   /** Job options of the operations queue, e.g. fewer attempts to reach a retry budget quickly. */
   jobOptions?: ConstructorParameters<typeof OperationQueue>[0]["jobOptions"];
 }
@@ -66,6 +73,10 @@ export interface Stack {
   adminCredentials(): { username: string; password: string } | undefined;
   /** Starts a worker in a process of its own; `killAtStep` makes it SIGKILL itself as that step begins. */
   spawnWorker(options?: { killAtStep?: string; killKind?: string }): Promise<WorkerProcess>;
+  /** The stack's containment watchers (see `StackOptions.containmentWatchers`). */
+  readonly containment: readonly ContainmentWatcher[];
+  /** Log lines (pino JSON, level warn and above) of the in-process worker and its containment watchers. */
+  readonly workerLog: readonly string[];
   /** The in-process worker's metrics (what its `/metrics` serves). */
   readonly workerMetrics: WorkerMetrics["registry"];
   /** Starts the in-process worker's HTTP server (`/health`, `/health/ready`, `/metrics`) on a free loopback port; closed with the stack. */
@@ -124,7 +135,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   const workerConfig = loadWorkerConfig(env, addons);
   const workerMetrics = createWorkerMetrics();
-  const workerDeps = createWorkerDeps(workerConfig, addons, pino({ level: "warn", name: "berth-worker-test" }), workerMetrics);
+  const workerLog: string[] = [];
+  const workerLogger = pino(
+    { level: "warn", name: "berth-worker-test" },
+    {
+      write(line: string) {
+        workerLog.push(line);
+        process.stdout.write(line);
+      },
+    },
+  );
+  const workerDeps = createWorkerDeps(workerConfig, addons, workerLogger, workerMetrics);
   const workerHttpServers: WorkerHttpServer[] = [];
   const workerRedis = new Redis(env.BERTH_REDIS_URL!, { maxRetriesPerRequest: null });
   const worker: Worker | undefined =
@@ -132,6 +153,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ? undefined
       : startOperationWorker(workerDeps, { connection: workerRedis, prefix: queuePrefix, concurrency: workerConfig.concurrency });
   const workerProcesses: WorkerProcess[] = [];
+  const watcherCount = options.containmentWatchers ?? (worker ? 1 : 0);
+  // The first shares the in-process worker's dependencies; others have their own, like other workers.
+  const containmentDeps = Array.from({ length: watcherCount }, (_, index) =>
+    index === 0 ? workerDeps : createWorkerDeps(workerConfig, addons, workerLogger.child({ watcher: index }), createWorkerMetrics()),
+  );
+  const containment = containmentDeps.map((deps) => startContainment(deps));
   const usageSampler = options.usageIntervalMs
     ? await startUsageSampler(workerDeps, { connection: workerRedis, prefix: queuePrefix, intervalMs: options.usageIntervalMs })
     : undefined;
@@ -171,6 +198,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       workerProcesses.push(child);
       return child;
     },
+    containment,
+    workerLog,
     workerMetrics: workerMetrics.registry,
     async startWorkerHttp() {
       const server = await startWorkerHttpServer({
@@ -184,6 +213,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
     async close() {
       await Promise.all(workerHttpServers.map((server) => server.close()));
+      // Before removing leftovers: their removal is no incident.
+      await Promise.all(containment.map((watcher) => watcher.close()));
       await app.close();
       await worker?.close();
       await Promise.all(workerProcesses.map((child) => child.stop()));
@@ -204,7 +235,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       // Remove this stack's queue keys so repeated runs leave Redis as they found it.
       await queue.queue.obliterate({ force: true }).catch(() => undefined);
       await Promise.all([queue.close(), ...adminQueues.map((adminQueue) => adminQueue.close())]);
-      await Promise.all([db.$disconnect(), workerDeps.db.$disconnect()]);
+      await Promise.all([db.$disconnect(), workerDeps.db.$disconnect(), ...containmentDeps.slice(1).map((deps) => deps.db.$disconnect())]);
       workerRedis.disconnect();
       apiRedis.disconnect();
       await gateway.close();

@@ -13,7 +13,8 @@ export async function changePlan(ctx: OperationContext): Promise<void> {
   const { deps, resource, operation } = ctx;
   if (operation.targetPlan === null) throw new PermanentError("plan change without a target plan");
   const target = ctx.plan(operation.targetPlan);
-  if (resource.status !== "provisioned" && resource.status !== "changing_plan") {
+  // A degraded database (hurt by an OOM kill or an exit, see containment/) may change plan: often the cure.
+  if (resource.status !== "provisioned" && resource.status !== "degraded" && resource.status !== "changing_plan") {
     throw new PermanentError(`cannot change the plan of a resource that is ${resource.status}`);
   }
   const current = ctx.plan(resource.plan);

@@ -32,6 +32,12 @@ export interface ContainerState {
   readonly labels: Readonly<Record<string, string>>;
   readonly memoryBytes: number;
   readonly nanoCpus: number;
+  /** Between two runs under the restart policy. */
+  readonly restarting?: boolean;
+  /** The main process's exit code of its last run (0 while it runs for the first time). */
+  readonly exitCode?: number;
+  /** When its last run ended; undefined when it never ended. */
+  readonly finishedAt?: Date;
 }
 
 export interface ExecResult {
@@ -81,9 +87,10 @@ export interface ContainerRuntime {
    * Follows the engine's events about this deployment's containers until `signal` aborts.
    * `onEvent` gets each one as it happens; the promise settles when the stream ends (aborted,
    * or the engine went away: rejects then), so callers resubscribe, and resynchronise from a
-   * listing, after a rejection.
+   * listing, after a rejection. `since` replays the engine's recent events from that moment first
+   * (what it still holds: a restarted engine holds none).
    */
-  watchContainerEvents(onEvent: (event: ContainerEvent) => void, signal: AbortSignal): Promise<void>;
+  watchContainerEvents(onEvent: (event: ContainerEvent) => void, signal: AbortSignal, options?: { since?: Date }): Promise<void>;
   /** Every container of this deployment that has a public port, with its engine's socket on the host. */
   listGatewayRoutes(): Promise<GatewayRoute[]>;
 }

@@ -101,6 +101,9 @@ export class DockerRuntime implements ContainerRuntime {
         labels: info.Config.Labels ?? {},
         memoryBytes: info.HostConfig.Memory ?? 0,
         nanoCpus: info.HostConfig.NanoCpus ?? 0,
+        restarting: info.State.Restarting,
+        exitCode: info.State.ExitCode,
+        ...(finishedAtOf(info.State.FinishedAt) ? { finishedAt: finishedAtOf(info.State.FinishedAt)! } : {}),
       };
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
@@ -225,10 +228,12 @@ export class DockerRuntime implements ContainerRuntime {
     return routes;
   }
 
-  async watchContainerEvents(onEvent: (event: ContainerEvent) => void, signal: AbortSignal): Promise<void> {
+  async watchContainerEvents(onEvent: (event: ContainerEvent) => void, signal: AbortSignal, options: { since?: Date } = {}): Promise<void> {
     signal.throwIfAborted();
     const filters = { type: ["container"], label: [`${LABEL.managed}=true`, `${LABEL.deployment}=${this.#deploymentId}`] };
-    const stream = (await this.#docker.getEvents({ filters: JSON.stringify(filters) })) as NodeJS.ReadableStream & { destroy(): void };
+    // Docker takes `since` in seconds, fractions allowed.
+    const since = options.since ? { since: options.since.getTime() / 1000 } : {};
+    const stream = (await this.#docker.getEvents({ filters: JSON.stringify(filters), ...since })) as NodeJS.ReadableStream & { destroy(): void };
     // Docker sends one JSON object a line.
     const lines = readline.createInterface({ input: stream, crlfDelay: Infinity });
     const stop = () => {
@@ -365,6 +370,13 @@ function filesArchive({ files, fileOwner }: ContainerSpec): NodeJS.ReadableStrea
 
 /** How long one `/system/df` answer serves the fallback of `usage` (one df sizes every volume of the host). */
 const DF_REUSE_MS = 10_000;
+
+/** Docker's zero time ("0001-01-01T00:00:00Z") means the container never stopped. */
+function finishedAtOf(value: string | undefined): Date | undefined {
+  if (!value) return undefined;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) || date.getUTCFullYear() < 1971 ? undefined : date;
+}
 
 function statusOf(error: unknown): number | undefined {
   return typeof error === "object" && error !== null && "statusCode" in error
