@@ -1,13 +1,17 @@
 import { isDeepStrictEqual } from "node:util";
 import { LABEL } from "../runtime/container-runtime.js";
 import type { OperationContext } from "../operation-context.js";
-import { PermanentError } from "../errors.js";
+import { PermanentError, RefusedError } from "../errors.js";
 import { waitUntilReady } from "../readiness.js";
 
 /**
  * Moves a database to another plan: its container is replaced by one with the
  * new plan's limits and settings, on the same volume, port and credentials, so
  * the data stays. Config vars are pushed again only if they changed.
+ *
+ * The disk follows the plan: a bigger one grows online; a smaller one is checked first (refused,
+ * nothing changed, when the data would take more than 80% of it), then shrunk offline while the
+ * container is being replaced.
  */
 export async function changePlan(ctx: OperationContext): Promise<void> {
   const { deps, resource, operation } = ctx;
@@ -17,13 +21,33 @@ export async function changePlan(ctx: OperationContext): Promise<void> {
     throw new PermanentError(`cannot change the plan of a resource that is ${resource.status}`);
   }
   const current = ctx.plan(resource.plan);
+  const shrinking = target.limits.diskMb < current.limits.diskMb;
+  if (shrinking) {
+    // Before anything changes: a disk the data does not fit in is refused, the database stays as it is.
+    await ctx.step("disk-check");
+    try {
+      await deps.runtime.checkVolumeFits(ctx.volumeName, target.limits.diskMb);
+    } catch (error) {
+      if (!(error instanceof PermanentError)) throw error;
+      await deps.db.resource.update({ where: { id: resource.id }, data: { status: "provisioned" } });
+      throw new RefusedError(`plan change to ${target.name} refused: ${error.message}`);
+    }
+  }
   await deps.db.resource.update({ where: { id: resource.id }, data: { status: "changing_plan" } });
   const credentials = ctx.credentials();
+
+  if (!shrinking) {
+    // A bigger disk grows while the database runs (the same size: a no-op).
+    await ctx.step("disk");
+    await deps.runtime.resizeVolume(ctx.volumeName, target.limits.diskMb);
+  }
 
   await ctx.step("container");
   const existing = await deps.runtime.inspectContainer(ctx.containerName);
   if (!existing || !existing.running || existing.labels[LABEL.plan] !== target.name) {
     await deps.runtime.removeContainer(ctx.containerName);
+    // ext4 shrinks only unmounted: while no container uses the volume.
+    if (shrinking) await deps.runtime.resizeVolume(ctx.volumeName, target.limits.diskMb);
     await deps.runtime.ensureContainerRunning(ctx.containerRequest(target, credentials));
   }
 
