@@ -73,11 +73,12 @@ export interface ContainerRuntime {
    */
   ensureVolume(name: string, labels: ManagedLabels, diskMb: number): Promise<void>;
   /**
-   * Gives an existing volume's disk this size: growing works while the database runs; shrinking
-   * only while no container uses the volume, after `checkVolumeFits`. Nothing to do for a volume
-   * without a disk of its own.
+   * Gives an existing volume's disk this size. Growing works while the database runs where the
+   * kernel allows it; shrinking (after `checkVolumeFits`), and growing where it does not, need the
+   * volume unused: while a container uses it, the answer is "needs-offline" and nothing changed, so
+   * call again once the container is removed. Nothing to do for a volume without a disk of its own.
    */
-  resizeVolume(name: string, diskMb: number): Promise<void>;
+  resizeVolume(name: string, diskMb: number): Promise<"done" | "needs-offline">;
   /** Rejects with a PermanentError, saying why, when the volume's data does not fit on a disk of this size. */
   checkVolumeFits(name: string, diskMb: number): Promise<void>;
   /**

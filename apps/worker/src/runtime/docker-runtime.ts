@@ -72,9 +72,9 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  async resizeVolume(name: string, diskMb: number): Promise<void> {
-    if (!this.#disks || !(await this.#disks.usage(name))) return; // a plain volume: no disk to resize
-    await this.#disks.resize(name, diskMb);
+  async resizeVolume(name: string, diskMb: number): Promise<"done" | "needs-offline"> {
+    if (!this.#disks || !(await this.#disks.usage(name))) return "done"; // a plain volume: no disk to resize
+    return this.#disks.resize(name, diskMb);
   }
 
   async checkVolumeFits(name: string, diskMb: number): Promise<void> {
