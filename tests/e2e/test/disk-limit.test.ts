@@ -138,7 +138,7 @@ describe("disk limits: each database on a filesystem of its plan's size", () => 
     return client;
   }
 
-  it("PostgreSQL: writes stop at the plan's disk with the engine's error, the host holds at most that, the data stays readable, space freed is writable again; a bigger plan grows the disk online; a smaller one is refused until the data fits", async () => {
+  it("PostgreSQL: writes stop at the plan's disk with the engine's error, the host holds at most that, the data stays readable, space freed is writable again; a bigger plan grows the disk, data kept; a smaller one is refused until the data fits, then shrinks", async () => {
     const db = await provision("postgresql", SMALL);
     // The volume keeps its name and labels and binds a directory of the mounted image, not its root.
     const volume = JSON.parse((await run("docker", ["volume", "inspect", db.volume])).stdout)[0] as {
