@@ -33,6 +33,8 @@ if [[ -z ${BERTH_PLATFORM_API_URL:-} ]]; then
   say "platform stand-in: $BERTH_PLATFORM_API_URL"
 fi
 
+# Each database's disk image lives under this checkout's state directory (production: /var/lib/berth/disks).
+export BERTH_DISK_DIR=${BERTH_DISK_DIR:-$BERTH_ROOT/.berth/disks}
 (cd apps/worker && exec pnpm exec tsx src/main.ts) &
 pids+=($!)
 # The gateway owns the databases' ports and pipes them to each engine's socket inside its volume

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { isAbsolute } from "node:path";
 import type { AddonDefinition } from "@berth/addon-sdk";
 import {
   addonEnvPrefix,
@@ -41,6 +42,8 @@ export const workerEnvSchema = serviceEnvSchema.extend({
   BERTH_USAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(90),
   BERTH_WORKER_HTTP_HOST: z.string().min(1).default("127.0.0.1"),
   BERTH_WORKER_HTTP_PORT: port.default(4001),
+  BERTH_DISK_LIMITS: z.enum(["loop", "off"], { error: 'must be "loop" (each database on a filesystem of its plan\'s size) or "off" (plain volumes)' }).default("loop"),
+  BERTH_DISK_DIR: z.string().refine((path) => isAbsolute(path), "must be an absolute path").default("/var/lib/berth/disks"),
 });
 
 export interface WorkerConfig {
@@ -71,6 +74,12 @@ export interface WorkerConfig {
   logLevel: string;
   /** Where the worker serves /health, /health/ready and /metrics. */
   http: { host: string; port: number };
+  /**
+   * Each database's disk: `loop`, a filesystem of the plan's size of its own (an image file in
+   * `dir`, loop-mounted by the worker, which needs root on the Docker host); `off`, plain Docker
+   * volumes on the host's disk, no limit (a worker that cannot mount, e.g. in an unprivileged container).
+   */
+  disks: { limits: "loop" | "off"; dir: string };
   /** Ready, unassigned databases to keep per plan (`BERTH_WARM_POOL`); empty: none. */
   warmPool: WarmPoolTarget[];
   /** Per addon: the image to run and the manifest credentials used to call the platform back. */
@@ -81,6 +90,12 @@ export function loadWorkerConfig(env: EnvSource, addons: ReadonlyMap<string, Add
   const issues: string[] = [];
   const credentials = readAddonCredentials(env, addons.keys(), issues);
   const warmPool = readWarmPool(env.BERTH_WARM_POOL ?? "", addons, issues);
+  // The worker mounts each database's disk image where the Docker Engine binds it from: the same host, the same mounts.
+  if ((env.BERTH_DISK_LIMITS || "loop") === "loop" && env.DOCKER_HOST && !env.DOCKER_HOST.startsWith("unix://")) {
+    issues.push(
+      `BERTH_DISK_LIMITS: "loop" needs the worker on the Docker host, talking to it through its socket (DOCKER_HOST=unix://...), not ${env.DOCKER_HOST}; set BERTH_DISK_LIMITS=off for a remote engine`,
+    );
+  }
   const parsed = parseEnv(workerEnvSchema, env, issues);
   return {
     redisUrl: parsed.BERTH_REDIS_URL,
@@ -102,6 +117,7 @@ export function loadWorkerConfig(env: EnvSource, addons: ReadonlyMap<string, Add
     usageRetentionDays: parsed.BERTH_USAGE_RETENTION_DAYS,
     logLevel: parsed.LOG_LEVEL,
     http: { host: parsed.BERTH_WORKER_HTTP_HOST, port: parsed.BERTH_WORKER_HTTP_PORT },
+    disks: { limits: parsed.BERTH_DISK_LIMITS, dir: parsed.BERTH_DISK_DIR },
     warmPool,
     addons: new Map(
       [...addons.values()].map((addon) => [

@@ -5,6 +5,7 @@ export { startWorkerHttpServer, workerReadinessChecks, type WorkerHttpServer, ty
 export { sampleUsageOnce, startUsageSampler, type UsagePass, type UsageSampler, type UsageSamplerOptions } from "./usage/usage-sampler.js";
 export { loadWorkerConfig, type WorkerConfig } from "./config.js";
 export { DockerRuntime } from "./runtime/docker-runtime.js";
+export { DiskImages, DiskTooSmallError, type DiskUsage } from "./runtime/disk-images.js";
 export type { ContainerRuntime, ContainerUsage } from "./runtime/container-runtime.js";
 export type { WorkerDeps } from "./deps.js";
 export { reconcileOnce, startReconciler, type ReconcileReport } from "./reconcile/reconciler.js";

@@ -15,9 +15,17 @@ import { startOperationWorker } from "./worker.js";
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env, addons);
+  if (config.disks.limits === "loop" && process.getuid?.() !== 0) {
+    throw new ConfigError([
+      'BERTH_DISK_LIMITS: "loop" needs the worker to run as root on the Docker host (losetup, mount); set BERTH_DISK_LIMITS=off to run without disk limits',
+    ]);
+  }
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const deps = createWorkerDeps(config, addons, undefined, createWorkerMetrics(registry));
+  if (config.disks.limits === "off") {
+    deps.logger.warn("BERTH_DISK_LIMITS=off: databases get plain volumes on the host's disk, with no disk limit; one database can fill the disk every other one and the control plane use");
+  }
   const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   const worker = startOperationWorker(deps, {
     connection,
@@ -48,7 +56,7 @@ async function main(): Promise<void> {
     logger: deps.logger,
   });
   deps.logger.info(
-    { http: http.url, concurrency: config.concurrency, addons: [...addons.keys()], warmPool: config.warmPool, usageIntervalSeconds: config.usageIntervalSeconds },
+    { http: http.url, concurrency: config.concurrency, addons: [...addons.keys()], warmPool: config.warmPool, usageIntervalSeconds: config.usageIntervalSeconds, disks: config.disks },
     "worker started",
   );
 

@@ -23,6 +23,13 @@ export interface PlanLimits {
   /** Fraction of CPUs, e.g. 0.5. */
   readonly cpus: number;
   readonly pids: number;
+  /**
+   * The database's disk, in MiB: its volume is a filesystem of this size of its own (a loop-mounted
+   * image on the Docker host), so a write past it fails in the engine with "no space left on
+   * device" and the host's disk is untouched. The engine's data, WAL/AOF and temporary files all
+   * live there. Shown to customers (plan description, dashboard).
+   */
+  readonly diskMb: number;
 }
 
 /** Engine credentials, generated once per resource and stored encrypted. */
@@ -146,4 +153,11 @@ export function containerLimits(plan: AddonPlan): Pick<ContainerSpec, "memoryByt
 
 export function findPlan(addon: Pick<AddonDefinition, "plans">, name: string): AddonPlan | undefined {
   return addon.plans.find((plan) => plan.name === name);
+}
+
+/** A plan's disk as customers read it: `1 GiB`, `10 GiB`, `64 MiB`. */
+export function formatDiskMb(diskMb: number): string {
+  if (diskMb >= 1024 && diskMb % 1024 === 0) return `${diskMb / 1024} GiB`;
+  if (diskMb >= 1024) return `${(diskMb / 1024).toFixed(1)} GiB`;
+  return `${diskMb} MiB`;
 }

@@ -104,7 +104,7 @@ export async function benchIsolation(options: IsolationOptions): Promise<Record<
     const name = `berth-${on === runtime ? deploymentId : idleDeploymentId}-${resourceId.slice(0, 8)}`;
     const labels = { resourceId, addonId, plan: "bench" };
     const port = await freePort();
-    await on.ensureVolume(`${name}-data`, labels);
+    await on.ensureVolume(`${name}-data`, labels, 1024);
     await on.ensureContainerRunning({
       name,
       volumeName: `${name}-data`,

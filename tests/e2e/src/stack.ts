@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
+import { join } from "node:path";
 import type { AddonDefinition } from "@berth/addon-sdk";
 import { addons as installedAddons } from "@berth/addons";
 import { buildApp, deriveSessionKey, loadApiConfig } from "@berth/api";
@@ -7,6 +8,7 @@ import { OperationQueue, openBerthQueues } from "@berth/jobs";
 import { startPlatformStandIn, type PlatformDriver, type PlatformStandIn } from "@berth/platform-standin";
 import {
   createGateway,
+  DiskImages,
   createWorkerDeps,
   loadGatewayConfig,
   createWorkerMetrics,
@@ -119,6 +121,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     BERTH_WORKER_CONCURRENCY: String(options.workerConcurrency ?? 4),
     LOG_LEVEL: "warn",
     BERTH_GATEWAY_DRAIN_SECONDS: "1",
+    // Disk images of this checkout's tests, like scripts/start.sh's (the deployment id makes a subdirectory per test database).
+    BERTH_DISK_DIR: process.env.BERTH_DISK_DIR ?? join(import.meta.dirname, "..", "..", "..", ".berth", "disks"),
     BERTH_ADMIN_USERNAME: `operator-${randomBytes(4).toString("hex")}`,
     BERTH_ADMIN_PASSWORD: randomBytes(24).toString("base64url"),
     ...options.env,
@@ -222,6 +226,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       // A failed test may leave a database behind: remove what this stack created and did not deprovision.
       const leftovers = await db.resource.findMany({ where: { createdAt: { gte: startedAt }, status: { not: "deprovisioned" } } });
       await removeDockerObjectsOf(leftovers.map((resource) => resource.id));
+      // …and their disks (unmounted, detached, deleted), which `docker volume rm` leaves.
+      if (workerConfig.disks.limits === "loop") {
+        const disks = new DiskImages(join(workerConfig.disks.dir, workerConfig.deploymentId));
+        for (const { volumeName } of leftovers) if (volumeName) await disks.remove(volumeName);
+      }
       // …and say so in the test database, so later stacks' samplers and reconcilers skip them.
       await db.resource.updateMany({
         where: { id: { in: leftovers.map((resource) => resource.id) } },

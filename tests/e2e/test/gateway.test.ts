@@ -26,7 +26,7 @@ async function startRedis(port: number): Promise<{ resourceId: string; name: str
   const resourceId = randomUUID();
   const name = `berth-${deploymentId}-${resourceId.slice(0, 8)}`;
   const labels = { resourceId, addonId: "redis", plan: "gateway-test" };
-  await runtime.ensureVolume(`${name}-data`, labels);
+  await runtime.ensureVolume(`${name}-data`, labels, 64);
   await runtime.ensureContainerRunning({
     name,
     volumeName: `${name}-data`,

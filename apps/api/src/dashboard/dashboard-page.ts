@@ -1,4 +1,4 @@
-import type { AddonDefinition, AddonPlan } from "@berth/addon-sdk";
+import { formatDiskMb, type AddonDefinition, type AddonPlan } from "@berth/addon-sdk";
 import type { ContainmentEvent, Operation, Resource } from "@berth/db";
 import { html, type RawHtml } from "./html.js";
 import { usageChart } from "./usage-chart.js";
@@ -64,6 +64,7 @@ export function dashboardBody(view: DashboardView): RawHtml {
   const latest = samples[samples.length - 1];
   const memoryLimit = plan ? plan.limits.memoryMb * 1024 * 1024 : undefined;
   const connections = connectionLimit(plan);
+  const diskLimit = plan ? plan.limits.diskMb * 1024 * 1024 : undefined;
   return html`
 <h1>${addon.name} <span class="badge ${resource.status}" data-testid="status">${resource.status.replace("_", " ")}</span></h1>
 <p class="sub">Resource <strong>${resource.id}</strong> of app <strong>${resource.appId}</strong> · created ${resource.createdAt.toISOString().slice(0, 16).replace("T", " ")} UTC</p>
@@ -72,14 +73,14 @@ ${resource.statusReason ? html`<div class="card" data-testid="status-reason"><st
 }</div>` : ""}
 <div class="grid">
   <section class="card"><h2>Plan</h2><div class="big" data-testid="plan">${plan?.displayName ?? resource.plan}</div>
-    <div class="muted">${resource.plan}${plan ? html` · ${plan.limits.memoryMb} MiB · ${plan.limits.cpus} CPU` : ""}</div></section>
+    <div class="muted">${resource.plan}${plan ? html` · ${plan.limits.memoryMb} MiB · ${plan.limits.cpus} CPU · ${formatDiskMb(plan.limits.diskMb)} disk` : ""}</div></section>
   <section class="card"><h2>Engine</h2><div class="big">${addon.name}</div><div class="muted" data-testid="image">${resource.image ?? "image not recorded yet"}</div></section>
   <section class="card"><h2>Memory</h2><div class="big" data-testid="memory">${latest ? formatBytes(latest.memoryBytes) : "—"}</div>
     ${latest ? meter(latest.memoryBytes, memoryLimit) : ""}<div class="muted">of ${memoryLimit ? formatBytes(memoryLimit) : "?"}</div></section>
   <section class="card"><h2>Connections</h2><div class="big" data-testid="connections">${latest ? latest.connections : "—"}</div>
     ${latest ? meter(latest.connections, connections) : ""}<div class="muted">${connections ? html`of ${connections} allowed` : ""}</div></section>
   <section class="card"><h2>Disk used</h2><div class="big" data-testid="disk">${latest ? formatBytes(latest.diskBytes) : "—"}</div>
-    <div class="muted">${latest ? html`sampled ${ago(latest.at)}` : "no sample yet"}</div></section>
+    ${latest ? meter(latest.diskBytes, diskLimit) : ""}<div class="muted" data-testid="disk-limit">${plan ? html`of ${formatDiskMb(plan.limits.diskMb)} · ` : ""}${latest ? html`sampled ${ago(latest.at)}` : "no sample yet"}</div></section>
 </div>
 <section class="card">
   <h2>Connection URL</h2>

@@ -35,7 +35,7 @@ export async function provision(ctx: OperationContext): Promise<void> {
   await ctx.reloadResource();
 
   await ctx.step("volume");
-  await deps.runtime.ensureVolume(ctx.volumeName, { resourceId: resource.id, addonId: ctx.addon.id, plan: plan.name });
+  await deps.runtime.ensureVolume(ctx.volumeName, { resourceId: resource.id, addonId: ctx.addon.id, plan: plan.name }, plan.limits.diskMb);
 
   await ctx.step("container");
   await deps.runtime.ensureContainerRunning(ctx.containerRequest(plan, credentials));

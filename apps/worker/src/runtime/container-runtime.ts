@@ -49,8 +49,19 @@ export interface ExecResult {
 export interface ContainerUsage {
   /** Memory in use, without the page cache the kernel can drop. */
   readonly memoryBytes: number;
-  /** Bytes the database's volume takes on disk. */
+  /** Bytes the database's data takes on its disk (the files of its volume). */
   readonly diskBytes: number;
+}
+
+export interface DiskMending {
+  /** Volumes whose image was not mounted, now mounted. */
+  readonly mounted: readonly string[];
+  /** Containers started because their volume's disk had to be mounted. */
+  readonly started: readonly string[];
+  /** Volume names with a disk image (or its leftovers) but no volume. */
+  readonly strayImages: readonly string[];
+  /** Disks that could not be mounted, with why. */
+  readonly failed: readonly { volume: string; error: string }[];
 }
 
 export interface ManagedObjects {
@@ -66,7 +77,28 @@ export interface ManagedObjects {
 export interface ContainerRuntime {
   /** Resolves when the container engine answers (readiness). */
   ping(): Promise<void>;
-  ensureVolume(name: string, labels: ManagedLabels): Promise<void>;
+  /**
+   * The database's volume, on a filesystem of its own of `diskMb` MiB (a loop-mounted image on the
+   * Docker host: a write past it fails with "no space left on device"), or a plain volume when the
+   * worker runs without disk limits (`BERTH_DISK_LIMITS=off`). An existing volume is kept as it is.
+   */
+  ensureVolume(name: string, labels: ManagedLabels, diskMb: number): Promise<void>;
+  /**
+   * Gives an existing volume's disk this size. Growing works while the database runs where the
+   * kernel allows it; shrinking (after `checkVolumeFits`), and growing where it does not, need the
+   * volume unused: while a container uses it, the answer is "needs-offline" and nothing changed, so
+   * call again once the container is removed. Nothing to do for a volume without a disk of its own.
+   */
+  resizeVolume(name: string, diskMb: number): Promise<"done" | "needs-offline">;
+  /** Rejects with a PermanentError, saying why, when the volume's data does not fit on a disk of this size. */
+  checkVolumeFits(name: string, diskMb: number): Promise<void>;
+  /**
+   * Mends the disks after a host reboot: attaches and mounts the image of every volume of this
+   * deployment, and starts this deployment's stopped containers on a volume it had to mount (they
+   * could not start without it). Lists the images that have no volume (an interrupted provision or
+   * removal) for the caller to judge.
+   */
+  mendDisks(): Promise<DiskMending>;
   /** Creates the container if no container has this name, then starts it. */
   ensureContainerRunning(request: ContainerRequest): Promise<ContainerState>;
   inspectContainer(name: string): Promise<ContainerState | undefined>;

@@ -9,6 +9,7 @@ import { PermanentError } from "../errors.js";
 import {
   LABEL,
   labelsOf,
+  type DiskMending,
   type ContainerEvent,
   type ContainerRequest,
   type ContainerRuntime,
@@ -19,12 +20,18 @@ import {
   type ManagedLabels,
   type ManagedObjects,
 } from "./container-runtime.js";
+import { DiskImages } from "./disk-images.js";
 
 export interface DockerRuntimeOptions {
   /** e.g. unix:///var/run/docker.sock or tcp://127.0.0.1:2375 */
   dockerHost: string;
   /** Stamped on every object this runtime creates; listings see only this deployment's objects. */
   deploymentId: string;
+  /**
+   * Where the databases' disk images live (`BERTH_DISK_DIR`); this deployment's are in its own
+   * subdirectory, `<diskDir>/<deploymentId>/`. Unset: plain volumes, no disk limit.
+   */
+  diskDir?: string;
 }
 
 /** The one place Berth talks to Docker (dockerode). */
@@ -33,19 +40,82 @@ export class DockerRuntime implements ContainerRuntime {
   #df: { at: number; sizes: Promise<Map<string, number>> } | undefined;
 
   readonly #deploymentId: string;
+  /** The databases' own filesystems; undefined when disk limits are off. */
+  readonly #disks: DiskImages | undefined;
 
-  constructor({ dockerHost, deploymentId }: DockerRuntimeOptions) {
+  constructor({ dockerHost, deploymentId, diskDir }: DockerRuntimeOptions) {
     this.#docker = new Docker(dockerOptionsFor(dockerHost));
     this.#deploymentId = deploymentId;
+    this.#disks = diskDir === undefined ? undefined : new DiskImages(join(diskDir, deploymentId));
+  }
+
+  /** The directory of this deployment's disk images; undefined when disk limits are off. */
+  get diskDir(): string | undefined {
+    return this.#disks?.dir;
   }
 
   async ping(): Promise<void> {
     await this.#docker.ping();
   }
 
-  async ensureVolume(name: string, labels: ManagedLabels): Promise<void> {
-    // Creating a volume that exists returns it: idempotent by Docker's own contract.
-    await this.#docker.createVolume({ Name: name, Labels: labelsOf(labels, this.#deploymentId) });
+  async ensureVolume(name: string, labels: ManagedLabels, diskMb: number): Promise<void> {
+    const Labels = labelsOf(labels, this.#deploymentId);
+    if (!this.#disks) {
+      // Creating a volume that exists returns it: idempotent by Docker's own contract.
+      await this.#docker.createVolume({ Name: name, Labels });
+      return;
+    }
+    // The image first (created, attached, mounted: each only if missing), then the volume binding
+    // its data directory, so the volume keeps its name and labels and nothing else changes.
+    const device = await this.#disks.ensure(name, diskMb);
+    await this.#docker.createVolume({ Name: name, Labels, Driver: "local", DriverOpts: { type: "none", o: "bind", device } });
+    // Docker answers an existing volume as it is, whatever the options asked for.
+    const { Options } = await this.#docker.getVolume(name).inspect();
+    if (Options?.device !== device) {
+      throw new PermanentError(`volume ${name} exists without its disk image (made while disk limits were off?): it would have no disk limit`);
+    }
+  }
+
+  async resizeVolume(name: string, diskMb: number): Promise<"done" | "needs-offline"> {
+    if (!this.#disks || !(await this.#disks.usage(name))) return "done"; // a plain volume: no disk to resize
+    return this.#disks.resize(name, diskMb);
+  }
+
+  async checkVolumeFits(name: string, diskMb: number): Promise<void> {
+    await this.#disks?.checkFits(name, diskMb);
+  }
+
+  async mendDisks(): Promise<DiskMending> {
+    const mending = { mounted: [] as string[], started: [] as string[], strayImages: [] as string[], failed: [] as { volume: string; error: string }[] };
+    if (!this.#disks) return mending;
+    const filters = { label: [`${LABEL.managed}=true`, `${LABEL.deployment}=${this.#deploymentId}`] };
+    const volumes = new Set(((await this.#docker.listVolumes({ filters: JSON.stringify(filters) })).Volumes ?? []).map((v) => v.Name));
+    for (const name of await this.#disks.list()) {
+      if (!volumes.has(name)) {
+        mending.strayImages.push(name);
+        continue;
+      }
+      try {
+        if (await this.#disks.mount(name)) mending.mounted.push(name);
+      } catch (error) {
+        // Removed meanwhile (a deprovision), or broken: one disk never stops the others' mending.
+        if ((await this.#disks.usage(name)) !== undefined) mending.failed.push({ volume: name, error: (error as Error).message });
+      }
+    }
+    for (const volume of mending.mounted) {
+      // Docker gave up starting these at its own start (their volume's directory was missing).
+      const stopped = await this.#docker.listContainers({
+        all: true,
+        filters: JSON.stringify({ ...filters, volume: [volume], status: ["created", "exited"] }),
+      });
+      for (const container of stopped) {
+        await this.#docker.getContainer(container.Id).start().catch((error: unknown) => {
+          if (statusOf(error) !== 304) throw error;
+        });
+        mending.started.push((container.Names[0] ?? container.Id).replace(/^\//, ""));
+      }
+    }
+    return mending;
   }
 
   async ensureContainerRunning({ name, volumeName, spec, labels, port }: ContainerRequest): Promise<ContainerState> {
@@ -172,6 +242,8 @@ export class DockerRuntime implements ContainerRuntime {
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
     }
+    // Then its disk: unmounted, detached, deleted (each step only if still there).
+    await this.#disks?.remove(name);
   }
 
   async listManaged(): Promise<ManagedObjects> {
@@ -276,9 +348,12 @@ export class DockerRuntime implements ContainerRuntime {
    * where it cannot (a remote DOCKER_HOST, no permission), fall back to one shared `/system/df`.
    */
   async #volumeBytes(volumeName: string): Promise<number> {
-    const { Mountpoint } = await this.#docker.getVolume(volumeName).inspect();
+    const { Mountpoint, Options } = await this.#docker.getVolume(volumeName).inspect();
+    // A volume on a disk of its own binds a directory of the mounted image: walk that directory
+    // (Docker mounts a bind volume at its Mountpoint only while a container uses it).
+    const root = Options?.type === "none" && Options.o === "bind" && Options.device ? Options.device : Mountpoint;
     try {
-      return await diskBytesUnder(Mountpoint);
+      return await diskBytesUnder(root);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== "ENOENT" && code !== "EACCES" && code !== "EPERM") throw error;
