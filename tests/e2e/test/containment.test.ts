@@ -235,8 +235,9 @@ async function dockerSocketProxy(target = "/var/run/docker.sock") {
   const dir = await mkdtemp(join(tmpdir(), "berth-docker-proxy-"));
   const path = join(dir, "docker.sock");
   const open = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(target);
+  // Half-open both ways: Docker's exec ends its stdin with a half-close and still answers.
+  const server = net.createServer({ allowHalfOpen: true }, (client) => {
+    const upstream = net.connect({ path: target, allowHalfOpen: true });
     for (const socket of [client, upstream]) {
       open.add(socket);
       socket.on("close", () => open.delete(socket));

@@ -12,7 +12,7 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { containersOf, dockerInspect, startStack, volumeExists, type Stack } from "../src/index.js";
+import { containersOf, dockerExec, dockerInspect, startStack, volumeExists, type Stack } from "../src/index.js";
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -63,24 +63,25 @@ const FILL_BATCH =
  * segments instead of creating new ones, so the data files, not the WAL, meet the limit (a WAL
  * write that fails is a PANIC: the server restarts; that is the engine's way, not the disk's).
  */
-async function fillUntilRefused(client: pg.Client, maxBatches: number): Promise<{ error: Error; batches: number }> {
+async function fillUntilRefused(client: pg.Client, resourceId: string, maxBatches: number): Promise<{ error: Error; batches: number }> {
   await client.query("CREATE TABLE IF NOT EXISTS filler (id bigserial, pad text)");
   for (let batch = 0; batch < maxBatches; batch++) {
     try {
       await client.query(FILL_BATCH);
-      await client.query("CHECKPOINT");
     } catch (error) {
       return { error: error as Error, batches: batch };
     }
+    await checkpoint(resourceId);
   }
   throw new Error(`${maxBatches} batches of about 2 MB went in without an error`);
 }
 
-async function insertBatches(client: pg.Client, batches: number): Promise<void> {
-  for (let batch = 0; batch < batches; batch++) {
-    await client.query(FILL_BATCH);
-    await client.query("CHECKPOINT");
-  }
+/** CHECKPOINT is the administrator's (the app's user may not): run it as Berth does, inside the container. */
+async function checkpoint(resourceId: string): Promise<void> {
+  await dockerExec(`berth-${resourceId}`, {
+    command: ["psql", "-X", "-q", "-h", "/var/run/postgresql", "-U", "postgres", "-d", "postgres", "-c", "CHECKPOINT"],
+    user: "postgres",
+  });
 }
 
 describe("disk limits: each database on a filesystem of its plan's size", () => {
@@ -161,7 +162,7 @@ describe("disk limits: each database on a filesystem of its plan's size", () => 
       await client.query("CREATE TABLE keep (n int)");
       await client.query("INSERT INTO keep SELECT generate_series(1, 100)");
 
-      const refused = await fillUntilRefused(client, 100);
+      const refused = await fillUntilRefused(client, db.id, 100);
       console.log(`PostgreSQL on a 128 MiB disk refused batch ${refused.batches + 1}: ${refused.error.message}`);
       expect(refused.error.message).toMatch(/could not extend file .*No space left on device/);
       const full = await hostView(diskDir, db.volume);
@@ -186,7 +187,7 @@ describe("disk limits: each database on a filesystem of its plan's size", () => 
     client = await connect(db.url);
     try {
       expect((await client.query("SELECT count(*)::int AS n FROM keep")).rows[0].n).toBe(101);
-      const refused = await fillUntilRefused(client, 150);
+      const refused = await fillUntilRefused(client, db.id, 150);
       expect(refused.error.message).toMatch(/could not extend file .*No space left on device/);
       const used = await statfs(join(diskDir, db.volume));
       expect((used.blocks - used.bfree) * used.bsize).toBeGreaterThan(130 * MiB); // more than the old disk could hold
