@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts Berth: the API and the worker. With nothing configured it also starts
+# Starts Berth: the API, the worker and the gateway. With nothing configured it also starts
 # its own Redis, PostgreSQL and Docker Engine (scripts/services.sh) and, when no
 # platform is configured (BERTH_PLATFORM_API_URL), the platform stand-in, so a
 # newcomer can try everything on one machine. Ctrl-C stops what it started.
@@ -33,8 +33,16 @@ if [[ -z ${BERTH_PLATFORM_API_URL:-} ]]; then
   say "platform stand-in: $BERTH_PLATFORM_API_URL"
 fi
 
+# Each database's disk image lives under this checkout's state directory (production: /var/lib/berth/disks).
+export BERTH_DISK_DIR=${BERTH_DISK_DIR:-$BERTH_ROOT/.berth/disks}
 (cd apps/worker && exec pnpm exec tsx src/main.ts) &
 pids+=($!)
+# The gateway owns the databases' ports and pipes them to each engine's socket inside its volume
+# under Docker's data root: it needs to traverse that (root, as here).
+(cd apps/worker && exec pnpm exec tsx src/gateway-main.ts) &
+pids+=($!)
+gateway_url=http://${BERTH_GATEWAY_HTTP_HOST:-127.0.0.1}:${BERTH_GATEWAY_HTTP_PORT:-4002}
+say "gateway: databases' ports on ${BERTH_DATABASE_BIND_ADDRESS:-127.0.0.1}; health and metrics at $gateway_url/health, $gateway_url/health/ready, $gateway_url/metrics"
 (cd apps/api && exec pnpm exec tsx src/server.ts) &
 pids+=($!)
 api_url=http://${BERTH_API_HOST:-127.0.0.1}:${BERTH_API_PORT:-4000}

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { isAbsolute } from "node:path";
 import type { AddonDefinition } from "@berth/addon-sdk";
 import {
   addonEnvPrefix,
@@ -16,15 +17,23 @@ import {
 import { z } from "zod";
 import type { WarmPoolTarget } from "./pool/warm-pool.js";
 
+/** Pieces of the worker's schema the gateway (src/gateway/config.ts) shares, so both read these variables alike. */
+export const dockerHostSchema = z
+  .string()
+  .regex(/^(unix|tcp|http|https):\/\//, "must be unix:///path or tcp://host:port")
+  .default("unix:///var/run/docker.sock");
+export const bindAddressSchema = z.ipv4().or(z.ipv6()).default("127.0.0.1");
+export const deploymentIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be lowercase letters, digits and dashes").optional();
+
 export const workerEnvSchema = serviceEnvSchema.extend({
   BERTH_PLATFORM_API_URL: httpUrl,
   BERTH_ENCRYPTION_KEY: encryptionKey,
   BERTH_ENCRYPTION_PREVIOUS_KEYS: encryptionKeyList,
-  DOCKER_HOST: z.string().regex(/^(unix|tcp|http|https):\/\//, "must be unix:///path or tcp://host:port").default("unix:///var/run/docker.sock"),
+  DOCKER_HOST: dockerHostSchema,
   BERTH_PUBLIC_HOST: z.string().min(1).default("127.0.0.1"),
-  BERTH_DATABASE_BIND_ADDRESS: z.ipv4().or(z.ipv6()).default("127.0.0.1"),
+  BERTH_DATABASE_BIND_ADDRESS: bindAddressSchema,
   BERTH_PORT_RANGE: portRange.default({ first: 20_000, last: 29_999 }),
-  BERTH_DEPLOYMENT_ID: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be lowercase letters, digits and dashes").optional(),
+  BERTH_DEPLOYMENT_ID: deploymentIdSchema,
   BERTH_JOB_LOCK_SECONDS: z.coerce.number().int().min(1).max(600).default(30),
   BERTH_RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(300),
   BERTH_PLATFORM_RETRIES: z.coerce.number().int().min(0).max(20).default(5),
@@ -33,6 +42,8 @@ export const workerEnvSchema = serviceEnvSchema.extend({
   BERTH_USAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(90),
   BERTH_WORKER_HTTP_HOST: z.string().min(1).default("127.0.0.1"),
   BERTH_WORKER_HTTP_PORT: port.default(4001),
+  BERTH_DISK_LIMITS: z.enum(["loop", "off"], { error: 'must be "loop" (each database on a filesystem of its plan\'s size) or "off" (plain volumes)' }).default("loop"),
+  BERTH_DISK_DIR: z.string().refine((path) => isAbsolute(path), "must be an absolute path").default("/var/lib/berth/disks"),
 });
 
 export interface WorkerConfig {
@@ -63,6 +74,12 @@ export interface WorkerConfig {
   logLevel: string;
   /** Where the worker serves /health, /health/ready and /metrics. */
   http: { host: string; port: number };
+  /**
+   * Each database's disk: `loop`, a filesystem of the plan's size of its own (an image file in
+   * `dir`, loop-mounted by the worker, which needs root on the Docker host); `off`, plain Docker
+   * volumes on the host's disk, no limit (a worker that cannot mount, e.g. in an unprivileged container).
+   */
+  disks: { limits: "loop" | "off"; dir: string };
   /** Ready, unassigned databases to keep per plan (`BERTH_WARM_POOL`); empty: none. */
   warmPool: WarmPoolTarget[];
   /** Per addon: the image to run and the manifest credentials used to call the platform back. */
@@ -73,6 +90,12 @@ export function loadWorkerConfig(env: EnvSource, addons: ReadonlyMap<string, Add
   const issues: string[] = [];
   const credentials = readAddonCredentials(env, addons.keys(), issues);
   const warmPool = readWarmPool(env.BERTH_WARM_POOL ?? "", addons, issues);
+  // The worker mounts each database's disk image where the Docker Engine binds it from: the same host, the same mounts.
+  if ((env.BERTH_DISK_LIMITS || "loop") === "loop" && env.DOCKER_HOST && !env.DOCKER_HOST.startsWith("unix://")) {
+    issues.push(
+      `BERTH_DISK_LIMITS: "loop" needs the worker on the Docker host, talking to it through its socket (DOCKER_HOST=unix://...), not ${env.DOCKER_HOST}; set BERTH_DISK_LIMITS=off for a remote engine`,
+    );
+  }
   const parsed = parseEnv(workerEnvSchema, env, issues);
   return {
     redisUrl: parsed.BERTH_REDIS_URL,
@@ -94,6 +117,7 @@ export function loadWorkerConfig(env: EnvSource, addons: ReadonlyMap<string, Add
     usageRetentionDays: parsed.BERTH_USAGE_RETENTION_DAYS,
     logLevel: parsed.LOG_LEVEL,
     http: { host: parsed.BERTH_WORKER_HTTP_HOST, port: parsed.BERTH_WORKER_HTTP_PORT },
+    disks: { limits: parsed.BERTH_DISK_LIMITS, dir: parsed.BERTH_DISK_DIR },
     warmPool,
     addons: new Map(
       [...addons.values()].map((addon) => [
@@ -128,7 +152,8 @@ export function readWarmPool(value: string, addons: ReadonlyMap<string, AddonDef
   return targets;
 }
 
-function defaultDeploymentId(databaseUrl: string): string {
+/** `BERTH_DEPLOYMENT_ID`'s default: a digest of the control-plane database's address (host, port, database). */
+export function defaultDeploymentId(databaseUrl: string): string {
   const url = new URL(databaseUrl);
   const address = `${url.hostname}:${url.port || 5432}${url.pathname}`;
   return `cp-${createHash("sha256").update(address).digest("hex").slice(0, 12)}`;

@@ -7,3 +7,14 @@ export class PermanentError extends UnrecoverableError {
     this.name = "PermanentError";
   }
 }
+
+/**
+ * A request declined as asked, with the reason (e.g. a plan whose disk the data does not fit):
+ * the operation fails at once with that reason, and the resource stays as it was (not `failed`).
+ */
+export class RefusedError extends PermanentError {
+  constructor(message: string) {
+    super(message);
+    this.name = "RefusedError";
+  }
+}

@@ -5,7 +5,12 @@ export { startWorkerHttpServer, workerReadinessChecks, type WorkerHttpServer, ty
 export { sampleUsageOnce, startUsageSampler, type UsagePass, type UsageSampler, type UsageSamplerOptions } from "./usage/usage-sampler.js";
 export { loadWorkerConfig, type WorkerConfig } from "./config.js";
 export { DockerRuntime } from "./runtime/docker-runtime.js";
+export { DiskImages, DiskTooSmallError, type DiskUsage } from "./runtime/disk-images.js";
 export type { ContainerRuntime, ContainerUsage } from "./runtime/container-runtime.js";
 export type { WorkerDeps } from "./deps.js";
 export { reconcileOnce, startReconciler, type ReconcileReport } from "./reconcile/reconciler.js";
+export { startContainment, type ContainmentOptions, type ContainmentWatcher, type HandledEvent } from "./containment/containment-watcher.js";
 export { WarmPool, startWarmPool, type WarmPoolTarget, type RefillReport } from "./pool/warm-pool.js";
+export { createGateway, loadGatewayConfig, createGatewayMetrics, type Gateway, type GatewayConfig, type GatewayMetrics, type GatewayOptions, type GatewayRuntime, type RouteStatus } from "./gateway/index.js";
+export type { GatewayRoute, ContainerEvent } from "./runtime/container-runtime.js";
+export { OPERATION_STEPS } from "./job-report.js";

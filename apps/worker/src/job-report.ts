@@ -9,7 +9,7 @@ import type { Job } from "bullmq";
  * became ready) keeps the percent reached.
  */
 export const OPERATION_STEPS: Record<OperationKind, readonly string[]> = {
-  provision: ["credentials", "placement", "volume", "container", "readiness", "report-config", "report-provisioned"],
+  provision: ["credentials", "placement", "volume", "container", "bootstrap", "readiness", "rotate-credentials", "report-config", "report-provisioned"],
   change_plan: ["container", "readiness", "report-config"],
   deprovision: ["container", "volume"],
 };

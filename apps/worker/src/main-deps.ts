@@ -14,9 +14,12 @@ export function createWorkerDeps(
   logger: Logger = pino({ level: config.logLevel, name: "berth-worker" }),
   metrics: WorkerMetrics = createWorkerMetrics(),
 ): WorkerDeps {
-  const runtime = reportingErrors(new DockerRuntime({ dockerHost: config.dockerHost, deploymentId: config.deploymentId }), (operation) =>
-    metrics.dockerErrors.inc({ operation }),
-  );
+  const docker = new DockerRuntime({
+    dockerHost: config.dockerHost,
+    deploymentId: config.deploymentId,
+    ...(config.disks.limits === "loop" ? { diskDir: config.disks.dir } : {}),
+  });
+  const runtime = reportingErrors(docker, (operation) => metrics.dockerErrors.inc({ operation }));
   return {
     db: createDatabase({ url: config.databaseUrl }),
     runtime,

@@ -8,15 +8,24 @@ import { createWorkerDeps } from "./main-deps.js";
 import { createWorkerMetrics } from "./metrics.js";
 import { OperationQueue } from "@berth/jobs";
 import { startWarmPool } from "./pool/warm-pool.js";
+import { startContainment } from "./containment/containment-watcher.js";
 import { startReconciler } from "./reconcile/reconciler.js";
 import { startUsageSampler } from "./usage/usage-sampler.js";
 import { startOperationWorker } from "./worker.js";
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env, addons);
+  if (config.disks.limits === "loop" && process.getuid?.() !== 0) {
+    throw new ConfigError([
+      'BERTH_DISK_LIMITS: "loop" needs the worker to run as root on the Docker host (losetup, mount); set BERTH_DISK_LIMITS=off to run without disk limits',
+    ]);
+  }
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const deps = createWorkerDeps(config, addons, undefined, createWorkerMetrics(registry));
+  if (config.disks.limits === "off") {
+    deps.logger.warn("BERTH_DISK_LIMITS=off: databases get plain volumes on the host's disk, with no disk limit; one database can fill the disk every other one and the control plane use");
+  }
   const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   const worker = startOperationWorker(deps, {
     connection,
@@ -38,6 +47,7 @@ async function main(): Promise<void> {
     intervalMs: config.reconcileIntervalSeconds * 1000,
     queue,
   });
+  const containment = startContainment(deps);
   const http = await startWorkerHttpServer({
     host: config.http.host,
     port: config.http.port,
@@ -46,7 +56,7 @@ async function main(): Promise<void> {
     logger: deps.logger,
   });
   deps.logger.info(
-    { http: http.url, concurrency: config.concurrency, addons: [...addons.keys()], warmPool: config.warmPool, usageIntervalSeconds: config.usageIntervalSeconds },
+    { http: http.url, concurrency: config.concurrency, addons: [...addons.keys()], warmPool: config.warmPool, usageIntervalSeconds: config.usageIntervalSeconds, disks: config.disks },
     "worker started",
   );
 
@@ -55,7 +65,7 @@ async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     deps.logger.info({ signal }, "worker stopping: finishing running jobs");
-    await Promise.all([worker.close(), usageSampler.close(), reconciler.close()]);
+    await Promise.all([worker.close(), usageSampler.close(), reconciler.close(), containment.close()]);
     await http.close();
     await queue.close();
     await deps.db.$disconnect();

@@ -88,8 +88,9 @@ export class OperationContext {
     return {
       name: this.containerName,
       volumeName: this.volumeName,
-      spec: this.addon.containerSpec({ plan, credentials, image: this.image, port, bindAddress: this.deps.placement.bindAddress }),
+      spec: this.addon.containerSpec({ plan, credentials, image: this.image }),
       labels: { resourceId: this.resource.id, addonId: this.addon.id, plan: plan.name },
+      port,
     };
   }
 }

@@ -1,7 +1,7 @@
 import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
 import { OPERATIONS_QUEUE, jobCatalog, type JobName } from "@berth/jobs";
 import type { WorkerDeps } from "./deps.js";
-import { PermanentError } from "./errors.js";
+import { PermanentError, RefusedError } from "./errors.js";
 import { handlers } from "./handlers/index.js";
 import { JobReport } from "./job-report.js";
 import { OperationContext } from "./operation-context.js";
@@ -94,7 +94,10 @@ export async function runOperation(jobDeps: WorkerDeps, job: Job, token: string 
     deps.logger.warn({ operationId, resourceId: resource.id, err: message, final }, "operation attempt failed");
     finished(final ? "failed" : "retrying");
     await report.failed(attempt, message, final);
-    if (final) {
+    if (final && error instanceof RefusedError) {
+      // Declined, nothing changed: the resource keeps its status (the handler restored it).
+      await db.operation.update({ where: { id: operation.id }, data: { status: "failed", error: message, finishedAt: new Date() } });
+    } else if (final) {
       await db.$transaction([
         db.operation.update({ where: { id: operation.id }, data: { status: "failed", error: message, finishedAt: new Date() } }),
         db.resource.update({

@@ -30,6 +30,19 @@ describe("worker configuration", () => {
     expect(config.addons.get("redis")?.image).toBe("redis:7");
   });
 
+  it("puts each database on a disk of its own under /var/lib/berth/disks unless told otherwise; off means plain volumes", () => {
+    expect(loadWorkerConfig(valid, addons).disks).toEqual({ limits: "loop", dir: "/var/lib/berth/disks" });
+    expect(loadWorkerConfig({ ...valid, BERTH_DISK_LIMITS: "off", BERTH_DISK_DIR: "/srv/disks" }, addons).disks).toEqual({
+      limits: "off",
+      dir: "/srv/disks",
+    });
+    expect(() => loadWorkerConfig({ ...valid, BERTH_DISK_LIMITS: "quota" }, addons)).toThrow(/BERTH_DISK_LIMITS: must be "loop"/);
+    expect(() => loadWorkerConfig({ ...valid, BERTH_DISK_DIR: "disks" }, addons)).toThrow(/BERTH_DISK_DIR: must be an absolute path/);
+    // The worker mounts the disks where the engine binds them from: the same host.
+    expect(() => loadWorkerConfig({ ...valid, DOCKER_HOST: "tcp://10.0.0.5:2375" }, addons)).toThrow(/BERTH_DISK_LIMITS: "loop" needs the worker on the Docker host/);
+    expect(loadWorkerConfig({ ...valid, DOCKER_HOST: "tcp://10.0.0.5:2375", BERTH_DISK_LIMITS: "off" }, addons).dockerHost).toBe("tcp://10.0.0.5:2375");
+  });
+
   it("serves its health and metrics on 127.0.0.1:4001 unless told otherwise, and refuses a bad port", () => {
     expect(loadWorkerConfig(valid, addons).http).toEqual({ host: "127.0.0.1", port: 4001 });
     expect(loadWorkerConfig({ ...valid, BERTH_WORKER_HTTP_HOST: "0.0.0.0", BERTH_WORKER_HTTP_PORT: "9100" }, addons).http).toEqual({

@@ -68,6 +68,10 @@ describe.skipIf(!databaseUrl)("sampleUsageOnce", () => {
     unreachable: `fakedb-${randomUUID()}`,
     stopped: `fakedb-${randomUUID()}`,
     replacing: `fakedb-${randomUUID()}`,
+    /** Hurt by an OOM kill but running: sampled like any other. */
+    degraded: `fakedb-${randomUUID()}`,
+    /** Degraded, its container restarting: skipped without a warning. */
+    restarting: `fakedb-${randomUUID()}`,
   };
   const secret = `pw-${randomBytes(12).toString("hex")}`;
 
@@ -80,7 +84,7 @@ describe.skipIf(!databaseUrl)("sampleUsageOnce", () => {
   } as unknown as AddonDefinition;
   const runtime = {
     async usage(containerName: string): Promise<ContainerUsage | undefined> {
-      if (containerName === `berth-${ids.stopped}` || containerName === `berth-${ids.replacing}`) return undefined;
+      if ([ids.stopped, ids.replacing, ids.restarting].some((id) => containerName === `berth-${id}`)) return undefined;
       return { memoryBytes: 12_345_678, diskBytes: 5_000_000_000 };
     },
   } as unknown as ContainerRuntime;
@@ -113,7 +117,7 @@ describe.skipIf(!databaseUrl)("sampleUsageOnce", () => {
           addon: "fakedb",
           appId: "app-usage",
           plan: "small",
-          status: name === "replacing" ? "changing_plan" : "provisioned",
+          status: name === "replacing" ? "changing_plan" : name === "degraded" || name === "restarting" ? "degraded" : "provisioned",
           dockerHost,
           port: port++,
           credentials: secrets.sealJson({ password: name === "unreachable" ? secret : "fine-password" }),
@@ -137,13 +141,16 @@ describe.skipIf(!databaseUrl)("sampleUsageOnce", () => {
   it("stores a sample of every database it can reach, skips the others with a warning, and drops samples past the retention", async () => {
     const pass = await sampleUsageOnce(deps);
     expect(pass.sampled).toBeGreaterThanOrEqual(1);
-    expect(pass.skipped).toBeGreaterThanOrEqual(3);
+    expect(pass.skipped).toBeGreaterThanOrEqual(4);
 
-    const samples = await db.usageSample.findMany({ where: { resourceId: { in: Object.values(ids) } }, orderBy: { takenAt: "asc" } });
+    const samples = await db.usageSample.findMany({ where: { resourceId: { in: [ids.ok, ids.unreachable, ids.stopped, ids.replacing] } }, orderBy: { takenAt: "asc" } });
     expect(samples.map((sample) => [sample.resourceId, sample.diskBytes, sample.memoryBytes, sample.connections])).toEqual([
       [ids.ok, 2n, 2n, 0],
       [ids.ok, 5_000_000_000n, 12_345_678n, 4],
     ]);
+
+    const degraded = await db.usageSample.findMany({ where: { resourceId: { in: [ids.degraded, ids.restarting] } } });
+    expect(degraded.map((sample) => [sample.resourceId, sample.memoryBytes, sample.connections])).toEqual([[ids.degraded, 12_345_678n, 4]]);
 
     const warnings = logLines.filter((line) => line.level === 40 && Object.values(ids).includes(line.resourceId as string));
     expect(warnings.map((line) => line.resourceId).sort()).toEqual([ids.stopped, ids.unreachable].sort());

@@ -74,7 +74,7 @@ template_fits() {
 		case $_a in
 			--port=* | --bind[-_]address=* | --max[-_]connections=* | --skip[-_]name[-_]resolve | \
 				--innodb[-_]buffer[-_]pool[-_]size=* | --innodb[-_]log[-_]file[-_]size=* | \
-				--max[-_]allowed[-_]packet=*) ;;
+				--max[-_]allowed[-_]packet=* | --socket=* | --local[-_]infile=*) ;;
 			*) unset _a; return 1 ;;
 		esac
 	done

@@ -1,4 +1,4 @@
-import { containerLimits, defineAddon, generateIdentifier, generatePassword, type Endpoint } from "@berth/addon-sdk";
+import { containerLimits, defineAddon, generateIdentifier, generatePassword, type AdminCommand, type Endpoint } from "@berth/addon-sdk";
 import mysql from "mysql2/promise";
 import { mysqlPlans } from "./plans.js";
 
@@ -6,9 +6,14 @@ export interface MysqlCredentials extends Record<string, string> {
   user: string;
   password: string;
   database: string;
-  /** The server's root account; kept for operators, never handed to the app. */
+  /** The server's `root`: Berth's own, reachable only from inside the container, never handed to the app. */
   rootPassword: string;
 }
+
+const DATA_PATH = "/var/lib/mysql";
+const BERTH_FILES = "/run/berth";
+/** The official images run the server as the mysql user, uid/gid 999. */
+const MYSQL_UID = 999;
 
 export function mysqlUrl({ host, port, credentials }: Endpoint<MysqlCredentials>): string {
   const user = encodeURIComponent(credentials.user);
@@ -35,27 +40,50 @@ export const mysqlAddon = defineAddon<MysqlCredentials>({
     rootPassword: generatePassword(),
   }),
 
-  // The MYSQL_* variables and a command made only of server options are the
-  // contract shared by the official `mysql` and `mariadb` images (and Berth's local one).
-  containerSpec: ({ plan, credentials, image, port, bindAddress }) => ({
+  // The MARIADB_* variables (with their *_FILE forms) and a command made only of server options
+  // are the contract of the official `mariadb` image (and Berth's local one). Clients arrive
+  // through Berth's gateway on the socket (host `localhost` to the server); TCP listens only on the
+  // container's own loopback, where `root` lives: `bootstrap` locks root@localhost, so the
+  // administrator cannot be reached through the gateway at all.
+  containerSpec: ({ plan, credentials, image }) => ({
     image,
     command: [
-      `--port=${port}`,
-      `--bind-address=${bindAddress}`,
+      "--port=3306",
+      "--bind-address=127.0.0.1",
+      `--socket=${DATA_PATH}/mysqld.sock`,
       `--max-connections=${plan.settings.max_connections}`,
       `--innodb-buffer-pool-size=${plan.settings.innodb_buffer_pool_mb}M`,
       "--skip-name-resolve",
+      // The server reads no client-side files either (LOAD DATA LOCAL INFILE).
+      "--local-infile=0",
     ],
     env: {
-      MYSQL_USER: credentials.user,
-      MYSQL_PASSWORD: credentials.password,
-      MYSQL_DATABASE: credentials.database,
-      MYSQL_ROOT_PASSWORD: credentials.rootPassword,
+      MARIADB_USER: credentials.user,
+      MARIADB_DATABASE: credentials.database,
+      MARIADB_PASSWORD_FILE: `${BERTH_FILES}/password`,
+      MARIADB_ROOT_PASSWORD_FILE: `${BERTH_FILES}/root-password`,
+      MARIADB_ROOT_HOST: "127.0.0.1",
     },
-    dataPath: "/var/lib/mysql",
+    files: [
+      { path: `${BERTH_FILES}/password`, content: credentials.password },
+      { path: `${BERTH_FILES}/root-password`, content: credentials.rootPassword },
+      { path: `${BERTH_FILES}/root.cnf`, content: `[client]\nuser=root\npassword=${optionValue(credentials.rootPassword)}\nhost=127.0.0.1\nport=3306\n` },
+    ],
+    fileOwner: { uid: MYSQL_UID, gid: MYSQL_UID },
+    dataPath: DATA_PATH,
+    socketPath: `${DATA_PATH}/mysqld.sock`,
     ...containerLimits(plan),
     stopTimeoutSeconds: 30,
   }),
+
+  // The image grants the app's user ALL on its own database and nothing global (no FILE, SUPER,
+  // PROCESS, grant option); root@localhost, the account the socket (and so the gateway) would
+  // reach, is locked: Berth administers as root@127.0.0.1, inside the container.
+  bootstrap: ({ user, database }) =>
+    asRoot(`ALTER USER 'root'@'localhost' ACCOUNT LOCK;
+DROP USER IF EXISTS ''@'localhost', ''@'%';
+GRANT ALL ON ${ident(database)}.* TO ${literal(user)}@'%';
+`),
 
   connectionConfig: (endpoint) => ({ SCALINGO_MYSQL_URL: mysqlUrl(endpoint) }),
 
@@ -69,16 +97,29 @@ export const mysqlAddon = defineAddon<MysqlCredentials>({
       return connected - 1; // minus this session
     }),
 
-  // As root (MariaDB lets a user change its own password only with CREATE USER, and the two
-  // engines spell SET PASSWORD differently). Stored in the grant tables, so it survives container
-  // restarts and replacements; the server masks passwords in its logs.
-  rotatePassword: (endpoint, password, signal) => {
-    const asRoot = { ...endpoint, credentials: { ...endpoint.credentials, user: "root", password: endpoint.credentials.rootPassword } };
-    return withSession(asRoot, signal, async (connection) => {
-      await connection.query("ALTER USER ?@'%' IDENTIFIED BY ?", [endpoint.credentials.user, password]);
-    });
-  },
+  // As root (MariaDB lets a user change its own password only with CREATE USER). Stored in the
+  // grant tables, so it survives container restarts and replacements; the server masks passwords
+  // in its logs.
+  rotatePassword: ({ user }, password) => asRoot(`ALTER USER ${literal(user)}@'%' IDENTIFIED BY ${literal(password)};\n`),
 });
+
+/** SQL run as root over the container's own loopback (credentials from its option file); statements on stdin. */
+function asRoot(sql: string): AdminCommand {
+  return { command: ["mariadb", `--defaults-extra-file=${BERTH_FILES}/root.cnf`, "--batch"], stdin: sql };
+}
+
+function ident(name: string): string {
+  return `\`${name.replaceAll("`", "``")}\``;
+}
+
+function literal(value: string): string {
+  return `'${value.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+}
+
+/** A value of a MariaDB option file, quoted (the file format's own escapes). */
+function optionValue(value: string): string {
+  return `"${value.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+}
 
 /** One short authenticated session; an abort ends it. */
 async function withSession<T>(

@@ -1,4 +1,4 @@
-import type { EngineTestClient } from "@berth/addon-sdk/testing";
+import { expectRefusal, type EngineTestClient } from "@berth/addon-sdk/testing";
 import mysql from "mysql2/promise";
 
 export const mysqlTestClient: EngineTestClient = {
@@ -22,4 +22,48 @@ export const mysqlTestClient: EngineTestClient = {
     };
   },
   expectedSettings: (plan) => ({ max_connections: String(plan.settings.max_connections) }),
+  attacks: {
+    "holds a global privilege": async (url) => {
+      const grants = await asCustomer(url, async (connection) => (await connection.query<mysql.RowDataPacket[]>("SHOW GRANTS"))[0]);
+      const global = grants.map((row) => String(Object.values(row)[0])).filter((grant) => / ON \*\.\* /.test(grant) && !/^GRANT USAGE ON/.test(grant));
+      if (global.length > 0) throw new Error(`allowed: ${global.join("; ")}`);
+      return "refused: only USAGE on *.*";
+    },
+    "SELECT ... INTO OUTFILE writes a server file (FILE)": (url) => refused(url, "SELECT 1 INTO OUTFILE '/tmp/berth-attack'"),
+    "LOAD_FILE reads a server file": async (url) => {
+      const [rows] = await asCustomer(url, (connection) => connection.query<mysql.RowDataPacket[]>("SELECT LOAD_FILE('/etc/passwd') AS f"));
+      if (rows[0]?.f !== null) throw new Error("allowed: LOAD_FILE returned the file");
+      return "refused: LOAD_FILE returns NULL without FILE";
+    },
+    "INSTALL SONAME loads a plugin": (url) => refused(url, "INSTALL SONAME 'ha_blackhole'"),
+    "reads mysql.user": (url) => refused(url, "SELECT * FROM mysql.user"),
+    "SET GLOBAL": (url) => refused(url, "SET GLOBAL max_connections = 1000"),
+    "CREATE USER": (url) => refused(url, "CREATE USER 'intruder'@'%' IDENTIFIED BY 'intruder-password-0123456789'"),
+    "log in as root with no password": (url) => {
+      const root = new URL(url);
+      root.username = "root";
+      root.password = "";
+      return refused(root.toString(), "SELECT 1");
+    },
+  },
 };
+
+/** ER_DBACCESS_DENIED, ER_ACCESS_DENIED, ER_TABLEACCESS_DENIED, ER_SPECIFIC_ACCESS_DENIED, ER_ACCOUNT_HAS_BEEN_LOCKED… */
+const REFUSALS = new Set(["ER_DBACCESS_DENIED_ERROR", "ER_ACCESS_DENIED_ERROR", "ER_TABLEACCESS_DENIED_ERROR", "ER_SPECIFIC_ACCESS_DENIED_ERROR", "ER_ACCOUNT_HAS_BEEN_LOCKED"]);
+
+function refused(url: string, sql: string): Promise<string> {
+  return expectRefusal(
+    () => asCustomer(url, async (connection) => (await connection.query(sql))[0]),
+    (error) => REFUSALS.has((error as { code?: string }).code ?? ""),
+  );
+}
+
+async function asCustomer<T>(url: string, use: (connection: mysql.Connection) => Promise<T>): Promise<T> {
+  const connection = await mysql.createConnection({ uri: url, connectTimeout: 5_000 });
+  connection.on("error", () => undefined);
+  try {
+    return await use(connection);
+  } finally {
+    await connection.end().catch(() => undefined);
+  }
+}

@@ -1,4 +1,4 @@
-import { containerLimits, defineAddon, generateIdentifier, generatePassword, type Endpoint } from "@berth/addon-sdk";
+import { containerLimits, defineAddon, generateIdentifier, generatePassword, type AdminCommand, type Endpoint } from "@berth/addon-sdk";
 import pg from "pg";
 import { postgresqlPlans } from "./plans.js";
 import { scramSha256Verifier } from "./scram.js";
@@ -7,9 +7,29 @@ export interface PostgresqlCredentials extends Record<string, string> {
   user: string;
   password: string;
   database: string;
+  /** The cluster's superuser `postgres`: Berth's own, reachable only from inside the container. */
+  adminPassword: string;
 }
 
 const DATA_PATH = "/var/lib/postgresql/data";
+/** Where the official image (and Berth's) expects its sockets; the entrypoint's own sessions use it. */
+const RUN_PATH = "/var/run/postgresql";
+const BERTH_FILES = "/run/berth";
+/** The official images run PostgreSQL as uid/gid 999. */
+const POSTGRES_UID = 999;
+
+/**
+ * Who may connect, and how. Every client session arrives through Berth's gateway on the Unix
+ * socket, so TCP is off and `local` lines decide: the app's user with its password; the
+ * administrator `postgres` only by `peer` (an OS process of the postgres user inside the container:
+ * Berth's `docker exec`, or the image's entrypoint), never through the gateway, whose socket peer
+ * is another OS user.
+ */
+const PG_HBA = `# Written by Berth: see @berth/addon-postgresql.
+local all postgres peer
+local all all scram-sha-256
+host all all all reject
+`;
 
 export function postgresqlUrl({ host, port, credentials }: Endpoint<PostgresqlCredentials>): string {
   const user = encodeURIComponent(credentials.user);
@@ -33,32 +53,54 @@ export const postgresqlAddon = defineAddon<PostgresqlCredentials>({
     user: generateIdentifier("u_"),
     password: generatePassword(),
     database: generateIdentifier("db_"),
+    adminPassword: generatePassword(),
   }),
 
-  // Honours the official image's contract (POSTGRES_USER/PASSWORD/DB, PGDATA,
-  // a `postgres` command with -c settings), so the same spec runs `postgres:15`
-  // or Berth's locally built image.
-  containerSpec: ({ plan, credentials, image, port, bindAddress }) => ({
+  // Honours the official image's contract (POSTGRES_USER/PASSWORD_FILE/DB, PGDATA, a `postgres`
+  // command with -c settings), so the same spec runs `postgres:15` or Berth's locally built image.
+  // The cluster is made for the superuser `postgres`; `bootstrap` then adds the app's own user.
+  containerSpec: ({ plan, credentials, image }) => ({
     image,
     command: [
       "postgres",
-      "-c", `port=${port}`,
-      "-c", `listen_addresses=${bindAddress}`,
+      "-c", "listen_addresses=",
+      "-c", `unix_socket_directories=${RUN_PATH},${DATA_PATH}`,
+      "-c", `hba_file=${BERTH_FILES}/pg_hba.conf`,
       "-c", `max_connections=${plan.settings.max_connections}`,
       "-c", `shared_buffers=${plan.settings.shared_buffers_mb}MB`,
     ],
     env: {
-      POSTGRES_USER: credentials.user,
-      POSTGRES_PASSWORD: credentials.password,
-      POSTGRES_DB: credentials.database,
+      POSTGRES_USER: "postgres",
+      POSTGRES_DB: "postgres",
+      POSTGRES_PASSWORD_FILE: `${BERTH_FILES}/postgres-password`,
       PGDATA: DATA_PATH,
     },
+    files: [
+      { path: `${BERTH_FILES}/postgres-password`, content: credentials.adminPassword },
+      { path: `${BERTH_FILES}/pg_hba.conf`, content: PG_HBA },
+    ],
+    fileOwner: { uid: POSTGRES_UID, gid: POSTGRES_UID },
     dataPath: DATA_PATH,
+    socketPath: `${DATA_PATH}/.s.PGSQL.5432`,
     ...containerLimits(plan),
     // PostgreSQL's parallel workers use /dev/shm; keep it in step with memory.
     shmSizeBytes: Math.max(64, plan.limits.memoryMb / 4) * 1024 * 1024,
     stopTimeoutSeconds: 30,
   }),
+
+  // The app's user: owner of its database and of its public schema, nothing more (no superuser,
+  // no role or database creation, no replication, no RLS bypass; only trusted extensions, which
+  // PostgreSQL lets a database owner create). Other databases are closed to it.
+  bootstrap: ({ user, password, database }) =>
+    asAdministrator(`SELECT format('CREATE ROLE %I', ${literal(user)}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${literal(user)}) \\gexec
+ALTER ROLE ${ident(user)} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT PASSWORD ${literal(scramSha256Verifier(password))};
+SELECT format('CREATE DATABASE %I OWNER %I', ${literal(database)}, ${literal(user)}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${literal(database)}) \\gexec
+REVOKE ALL ON DATABASE postgres, template1 FROM PUBLIC;
+REVOKE ALL ON DATABASE ${ident(database)} FROM PUBLIC;
+\\connect ${ident(database)}
+ALTER SCHEMA public OWNER TO ${ident(user)};
+REVOKE ALL ON SCHEMA public FROM PUBLIC;
+`),
 
   connectionConfig: (endpoint) => ({ SCALINGO_POSTGRESQL_URL: postgresqlUrl(endpoint) }),
 
@@ -72,13 +114,29 @@ export const postgresqlAddon = defineAddon<PostgresqlCredentials>({
       return rows[0]!.n;
     }),
 
-  // The password lives in the cluster's catalog, so it survives container restarts and replacements.
-  rotatePassword: (endpoint, password, signal) =>
-    withSession(endpoint, signal, async (client) => {
-      const verifier = client.escapeLiteral(scramSha256Verifier(password));
-      await client.query(`ALTER ROLE ${client.escapeIdentifier(endpoint.credentials.user)} PASSWORD ${verifier}`);
-    }),
+  // A SCRAM verifier computed here: the plain password never reaches the server (nor its logs).
+  // It lives in the cluster's catalog, so it survives container restarts and replacements.
+  rotatePassword: ({ user }, password) =>
+    asAdministrator(`ALTER ROLE ${ident(user)} PASSWORD ${literal(scramSha256Verifier(password))};\n`),
 });
+
+/** SQL run by the superuser over the container's own socket (peer authentication); statements on stdin. */
+function asAdministrator(sql: string): AdminCommand {
+  return {
+    command: ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", RUN_PATH, "-p", "5432", "-U", "postgres", "-d", "postgres"],
+    stdin: sql,
+    user: "postgres",
+  };
+}
+
+function ident(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** A standard-conforming string literal (no backslash escapes). */
+function literal(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
 
 /** One short authenticated session; an abort ends it. */
 async function withSession<T>(endpoint: Endpoint<PostgresqlCredentials>, signal: AbortSignal, use: (client: pg.Client) => Promise<T>): Promise<T> {

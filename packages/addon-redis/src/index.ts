@@ -1,20 +1,53 @@
+import { createHash } from "node:crypto";
 import { containerLimits, defineAddon, generatePassword, type Endpoint } from "@berth/addon-sdk";
 import { Redis } from "ioredis";
 import { redisPlans } from "./plans.js";
 
 export interface RedisCredentials extends Record<string, string> {
+  /** The `default` user's: the app's. */
   password: string;
+  /** The `berth` ACL user's: Berth's own administrator, never handed to the app. */
+  adminPassword: string;
 }
 
 /**
  * A database, not a cache: when full, writes fail (`noeviction`) rather than
- * silently dropping keys. Apps that want a cache can set another policy with
- * CONFIG SET.
+ * silently dropping keys.
  */
 export const REDIS_EVICTION_POLICY = "noeviction";
 
+const DATA_PATH = "/data";
+/** The official images run Redis as uid/gid 999. */
+const REDIS_UID = 999;
+
+/**
+ * What the app's user may run: everything on its own keyspace, but nothing that reaches past it —
+ * no `@admin` (CONFIG, MODULE, DEBUG, SAVE/BGSAVE/BGREWRITEAOF, REPLICAOF/SLAVEOF, SHUTDOWN,
+ * MONITOR, ACL changes, FAILOVER, …) and no `@dangerous` (MIGRATE, RESTORE, SYNC/PSYNC, …), except
+ * the few dangerous-flagged commands that stay inside the database and that common clients and
+ * job queues use (INFO, KEYS, SORT, FLUSHDB/FLUSHALL, SWAPDB, naming and listing its own clients).
+ */
+export const REDIS_APP_PERMISSIONS =
+  "~* &* +@all -@admin -@dangerous +info +keys +sort +sort_ro +flushdb +flushall +swapdb +role " +
+  "+client|setname +client|getname +client|id +client|info +client|list +client|kill";
+
+/**
+ * The ACL file: SHA-256 hashes of the passwords, not the passwords. It lives on the volume (ACL
+ * users survive restarts) and Berth writes it again whenever it creates the container.
+ */
+function aclFile({ password, adminPassword }: RedisCredentials): string {
+  return `user default on sanitize-payload #${sha256(password)} ${REDIS_APP_PERMISSIONS}
+user berth on #${sha256(adminPassword)} ~* &* +@all
+`;
+}
+
+function sha256(value: string): string {
+  return createHash("sha256").update(value).digest("hex");
+}
+
+/** `default` spelled out: redis-cli 7.0 sends an empty user for `redis://:password@`, and is refused. */
 export function redisUrl({ host, port, credentials }: Endpoint<RedisCredentials>): string {
-  return `redis://:${encodeURIComponent(credentials.password)}@${host}:${port}`;
+  return `redis://default:${encodeURIComponent(credentials.password)}@${host}:${port}`;
 }
 
 export const redisAddon = defineAddon<RedisCredentials>({
@@ -29,26 +62,30 @@ export const redisAddon = defineAddon<RedisCredentials>({
   plans: redisPlans,
   readyTimeoutMs: 30_000,
 
-  generateCredentials: () => ({ password: generatePassword() }),
+  generateCredentials: () => ({ password: generatePassword(), adminPassword: generatePassword() }),
 
-  // The official image runs `redis-server` with these arguments in /data.
-  // Redis replaces its process title, so the password does not show in `ps`.
-  containerSpec: ({ plan, credentials, image, port, bindAddress }) => ({
+  // The official image runs `redis-server` with these arguments in /data. No TCP listener: clients
+  // arrive through Berth's gateway on the socket. Passwords are in the ACL file, not the command.
+  containerSpec: ({ plan, credentials, image }) => ({
     image,
     command: [
       "redis-server",
-      "--port", String(port),
-      "--bind", bindAddress,
-      "--requirepass", credentials.password,
+      "--port", "0",
+      "--unixsocket", `${DATA_PATH}/redis.sock`,
+      "--unixsocketperm", "777",
+      "--aclfile", `${DATA_PATH}/users.acl`,
       "--maxmemory", `${plan.settings.maxmemory_mb}mb`,
       "--maxmemory-policy", REDIS_EVICTION_POLICY,
       "--maxclients", String(plan.settings.maxclients),
       "--appendonly", "yes",
       "--appendfsync", "everysec",
-      "--dir", "/data",
+      "--dir", DATA_PATH,
     ],
     env: {},
-    dataPath: "/data",
+    files: [{ path: `${DATA_PATH}/users.acl`, content: aclFile(credentials), mode: 0o600 }],
+    fileOwner: { uid: REDIS_UID, gid: REDIS_UID },
+    dataPath: DATA_PATH,
+    socketPath: `${DATA_PATH}/redis.sock`,
     ...containerLimits(plan),
     stopTimeoutSeconds: 30,
   }),

@@ -23,6 +23,13 @@ export interface PlanLimits {
   /** Fraction of CPUs, e.g. 0.5. */
   readonly cpus: number;
   readonly pids: number;
+  /**
+   * The database's disk, in MiB: its volume is a filesystem of this size of its own (a loop-mounted
+   * image on the Docker host), so a write past it fails in the engine with "no space left on
+   * device" and the host's disk is untouched. The engine's data, WAL/AOF and temporary files all
+   * live there. Shown to customers (plan description, dashboard).
+   */
+  readonly diskMb: number;
 }
 
 /** Engine credentials, generated once per resource and stored encrypted. */
@@ -39,19 +46,50 @@ export interface ContainerSpecInput<C extends AddonCredentials = AddonCredential
   readonly plan: AddonPlan;
   readonly credentials: C;
   readonly image: string;
-  /** The database listens on this port of the host network. */
-  readonly port: number;
-  /** The address the database binds to (never all interfaces unless configured so). */
-  readonly bindAddress: string;
+}
+
+/**
+ * A file Berth writes into the container before it starts: how secrets and Berth's own engine
+ * configuration reach a database, never through its environment or command line (both are
+ * visible to anyone who can inspect the container).
+ */
+export interface ContainerFile {
+  /** Absolute path in the container; missing parent directories are created for `owner`, mode 0700. */
+  readonly path: string;
+  readonly content: string;
+  /** Default 0o400: only the engine's own user reads it. */
+  readonly mode?: number;
+}
+
+/**
+ * A command Berth runs inside the database's container (Docker exec) for its own administrative
+ * work (least-privilege set-up, password changes). The command line is visible through the Docker
+ * API: secrets go to `stdin` only.
+ */
+export interface AdminCommand {
+  readonly command: readonly string[];
+  readonly stdin?: string;
+  /** The OS user in the container (default: the image's). */
+  readonly user?: string;
 }
 
 /** A container described as plain data; the worker's runtime turns it into Docker calls. */
 export interface ContainerSpec {
   readonly image: string;
   readonly command: readonly string[];
+  /** Never a secret: use `files`. */
   readonly env: Readonly<Record<string, string>>;
+  /** Written into the container before each start, owned by `fileOwner`. */
+  readonly files: readonly ContainerFile[];
+  /** The engine's OS user and group in the image, who must read `files`. */
+  readonly fileOwner: { readonly uid: number; readonly gid: number };
   /** Where the resource's volume is mounted. */
   readonly dataPath: string;
+  /**
+   * The Unix socket the engine listens on, inside `dataPath`: the container has no network, and
+   * Berth's gateway pipes the database's public port to this socket.
+   */
+  readonly socketPath: string;
   readonly memoryBytes: number;
   readonly nanoCpus: number;
   readonly pidsLimit: number;
@@ -84,19 +122,24 @@ export interface AddonDefinition<C extends AddonCredentials = AddonCredentials> 
    */
   probe(endpoint: Endpoint<C>, signal: AbortSignal): Promise<void>;
   /**
+   * Least privilege, set up once the engine runs (optional: an engine whose image already makes
+   * it so needs none): the app's user owns its database and nothing more, and Berth's own
+   * administrator is reachable only from inside the container. Must be idempotent; the worker
+   * runs it until it exits 0 (the server may still be starting) or `readyTimeoutMs` passes.
+   */
+  bootstrap?(credentials: C): AdminCommand;
+  /**
    * Usage metering: the number of client sessions the engine reports right
    * now, not counting the one this call opens to ask. Rejects when the
    * database cannot be asked.
    */
   connections(endpoint: Endpoint<C>, signal: AbortSignal): Promise<number>;
   /**
-   * Warm pool (optional): gives the running database's user a new password,
-   * connected with the current credentials. The engine must keep the new
-   * password across restarts (stored in its data, not in the container's
-   * command). Addons without it get no warm pool: their databases are built
-   * when asked for.
+   * Warm pool (optional): the administrative command that gives the app's user a new password.
+   * The engine must keep it across restarts and container replacements (stored in its data).
+   * Addons without it get no warm pool: their databases are built when asked for.
    */
-  rotatePassword?(endpoint: Endpoint<C>, password: string, signal: AbortSignal): Promise<void>;
+  rotatePassword?(credentials: C, password: string): AdminCommand;
 }
 
 /** The container limits a plan sets, as the `ContainerSpec` fields every engine uses. */
@@ -110,4 +153,11 @@ export function containerLimits(plan: AddonPlan): Pick<ContainerSpec, "memoryByt
 
 export function findPlan(addon: Pick<AddonDefinition, "plans">, name: string): AddonPlan | undefined {
   return addon.plans.find((plan) => plan.name === name);
+}
+
+/** A plan's disk as customers read it: `1 GiB`, `10 GiB`, `64 MiB`. */
+export function formatDiskMb(diskMb: number): string {
+  if (diskMb >= 1024 && diskMb % 1024 === 0) return `${diskMb / 1024} GiB`;
+  if (diskMb >= 1024) return `${(diskMb / 1024).toFixed(1)} GiB`;
+  return `${diskMb} MiB`;
 }

@@ -2,6 +2,8 @@ import { ENV_VAR_NAME_PATTERN } from "@berth/protocol";
 import type { AddonCredentials, AddonDefinition } from "./addon-definition.js";
 
 const ADDON_ID_PATTERN = /^[a-z][a-z0-9-]{1,30}$/;
+/** The smallest disk a plan may have (the tests' tiny plans use it). */
+export const MIN_DISK_MB = 32;
 
 /**
  * Checks an addon definition once, when its package is loaded, so a broken
@@ -21,6 +23,10 @@ export function defineAddon<C extends AddonCredentials>(addon: AddonDefinition<C
     seen.add(plan.name);
     if (plan.limits.memoryMb <= 0 || plan.limits.cpus <= 0 || plan.limits.pids <= 0) {
       problems.push(`plan "${plan.name}" must have positive memory, CPU and pids limits`);
+    }
+    // A filesystem smaller than this has hardly room for an engine's own files (ext4's journal, WAL).
+    if (!Number.isInteger(plan.limits.diskMb) || plan.limits.diskMb < MIN_DISK_MB) {
+      problems.push(`plan "${plan.name}" must have a disk (limits.diskMb) of a whole number of MiB, at least ${MIN_DISK_MB}`);
     }
   }
   if (addon.readyTimeoutMs <= 0) problems.push("readyTimeoutMs must be positive");

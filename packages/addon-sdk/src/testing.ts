@@ -11,6 +11,26 @@ export interface EngineTestClient {
   connect(url: string): Promise<EngineSession>;
   /** Settings the engine reports for a database on this plan, as strings (e.g. `{ max_connections: "20" }`). */
   expectedSettings(plan: AddonPlan): Record<string, string>;
+  /**
+   * What a hostile customer tries with the delivered URL to reach past their own database (the
+   * host, the control plane, other tenants): run a program, read or write server files, load
+   * code, become an administrator, replicate elsewhere. Each resolves with the engine's refusal
+   * (its error, checked to be a permission refusal, not a failed connection) and rejects with
+   * "allowed: …" when the engine let it through.
+   */
+  readonly attacks: Readonly<Record<string, (url: string) => Promise<string>>>;
+}
+
+/** The error an attack expects: the engine's permission refusal, recognised by `isRefusal`. */
+export async function expectRefusal(attempt: () => Promise<unknown>, isRefusal: (error: unknown) => boolean): Promise<string> {
+  let outcome: unknown;
+  try {
+    outcome = await attempt();
+  } catch (error) {
+    if (isRefusal(error)) return error instanceof Error ? error.message : String(error);
+    throw error;
+  }
+  throw new Error(`allowed: ${JSON.stringify(outcome)?.slice(0, 200)}`);
 }
 
 export interface EngineSession {

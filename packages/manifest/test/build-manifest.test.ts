@@ -1,3 +1,4 @@
+import { formatDiskMb } from "@berth/addon-sdk";
 import { addons } from "@berth/addons";
 import { manifestSchema } from "@berth/protocol";
 import { describe, expect, it } from "vitest";
@@ -49,6 +50,13 @@ describe("buildManifest", () => {
     });
     // A test instance on http is fine: only production must be https.
     expect(checkManifest(manifest, { addons })).toEqual([]);
+  });
+
+  it.each([...addons.values()])("tells customers each $id plan's disk size in its description", (addon) => {
+    const manifest = buildManifest(addon, deployment);
+    for (const [index, plan] of addon.plans.entries()) {
+      expect(manifest.plans[index]!.description).toContain(`${formatDiskMb(plan.limits.diskMb)} of disk`);
+    }
   });
 
   it("uses the public URL for the test URLs by default and a given logo URL as is", () => {

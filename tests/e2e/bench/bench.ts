@@ -10,7 +10,12 @@
  * 2. end to end per engine: POST → provision callback at the platform stand-in, cold, p50/p95;
  *    then PostgreSQL from a warm pool;
  * 3. N provisions at once: time until all are provisioned, and failures;
- * 4. plan change and deprovision times; API and worker memory (RSS).
+ * 4. plan change and deprovision times; API and worker memory (RSS);
+ * 5. isolation: Redis and PostgreSQL on their Unix socket directly vs through the gateway
+ *    (latency, throughput with redis-benchmark and pgbench), the gateway's memory per database
+ *    (bench/isolation.ts).
+ *
+ * `--only accept,engines,warm,isolation` runs some parts (default: all); bench.json then holds those.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -23,13 +28,26 @@ import { addons } from "@berth/addons";
 import autocannon from "autocannon";
 import { freePort } from "../src/ports.js";
 import { startStack, waitUntil, type Stack } from "../src/index.js";
+import { benchIsolation } from "./isolation.js";
 
 const { values } = parseArgs({
-  options: { runs: { type: "string", default: "10" }, concurrent: { type: "string", default: "20" }, seconds: { type: "string", default: "5" } },
+  options: {
+    runs: { type: "string", default: "10" },
+    concurrent: { type: "string", default: "20" },
+    seconds: { type: "string", default: "5" },
+    only: { type: "string", default: "accept,engines,warm,isolation" },
+    rounds: { type: "string", default: "2000" },
+    requests: { type: "string", default: "50000" },
+    "idle-routes": { type: "string", default: "20" },
+  },
 });
 const runs = Number(values.runs);
 const concurrent = Number(values.concurrent);
 const seconds = Number(values.seconds);
+const SECTIONS = ["accept", "engines", "warm", "isolation"];
+const only = new Set(values.only.split(",").map((part) => part.trim()).filter(Boolean));
+for (const section of only) if (!SECTIONS.includes(section)) throw new Error(`--only: unknown part "${section}" (parts: ${SECTIONS.join(", ")})`);
+const want = (section: string) => only.has(section);
 
 const percentile = (samples: number[], p: number) => {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -37,7 +55,7 @@ const percentile = (samples: number[], p: number) => {
 };
 const ms = (value: number) => Math.round(value);
 const rssMiB = async (pid: number) => ms(Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024);
-const results: Record<string, unknown> = { at: new Date().toISOString(), runs, concurrent, seconds };
+const results: Record<string, unknown> = { at: new Date().toISOString(), parts: [...only], runs, concurrent, seconds };
 
 async function load(url: string, headers: Record<string, string>, body: () => string, duration = seconds, connections = 20) {
   const result = await autocannon({
@@ -69,7 +87,7 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 
 // 1. The accept path, with no worker: what the platform waits for. Both servers log warnings only.
 let apiRssMiB = 0;
-{
+if (want("accept")) {
   const stack = await startStack({ inProcessWorker: false });
   const [barePort, apiPort] = [await freePort(), await freePort()];
   const bare = await startProcess("./bare-server.ts", { PORT: String(barePort) }, `http://127.0.0.1:${barePort}/health`);
@@ -113,79 +131,81 @@ let apiRssMiB = 0;
   }
 }
 
-const stack: Stack = await startStack({ inProcessWorker: false, workerConcurrency: 8 });
-const worker = await stack.spawnWorker();
-try {
-  // 2. End to end per engine, cold, one at a time.
-  const endToEnd: Record<string, { p50: number; p95: number; runs: number[] }> = {};
-  for (const addon of addons.values()) {
-    const driver = stack.driver(addon.id);
-    const timings: number[] = [];
-    for (let run = 0; run < runs; run++) {
+if (want("engines")) {
+  const stack: Stack = await startStack({ inProcessWorker: false, workerConcurrency: 8 });
+  const worker = await stack.spawnWorker();
+  try {
+    // 2. End to end per engine, cold, one at a time.
+    const endToEnd: Record<string, { p50: number; p95: number; runs: number[] }> = {};
+    for (const addon of addons.values()) {
+      const driver = stack.driver(addon.id);
+      const timings: number[] = [];
+      for (let run = 0; run < runs; run++) {
+        const started = performance.now();
+        const response = await driver.provision({ plan: addon.plans[0]!.name, app_id: `bench-${run}` });
+        if (response.status !== 202) throw new Error(`provision answered ${response.status}: ${JSON.stringify(response.body)}`);
+        const { id } = response.body as { id: string };
+        await stack.standIn.waitForProvisioned(id, { timeoutMs: 120_000 });
+        timings.push(performance.now() - started);
+        await driver.deprovision(id);
+      }
+      endToEnd[addon.id] = { p50: ms(percentile(timings, 50)), p95: ms(percentile(timings, 95)), runs: timings.map(ms) };
+    }
+    results.endToEnd = endToEnd;
+    console.log("\n2. POST → provision callback, %d cold runs per engine (ms)", runs);
+    console.table(Object.fromEntries(Object.entries(endToEnd).map(([id, r]) => [id, { p50: r.p50, p95: r.p95 }])));
+
+    // 3. Many at once.
+    {
+      const driver = stack.driver("postgresql");
       const started = performance.now();
-      const response = await driver.provision({ plan: addon.plans[0]!.name, app_id: `bench-${run}` });
-      if (response.status !== 202) throw new Error(`provision answered ${response.status}: ${JSON.stringify(response.body)}`);
-      const { id } = response.body as { id: string };
-      await stack.standIn.waitForProvisioned(id, { timeoutMs: 120_000 });
-      timings.push(performance.now() - started);
-      await driver.deprovision(id);
-    }
-    endToEnd[addon.id] = { p50: ms(percentile(timings, 50)), p95: ms(percentile(timings, 95)), runs: timings.map(ms) };
-  }
-  results.endToEnd = endToEnd;
-  console.log("\n2. POST → provision callback, %d cold runs per engine (ms)", runs);
-  console.table(Object.fromEntries(Object.entries(endToEnd).map(([id, r]) => [id, { p50: r.p50, p95: r.p95 }])));
+      const ids = await Promise.all(
+        Array.from({ length: concurrent }, async (_, index) => {
+          const response = await driver.provision({ plan: "postgresql-sandbox", app_id: `burst-${index}` });
+          return (response.body as { id: string }).id;
+        }),
+      );
+      await waitUntil(
+        `${concurrent} provisions`,
+        async () => (await stack.db.resource.count({ where: { id: { in: ids }, status: { in: ["provisioned", "failed"] } } })) === concurrent,
+        { timeoutMs: 600_000, intervalMs: 100 },
+      );
+      const elapsed = performance.now() - started;
+      const failed = await stack.db.resource.count({ where: { id: { in: ids }, status: "failed" } });
+      results.burst = { concurrent, allDoneMs: ms(elapsed), failures: failed };
+      console.log(`\n3. ${concurrent} PostgreSQL provisions at once: all done in ${ms(elapsed)} ms, ${failed} failures`);
 
-  // 3. Many at once.
-  {
-    const driver = stack.driver("postgresql");
-    const started = performance.now();
-    const ids = await Promise.all(
-      Array.from({ length: concurrent }, async (_, index) => {
-        const response = await driver.provision({ plan: "postgresql-sandbox", app_id: `burst-${index}` });
-        return (response.body as { id: string }).id;
-      }),
-    );
-    await waitUntil(
-      `${concurrent} provisions`,
-      async () => (await stack.db.resource.count({ where: { id: { in: ids }, status: { in: ["provisioned", "failed"] } } })) === concurrent,
-      { timeoutMs: 600_000, intervalMs: 100 },
-    );
-    const elapsed = performance.now() - started;
-    const failed = await stack.db.resource.count({ where: { id: { in: ids }, status: "failed" } });
-    results.burst = { concurrent, allDoneMs: ms(elapsed), failures: failed };
-    console.log(`\n3. ${concurrent} PostgreSQL provisions at once: all done in ${ms(elapsed)} ms, ${failed} failures`);
-
-    // 4. Plan change and deprovision, measured on these databases.
-    const changeTimings: number[] = [];
-    for (const id of ids.slice(0, 5)) {
-      const changeStarted = performance.now();
-      await driver.changePlan(id, "postgresql-starter-512");
-      await waitUntil("plan change", async () => (await stack.db.resource.findUnique({ where: { id } }))?.plan === "postgresql-starter-512", { intervalMs: 25 });
-      changeTimings.push(performance.now() - changeStarted);
+      // 4. Plan change and deprovision, measured on these databases.
+      const changeTimings: number[] = [];
+      for (const id of ids.slice(0, 5)) {
+        const changeStarted = performance.now();
+        await driver.changePlan(id, "postgresql-starter-512");
+        await waitUntil("plan change", async () => (await stack.db.resource.findUnique({ where: { id } }))?.plan === "postgresql-starter-512", { intervalMs: 25 });
+        changeTimings.push(performance.now() - changeStarted);
+      }
+      const deprovisionTimings: number[] = [];
+      for (const id of ids) {
+        const deprovisionStarted = performance.now();
+        await driver.deprovision(id);
+        await waitUntil("deprovision", async () => (await stack.db.resource.findUnique({ where: { id } }))?.status === "deprovisioned", { intervalMs: 25 });
+        deprovisionTimings.push(performance.now() - deprovisionStarted);
+      }
+      results.operations = {
+        planChange: { p50: ms(percentile(changeTimings, 50)), max: ms(Math.max(...changeTimings)) },
+        deprovision: { p50: ms(percentile(deprovisionTimings, 50)), max: ms(Math.max(...deprovisionTimings)) },
+      };
+      results.memory = { workerRssMiB: await rssMiB(worker.pid), apiRssMiB };
+      console.log("\n4. Operations (ms) and memory (MiB; the API's after part 1's load)");
+      console.table(results.operations);
+      console.table(results.memory);
     }
-    const deprovisionTimings: number[] = [];
-    for (const id of ids) {
-      const deprovisionStarted = performance.now();
-      await driver.deprovision(id);
-      await waitUntil("deprovision", async () => (await stack.db.resource.findUnique({ where: { id } }))?.status === "deprovisioned", { intervalMs: 25 });
-      deprovisionTimings.push(performance.now() - deprovisionStarted);
-    }
-    results.operations = {
-      planChange: { p50: ms(percentile(changeTimings, 50)), max: ms(Math.max(...changeTimings)) },
-      deprovision: { p50: ms(percentile(deprovisionTimings, 50)), max: ms(Math.max(...deprovisionTimings)) },
-    };
-    results.memory = { workerRssMiB: await rssMiB(worker.pid), apiRssMiB };
-    console.log("\n4. Operations (ms) and memory (MiB; the API's after part 1's load)");
-    console.table(results.operations);
-    console.table(results.memory);
+  } finally {
+    await stack.close();
   }
-} finally {
-  await stack.close();
 }
 
 // 2b. PostgreSQL from a warm pool: each run starts with the pool full, as a steady deployment has it.
-{
+if (want("warm")) {
   const poolSize = 2;
   const plan = "postgresql-sandbox";
   const warmStack = await startStack({ inProcessWorker: false, env: { BERTH_WARM_POOL: `${plan}=${poolSize}` } });
@@ -206,13 +226,18 @@ try {
       await driver.deprovision(id);
     }
     const warm = { p50: ms(percentile(timings, 50)), p95: ms(percentile(timings, 95)), runs: timings.map(ms), poolSize };
-    (results.endToEnd as Record<string, unknown>)["postgresql (warm pool)"] = warm;
+    results.endToEnd = { ...(results.endToEnd as Record<string, unknown> | undefined), "postgresql (warm pool)": warm };
     console.log("\n2b. PostgreSQL from a warm pool of %d, %d runs (ms)", poolSize, runs);
     console.table({ "postgresql (warm pool)": { p50: warm.p50, p95: warm.p95 } });
   } finally {
     await poolWorker.stop();
     await warmStack.close();
   }
+}
+
+// 5. Isolation: what the gateway costs.
+if (want("isolation")) {
+  results.isolation = await benchIsolation({ rounds: Number(values.rounds), seconds, requests: Number(values.requests), idleRoutes: Number(values["idle-routes"]) });
 }
 
 await mkdir("../../bench-results", { recursive: true });

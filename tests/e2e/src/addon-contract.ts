@@ -1,10 +1,17 @@
 import type { AddonDefinition } from "@berth/addon-sdk";
 import type { EngineTestClient } from "@berth/addon-sdk/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SecretBox } from "@berth/db";
 import { containersOf, dockerInspect, volumeExists } from "./docker.js";
+import { networkOfNamespace, tcpConnects, tcpFromNamespaceOf, type Target } from "./network-namespace.js";
 import { startStack, type Stack } from "./stack.js";
 
 const MiB = 1024 * 1024;
+
+function hostPort(url: string): Target {
+  const { hostname, port } = new URL(url);
+  return { host: hostname, port: Number(port) };
+}
 const WAIT = { timeout: 120_000, interval: 200 };
 
 /**
@@ -50,6 +57,42 @@ export function runAddonContract(addon: AddonDefinition, engine: EngineTestClien
 
     it("applies the plan's limits, in Docker and in the engine", async () => {
       await expectPlanApplied(firstPlan);
+    });
+
+    // Each attack a hostile customer tries with the delivered URL is refused by the engine itself.
+    it.each(Object.keys(engine.attacks))("refuses the customer's attack: %s", async (name) => {
+      const refusal = await engine.attacks[name]!(url);
+      console.log(`[attack] ${addon.id}: ${name} → ${refusal}`);
+      expect(refusal).not.toBe("");
+    });
+
+    it("has no network: nothing on the host's loopback answers from inside its container, and no route leads out", async () => {
+      const inspect = (await dockerInspect(`berth-${id}`))!;
+      expect(inspect.HostConfig.NetworkMode).toBe("none");
+      const targets: Record<string, Target> = {
+        "the control plane's PostgreSQL": hostPort(stack.env.BERTH_DATABASE_URL!),
+        "Berth's Redis (the job queue)": hostPort(stack.env.BERTH_REDIS_URL!),
+        "the provider API": hostPort(stack.apiUrl),
+        "the platform stand-in": hostPort(stack.standIn.url),
+        "this database's public port, where any tenant's gateway port is": hostPort(url),
+      };
+      // Each target does answer on the host: the refusals below are the container's doing.
+      for (const [name, target] of Object.entries(targets)) expect([name, await tcpConnects(target)]).toEqual([name, true]);
+      const outcomes = await tcpFromNamespaceOf(inspect.State.Pid, Object.values(targets));
+      const fromInside = Object.fromEntries(Object.keys(targets).map((name, index) => [name, outcomes[index]]));
+      console.log(`[attack] ${addon.id}: connections from inside the container → ${JSON.stringify(fromInside)}`);
+      for (const [name, outcome] of Object.entries(fromInside)) expect([name, outcome]).not.toEqual([name, "connected"]);
+      expect(await networkOfNamespace(inspect.State.Pid)).toEqual({ interfaces: ["lo"], routesOut: [] });
+    });
+
+    it("keeps every password out of the Docker API (environment, command line, labels)", async () => {
+      const secrets = new SecretBox(Buffer.from(stack.env.BERTH_ENCRYPTION_KEY!, "base64"));
+      const record = await stack.db.resource.findUniqueOrThrow({ where: { id } });
+      const credentials = secrets.openJson<Record<string, string>>(record.credentials!);
+      const inspected = JSON.stringify(await dockerInspect(`berth-${id}`));
+      const passwords = Object.entries(credentials).filter(([field]) => /password/i.test(field));
+      expect(passwords.length).toBeGreaterThan(0);
+      for (const [field, value] of passwords) expect([field, inspected.includes(value)]).toEqual([field, false]);
     });
 
     it("refuses a wrong password", async () => {
@@ -98,11 +141,15 @@ export function runAddonContract(addon: AddonDefinition, engine: EngineTestClien
 
   describe(`${addon.name} that never becomes ready`, () => {
     const readyTimeoutMs = 4_000;
-    // A real container that listens, but not where it is reached: the worker's probes never succeed.
+    // A real container that listens, but not where it is reached (the gateway pipes to a socket
+    // the engine never makes): the worker's probes never succeed.
     const unreachable: AddonDefinition = {
       ...addon,
       readyTimeoutMs,
-      containerSpec: (input) => addon.containerSpec({ ...input, bindAddress: "127.0.0.2" }),
+      containerSpec: (input) => {
+        const spec = addon.containerSpec(input);
+        return { ...spec, socketPath: `${spec.dataPath}/nobody-listens-here.sock` };
+      },
     };
     let stack: Stack;
     beforeAll(async () => {

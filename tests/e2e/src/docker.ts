@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import type { AdminCommand } from "@berth/addon-sdk";
 
 const run = promisify(execFile);
 
@@ -22,6 +23,18 @@ export async function volumeExists(name: string): Promise<boolean> {
   }
 }
 
+/**
+ * Runs an addon's administrative command in a database's container, as an operator would with
+ * `docker exec -i` (stdin written and closed). Rejects on a non-zero exit.
+ */
+export async function dockerExec(containerName: string, { command, stdin, user }: AdminCommand): Promise<string> {
+  const args = ["exec", "-i", ...(user ? ["--user", user] : []), containerName, ...command];
+  return new Promise((resolve, reject) => {
+    const child = execFile("docker", args, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)));
+    child.stdin!.end(stdin ?? "");
+  });
+}
+
 /** Names of containers labelled for this resource. */
 export async function containersOf(resourceId: string): Promise<string[]> {
   const { stdout } = await run("docker", ["ps", "-a", "--filter", `label=berth.resource=${resourceId}`, "--format", "{{.Names}}"]);
@@ -30,7 +43,7 @@ export async function containersOf(resourceId: string): Promise<string[]> {
 
 export interface DockerInspect {
   Name: string;
-  State: { Running: boolean; Status: string };
+  State: { Running: boolean; Status: string; Pid: number };
   Config: { Labels: Record<string, string>; Image: string };
   HostConfig: { Memory: number; NanoCpus: number; PidsLimit: number | null; SecurityOpt: string[] | null; NetworkMode: string };
 }

@@ -6,3 +6,4 @@ export * from "./wait.js";
 export * from "./redis-server.js";
 export * from "./private-docker.js";
 export * from "./test-postgres.js";
+export * from "./network-namespace.js";

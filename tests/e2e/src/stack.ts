@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
+import { join } from "node:path";
 import type { AddonDefinition } from "@berth/addon-sdk";
 import { addons as installedAddons } from "@berth/addons";
 import { buildApp, deriveSessionKey, loadApiConfig } from "@berth/api";
@@ -6,14 +7,19 @@ import { SecretBox, createDatabase, type PrismaClient } from "@berth/db";
 import { OperationQueue, openBerthQueues } from "@berth/jobs";
 import { startPlatformStandIn, type PlatformDriver, type PlatformStandIn } from "@berth/platform-standin";
 import {
+  createGateway,
+  DiskImages,
   createWorkerDeps,
+  loadGatewayConfig,
   createWorkerMetrics,
   loadWorkerConfig,
+  startContainment,
   startOperationWorker,
   startWarmPool,
   startUsageSampler,
   startWorkerHttpServer,
   workerReadinessChecks,
+  type ContainmentWatcher,
   type WorkerHttpServer,
   type WorkerMetrics,
 } from "@berth/worker";
@@ -37,6 +43,11 @@ export interface StackOptions {
   inProcessWorker?: boolean;
   /** Another Redis than the shared one (fault tests restart theirs). */
   redisUrl?: string;
+  /**
+   * Containment watchers following Docker's events, each with dependencies of its own as separate
+   * workers would have (default 1 with an in-process worker, as in production; 0: none).
+   */
+  containmentWatchers?: number;
   /** Job options of the operations queue, e.g. fewer attempts to reach a retry budget quickly. */
   jobOptions?: ConstructorParameters<typeof OperationQueue>[0]["jobOptions"];
   /** The API logs its JSON lines (at info) here; by default it logs nothing. */
@@ -66,6 +77,10 @@ export interface Stack {
   adminCredentials(): { username: string; password: string } | undefined;
   /** Starts a worker in a process of its own; `killAtStep` makes it SIGKILL itself as that step begins. */
   spawnWorker(options?: { killAtStep?: string; killKind?: string }): Promise<WorkerProcess>;
+  /** The stack's containment watchers (see `StackOptions.containmentWatchers`). */
+  readonly containment: readonly ContainmentWatcher[];
+  /** Log lines (pino JSON, level warn and above) of the in-process worker and its containment watchers. */
+  readonly workerLog: readonly string[];
   /** The in-process worker's metrics (what its `/metrics` serves). */
   readonly workerMetrics: WorkerMetrics["registry"];
   /** Starts the in-process worker's HTTP server (`/health`, `/health/ready`, `/metrics`) on a free loopback port; closed with the stack. */
@@ -107,6 +122,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     DOCKER_HOST: services.dockerHost,
     BERTH_WORKER_CONCURRENCY: String(options.workerConcurrency ?? 4),
     LOG_LEVEL: "warn",
+    BERTH_GATEWAY_DRAIN_SECONDS: "1",
+    // Disk images of this checkout's tests, like scripts/start.sh's (the deployment id makes a subdirectory per test database).
+    BERTH_DISK_DIR: process.env.BERTH_DISK_DIR ?? join(import.meta.dirname, "..", "..", "..", ".berth", "disks"),
     BERTH_ADMIN_USERNAME: `operator-${randomBytes(4).toString("hex")}`,
     BERTH_ADMIN_PASSWORD: randomBytes(24).toString("base64url"),
     ...options.env,
@@ -117,9 +135,23 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     env[`BERTH_ADDON_${id.toUpperCase()}_SSO_SALT`] = ssoSalt;
   }
 
+  // The only data path into the databases (their containers have no network), as in production.
+  const gateway = createGateway(loadGatewayConfig(env), { http: false, logger: pino({ level: "warn", name: "berth-gateway-test" }) });
+  await gateway.start();
+
   const workerConfig = loadWorkerConfig(env, addons);
   const workerMetrics = createWorkerMetrics();
-  const workerDeps = createWorkerDeps(workerConfig, addons, pino({ level: "warn", name: "berth-worker-test" }), workerMetrics);
+  const workerLog: string[] = [];
+  const workerLogger = pino(
+    { level: "warn", name: "berth-worker-test" },
+    {
+      write(line: string) {
+        workerLog.push(line);
+        process.stdout.write(line);
+      },
+    },
+  );
+  const workerDeps = createWorkerDeps(workerConfig, addons, workerLogger, workerMetrics);
   const workerHttpServers: WorkerHttpServer[] = [];
   const workerRedis = new Redis(env.BERTH_REDIS_URL!, { maxRetriesPerRequest: null });
   const worker: Worker | undefined =
@@ -127,6 +159,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ? undefined
       : startOperationWorker(workerDeps, { connection: workerRedis, prefix: queuePrefix, concurrency: workerConfig.concurrency });
   const workerProcesses: WorkerProcess[] = [];
+  const watcherCount = options.containmentWatchers ?? (worker ? 1 : 0);
+  // The first shares the in-process worker's dependencies; others have their own, like other workers.
+  const containmentDeps = Array.from({ length: watcherCount }, (_, index) =>
+    index === 0 ? workerDeps : createWorkerDeps(workerConfig, addons, workerLogger.child({ watcher: index }), createWorkerMetrics()),
+  );
+  const containment = containmentDeps.map((deps) => startContainment(deps));
   const usageSampler = options.usageIntervalMs
     ? await startUsageSampler(workerDeps, { connection: workerRedis, prefix: queuePrefix, intervalMs: options.usageIntervalMs })
     : undefined;
@@ -167,6 +205,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       workerProcesses.push(child);
       return child;
     },
+    containment,
+    workerLog,
     workerMetrics: workerMetrics.registry,
     async startWorkerHttp() {
       const server = await startWorkerHttpServer({
@@ -180,6 +220,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
     async close() {
       await Promise.all(workerHttpServers.map((server) => server.close()));
+      // Before removing leftovers: their removal is no incident.
+      await Promise.all(containment.map((watcher) => watcher.close()));
       await app.close();
       await worker?.close();
       await Promise.all(workerProcesses.map((child) => child.stop()));
@@ -187,6 +229,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       // A failed test may leave a database behind: remove what this stack created and did not deprovision.
       const leftovers = await db.resource.findMany({ where: { createdAt: { gte: startedAt }, status: { not: "deprovisioned" } } });
       await removeDockerObjectsOf(leftovers.map((resource) => resource.id));
+      // …and their disks (unmounted, detached, deleted), which `docker volume rm` leaves.
+      if (workerConfig.disks.limits === "loop") {
+        const disks = new DiskImages(join(workerConfig.disks.dir, workerConfig.deploymentId));
+        for (const { volumeName } of leftovers) if (volumeName) await disks.remove(volumeName);
+      }
       // …and say so in the test database, so later stacks' samplers and reconcilers skip them.
       await db.resource.updateMany({
         where: { id: { in: leftovers.map((resource) => resource.id) } },
@@ -200,9 +247,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       // Remove this stack's queue keys so repeated runs leave Redis as they found it.
       await queue.queue.obliterate({ force: true }).catch(() => undefined);
       await Promise.all([queue.close(), ...adminQueues.map((adminQueue) => adminQueue.close())]);
-      await Promise.all([db.$disconnect(), workerDeps.db.$disconnect()]);
+      await Promise.all([db.$disconnect(), workerDeps.db.$disconnect(), ...containmentDeps.slice(1).map((deps) => deps.db.$disconnect())]);
       workerRedis.disconnect();
       apiRedis.disconnect();
+      await gateway.close();
       await standIn.close();
     },
   };

@@ -54,6 +54,7 @@ describe("single sign-on and the database dashboard", () => {
     // Live usage of the real database, against the plan.
     expect(await page.getByTestId("memory").textContent()).toMatch(/^\d+(\.\d)? (KiB|MiB)$/);
     expect(await page.getByTestId("disk").textContent()).toMatch(/^\d+(\.\d)? MiB$/);
+    expect(await page.getByTestId("disk-limit").textContent()).toMatch(/^of 1 GiB · sampled /);
     expect(await page.getByTestId("connections").textContent()).toMatch(/^\d+$/);
     expect(await page.locator("figure svg polyline").count()).toBe(2);
 

@@ -20,7 +20,7 @@ import { containersOf, dockerInspect, volumeExists } from "../src/docker.js";
 import { waitUntil } from "../src/wait.js";
 
 const PROJECT = "berth-deploy-test";
-const PORTS = { redis: 6399, postgres: 5439, api: 4400, standin: 4500 } as const;
+const PORTS = { redis: 6399, postgres: 5439, api: 4400, standin: 4500, gateway: 4402 } as const;
 const DATABASE_PORTS = { first: 31_000, last: 31_099 };
 const API_URL = `http://127.0.0.1:${PORTS.api}`;
 
@@ -109,6 +109,7 @@ describe("Deploying with Docker: images on the local base, the compose stack, a 
       BERTH_DOCKER_GID: String((await stat((process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock").replace(/^unix:\/\//, ""))).gid),
       BERTH_STANDIN_PORT: String(PORTS.standin),
       BERTH_API_PORT: String(PORTS.api),
+      BERTH_GATEWAY_HTTP_PORT: String(PORTS.gateway),
       BERTH_PUBLIC_URL: API_URL,
       BERTH_PLATFORM_API_URL: standIn.url,
       BERTH_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
@@ -125,7 +126,7 @@ describe("Deploying with Docker: images on the local base, the compose stack, a 
     }
     project = await ComposeProject.create(PROJECT, env, { profiles: ["trial"] });
 
-    await timed("compose up (redis, postgres, migrate, api, worker, standin)", () => project!.compose("up", "--detach", "--no-build"));
+    await timed("compose up (redis, postgres, migrate, api, worker, gateway, standin)", () => project!.compose("up", "--detach", "--no-build"));
     await timed("API healthy", () =>
       waitUntil(
         `${API_URL}/health`,

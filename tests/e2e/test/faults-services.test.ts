@@ -66,17 +66,16 @@ describe("Redis loses its data while work is queued", () => {
     // A container and volume the control plane does not know: e.g. left by a database reset.
     const orphan = `postgresql-orphan${randomBytes(4).toString("hex")}`;
     const plan = postgresqlAddon.plans[0]!;
-    await deps.runtime.ensureVolume(`berth-${orphan}-data`, { resourceId: orphan, addonId: "postgresql", plan: plan.name });
+    await deps.runtime.ensureVolume(`berth-${orphan}-data`, { resourceId: orphan, addonId: "postgresql", plan: plan.name }, plan.limits.diskMb);
     await deps.runtime.ensureContainerRunning({
       name: `berth-${orphan}`,
       volumeName: `berth-${orphan}-data`,
       labels: { resourceId: orphan, addonId: "postgresql", plan: plan.name },
+      port: 31_999,
       spec: postgresqlAddon.containerSpec({
         plan,
         credentials: postgresqlAddon.generateCredentials(),
         image: stack.env.BERTH_ADDON_POSTGRESQL_IMAGE ?? postgresqlAddon.defaultImage,
-        port: 31_999,
-        bindAddress: "127.0.0.1",
       }),
     });
     expect(await containersOf(orphan)).toEqual([`berth-${orphan}`]);

@@ -11,7 +11,7 @@ import { pino } from "pino";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { engineTestClients } from "../src/engine-clients.js";
-import { containersOf, dockerInspect, startStack, waitUntil, type Stack } from "../src/index.js";
+import { containersOf, dockerExec, dockerInspect, startStack, waitUntil, type Stack } from "../src/index.js";
 
 const run = promisify(execFile);
 
@@ -124,7 +124,7 @@ describe("warm pool: ready databases claimed at provision, handed over with a pa
     // What a worker killed mid-hand-over leaves: the next password stored and applied, not yet current.
     const next = { ...current, password: "N3wPasswordSetBeforeTheCrash0000" };
     await stack.db.resource.update({ where: { id }, data: { nextCredentials: secrets.sealJson(next) } });
-    await postgresqlAddon.rotatePassword!({ host: "127.0.0.1", port: row.port!, credentials: current }, next.password, AbortSignal.timeout(10_000));
+    await dockerExec(`berth-${id}`, postgresqlAddon.rotatePassword!(current, next.password));
 
     const resumed = await stack.spawnWorker();
     onTestFinished(() => resumed.stop());

@@ -1,5 +1,5 @@
 import { OPERATIONS_QUEUE } from "@berth/jobs";
-import type { Operation, Resource } from "@berth/db";
+import type { ContainmentEvent, Operation, Resource } from "@berth/db";
 import { html, type RawHtml } from "../dashboard/html.js";
 import { QUEUE_BOARD_PATH, jobPagePath } from "./queue-board.js";
 
@@ -16,6 +16,10 @@ export interface OperatorView {
   /** How many resources match the filters; more than `resources` when the list is cut. */
   resourceCount: number;
   failedOperations: readonly (Operation & { resource: Pick<Resource, "addon" | "appId" | "status"> })[];
+  /** Databases hurt by an OOM kill or an exit and not answering yet, newest first. */
+  degradedResources: readonly Resource[];
+  /** The latest containment events, newest first. */
+  containmentEvents: readonly (ContainmentEvent & { resource: Pick<Resource, "appId" | "plan" | "status"> })[];
   now: Date;
 }
 
@@ -56,9 +60,11 @@ export function operatorBody(view: OperatorView): RawHtml {
 <h1>Operator console</h1>
 <p class="sub">${view.resourceCount} resource${view.resourceCount === 1 ? "" : "s"}${filters.status || filters.addon ? " matching" : ""} ·
   ${failedOperations.length} failed operation${failedOperations.length === 1 ? "" : "s"} ·
+  ${view.degradedResources.length} degraded ·
   every job, its progress and its log: <a href="${QUEUE_BOARD_PATH}">job queues</a></p>
 ${filterNav("Status", "status", view.statuses, filters)}
 ${filterNav("Addon", "addon", view.addonIds, filters)}
+${containmentSections(view)}
 <section class="card">
   <h2>Resources</h2>
   ${
@@ -97,6 +103,40 @@ ${filterNav("Addon", "addon", view.addonIds, filters)}
   )}
   </tbody></table>
   <p class="muted">Retry one with <code>berth operations retry &lt;operation id&gt;</code>: it reopens the operation and runs its job again.</p>`
+  }
+</section>`;
+}
+
+/** Degraded databases (on top: they need a look) and the latest containment events. */
+function containmentSections({ degradedResources, containmentEvents, now }: OperatorView): RawHtml {
+  return html`<section class="card">
+  <h2>Degraded databases</h2>
+  ${
+    degradedResources.length === 0
+      ? html`<p class="muted">None.</p>`
+      : html`<table data-testid="degraded-resources"><thead><tr><th>Resource</th><th>Addon</th><th>Plan</th><th>App</th><th>Reason</th><th>Since</th></tr></thead><tbody>
+  ${degradedResources.map(
+    (resource) => html`<tr data-resource-id="${resource.id}"><td><code>${resource.id}</code></td><td>${resource.addon}</td><td>${resource.plan}</td>
+      <td>${resource.appId}</td><td>${resource.statusReason ?? "no reason recorded"}</td>
+      <td class="nowrap" title="${timestamp(resource.updatedAt)}">${age(resource.updatedAt, now)}</td></tr>`,
+  )}
+  </tbody></table>
+  <p class="muted">Back to provisioned by themselves once the database answers (Docker restarts an exited container). One that stays here is not restarting: see its container.</p>`
+  }
+</section>
+<section class="card">
+  <h2>Containment events</h2>
+  ${
+    containmentEvents.length === 0
+      ? html`<p class="muted">None.</p>`
+      : html`<table data-testid="containment-events"><thead><tr><th>When</th><th>Resource</th><th>Kind</th><th>Reason</th><th>Recovered</th></tr></thead><tbody>
+  ${containmentEvents.map(
+    (event) => html`<tr data-resource-id="${event.resourceId}"><td class="nowrap">${timestamp(event.occurredAt)}</td>
+      <td><code>${event.resourceId}</code><div class="muted">${event.addon} · ${event.resource.plan} · app ${event.resource.appId} · now ${event.resource.status.replace("_", " ")}</div></td>
+      <td>${event.kind === "oom" ? "out of memory" : "exit"}</td><td>${event.reason}<div class="muted"><code>${event.containerName}</code></div></td>
+      <td class="nowrap">${event.recoveredAt ? timestamp(event.recoveredAt) : "not yet"}</td></tr>`,
+  )}
+  </tbody></table>`
   }
 </section>`;
 }

@@ -10,10 +10,14 @@ import { operatorBody } from "./operator-page.js";
 /** Enough for a page; the CLI lists more. */
 const RESOURCES_SHOWN = 500;
 const FAILED_OPERATIONS_SHOWN = 100;
+const CONTAINMENT_EVENTS_SHOWN = 100;
 
 const STATUSES = Object.values(ResourceStatus);
 
-/** `GET /admin`: every resource (filtered by `?status=` and `?addon=`) and the failed operations, server-rendered. */
+/**
+ * `GET /admin`: every resource (filtered by `?status=` and `?addon=`), the degraded ones and the
+ * latest containment events (by `?addon=`), and the failed operations, server-rendered.
+ */
 export async function operatorRoutes(scope: FastifyInstance, { db, addonIds }: { db: PrismaClient; addonIds: readonly string[] }): Promise<void> {
   const filtersSchema = z.object({
     status: z.enum(STATUSES).optional(),
@@ -30,7 +34,8 @@ export async function operatorRoutes(scope: FastifyInstance, { db, addonIds }: {
     }
     const filters = parsed.data;
     const where = { ...(filters.status ? { status: filters.status } : {}), ...(filters.addon ? { addon: filters.addon } : {}) };
-    const [resources, resourceCount, failedOperations] = await Promise.all([
+    const addonOnly = filters.addon ? { addon: filters.addon } : {};
+    const [resources, resourceCount, failedOperations, degradedResources, containmentEvents] = await Promise.all([
       db.resource.findMany({ where, orderBy: { createdAt: "desc" }, take: RESOURCES_SHOWN }),
       db.resource.count({ where }),
       db.operation.findMany({
@@ -39,8 +44,25 @@ export async function operatorRoutes(scope: FastifyInstance, { db, addonIds }: {
         orderBy: { finishedAt: "desc" },
         take: FAILED_OPERATIONS_SHOWN,
       }),
+      db.resource.findMany({ where: { status: "degraded", ...addonOnly }, orderBy: { updatedAt: "desc" }, take: RESOURCES_SHOWN }),
+      db.containmentEvent.findMany({
+        where: addonOnly,
+        include: { resource: { select: { appId: true, plan: true, status: true } } },
+        orderBy: { occurredAt: "desc" },
+        take: CONTAINMENT_EVENTS_SHOWN,
+      }),
     ]);
-    const body = operatorBody({ filters, statuses: STATUSES, addonIds, resources, resourceCount, failedOperations, now: new Date() });
+    const body = operatorBody({
+      filters,
+      statuses: STATUSES,
+      addonIds,
+      resources,
+      resourceCount,
+      failedOperations,
+      degradedResources,
+      containmentEvents,
+      now: new Date(),
+    });
     return reply.headers(securityHeaders(nonce)).send(layout({ title: "Operator console", body, nonce, section: "Operator console", link, wide: true }));
   });
 }

@@ -1,5 +1,5 @@
-import type { AddonDefinition, AddonPlan } from "@berth/addon-sdk";
-import type { Operation, Resource } from "@berth/db";
+import { formatDiskMb, type AddonDefinition, type AddonPlan } from "@berth/addon-sdk";
+import type { ContainmentEvent, Operation, Resource } from "@berth/db";
 import { html, type RawHtml } from "./html.js";
 import { usageChart } from "./usage-chart.js";
 
@@ -15,6 +15,8 @@ export interface DashboardView {
   addon: AddonDefinition;
   plan: AddonPlan | undefined;
   operations: readonly Operation[];
+  /** The latest incidents (OOM kills, exits), newest first. */
+  containmentEvents: readonly ContainmentEvent[];
   samples: readonly UsageView[];
   /** The connection URL with its password replaced by dots. */
   maskedUrl: string | undefined;
@@ -62,20 +64,23 @@ export function dashboardBody(view: DashboardView): RawHtml {
   const latest = samples[samples.length - 1];
   const memoryLimit = plan ? plan.limits.memoryMb * 1024 * 1024 : undefined;
   const connections = connectionLimit(plan);
+  const diskLimit = plan ? plan.limits.diskMb * 1024 * 1024 : undefined;
   return html`
 <h1>${addon.name} <span class="badge ${resource.status}" data-testid="status">${resource.status.replace("_", " ")}</span></h1>
 <p class="sub">Resource <strong>${resource.id}</strong> of app <strong>${resource.appId}</strong> · created ${resource.createdAt.toISOString().slice(0, 16).replace("T", " ")} UTC</p>
-${resource.statusReason ? html`<div class="card"><strong>Why:</strong> ${resource.statusReason}</div>` : ""}
+${resource.statusReason ? html`<div class="card" data-testid="status-reason"><strong>Why:</strong> ${resource.statusReason}${
+  resource.status === "degraded" ? html`<div class="muted">Sessions were cut. The database is restarting or recovering by itself; this clears as soon as it answers again.</div>` : ""
+}</div>` : ""}
 <div class="grid">
   <section class="card"><h2>Plan</h2><div class="big" data-testid="plan">${plan?.displayName ?? resource.plan}</div>
-    <div class="muted">${resource.plan}${plan ? html` · ${plan.limits.memoryMb} MiB · ${plan.limits.cpus} CPU` : ""}</div></section>
+    <div class="muted">${resource.plan}${plan ? html` · ${plan.limits.memoryMb} MiB · ${plan.limits.cpus} CPU · ${formatDiskMb(plan.limits.diskMb)} disk` : ""}</div></section>
   <section class="card"><h2>Engine</h2><div class="big">${addon.name}</div><div class="muted" data-testid="image">${resource.image ?? "image not recorded yet"}</div></section>
   <section class="card"><h2>Memory</h2><div class="big" data-testid="memory">${latest ? formatBytes(latest.memoryBytes) : "—"}</div>
     ${latest ? meter(latest.memoryBytes, memoryLimit) : ""}<div class="muted">of ${memoryLimit ? formatBytes(memoryLimit) : "?"}</div></section>
   <section class="card"><h2>Connections</h2><div class="big" data-testid="connections">${latest ? latest.connections : "—"}</div>
     ${latest ? meter(latest.connections, connections) : ""}<div class="muted">${connections ? html`of ${connections} allowed` : ""}</div></section>
   <section class="card"><h2>Disk used</h2><div class="big" data-testid="disk">${latest ? formatBytes(latest.diskBytes) : "—"}</div>
-    <div class="muted">${latest ? html`sampled ${ago(latest.at)}` : "no sample yet"}</div></section>
+    ${latest ? meter(latest.diskBytes, diskLimit) : ""}<div class="muted" data-testid="disk-limit">${plan ? html`of ${formatDiskMb(plan.limits.diskMb)} · ` : ""}${latest ? html`sampled ${ago(latest.at)}` : "no sample yet"}</div></section>
 </div>
 <section class="card">
   <h2>Connection URL</h2>
@@ -99,6 +104,7 @@ ${resource.statusReason ? html`<div class="card"><strong>Why:</strong> ${resourc
   <section class="card"><h2>Disk, last 24 h</h2>${usageChart(samples.map((s) => ({ at: s.at, value: s.diskBytes })), { label: "Disk used", format: formatBytes })}</section>
   <section class="card"><h2>Connections, last 24 h</h2>${usageChart(samples.map((s) => ({ at: s.at, value: s.connections })), { label: "Connections", format: String })}</section>
 </div>
+${containmentSection(view.containmentEvents)}
 <section class="card">
   <h2>Operations</h2>
   <table data-testid="operations"><thead><tr><th>Operation</th><th>Status</th><th>Requested</th><th>Finished</th><th>Detail</th></tr></thead><tbody>
@@ -110,6 +116,29 @@ ${resource.statusReason ? html`<div class="card"><strong>Why:</strong> ${resourc
       <td class="muted">${operation.error ?? (operation.status === "running" ? `at step ${operation.step ?? "start"}` : "")}</td></tr>`,
   )}
   </tbody></table>
+</section>`;
+}
+
+function timestamp(date: Date): string {
+  return date.toISOString().slice(0, 19).replace("T", " ");
+}
+
+/** Incidents: what hurt the database without anyone asking (the plan's memory limit, a crash), and when it was back. */
+function containmentSection(events: readonly ContainmentEvent[]): RawHtml {
+  return html`<section class="card">
+  <h2>Incidents</h2>
+  ${
+    events.length === 0
+      ? html`<p class="muted" data-testid="containment-events-none">None: the database has not run out of memory nor stopped unexpectedly.</p>`
+      : html`<table data-testid="containment-events"><thead><tr><th>When (UTC)</th><th>What happened</th><th>Back</th></tr></thead><tbody>
+  ${events.map(
+    (event) => html`<tr><td class="nowrap">${timestamp(event.occurredAt)}</td>
+      <td><span class="badge degraded">${event.kind === "oom" ? "out of memory" : "exited"}</span> ${event.reason}</td>
+      <td class="nowrap">${event.recoveredAt ? timestamp(event.recoveredAt) : html`<span class="muted">not yet</span>`}</td></tr>`,
+  )}
+  </tbody></table>
+  <p class="muted">Out of memory: the plan's memory limit was reached and the system ended a process of the database; a larger plan gives it more.</p>`
+  }
 </section>`;
 }
 

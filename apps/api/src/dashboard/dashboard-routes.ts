@@ -22,6 +22,9 @@ export interface DashboardOptions {
   sessionMaxAgeSeconds?: number;
 }
 
+/** The dashboard shows the latest incidents; the operator page and the table hold them all. */
+const CONTAINMENT_EVENTS_SHOWN = 20;
+
 const ssoFields = z.looseObject({
   id: z.string().optional(),
   resource_id: z.string().optional(),
@@ -84,9 +87,10 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
     const resource = await db.resource.findUnique({ where: { id } });
     const addon = resource && addons.get(resource.addon);
     if (!resource || !addon) return page(reply, 404, "Unknown database", messageBody("Unknown database", "No database with this id exists here."));
-    const [operations, samples] = await Promise.all([
+    const [operations, samples, containmentEvents] = await Promise.all([
       db.operation.findMany({ where: { resourceId: id }, orderBy: { seq: "desc" } }),
       db.usageSample.findMany({ where: { resourceId: id, takenAt: { gte: new Date(Date.now() - 24 * 3600 * 1000) } }, orderBy: { takenAt: "asc" } }),
+      db.containmentEvent.findMany({ where: { resourceId: id }, orderBy: { occurredAt: "desc" }, take: CONTAINMENT_EVENTS_SHOWN }),
     ]);
     const url = connectionUrl(options, addon, resource);
     const nonce = newNonce();
@@ -95,6 +99,7 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
       addon,
       plan: findPlan(addon, resource.plan),
       operations,
+      containmentEvents,
       samples: samples.map((s) => ({ at: s.takenAt, diskBytes: Number(s.diskBytes), memoryBytes: Number(s.memoryBytes), connections: s.connections })),
       maskedUrl: url && maskPassword(url),
       nonce,

@@ -23,6 +23,7 @@ progress::-webkit-progress-value { background:var(--accent); }
 .badge.provisioned, .badge.succeeded { background:#dafbe1; color:var(--ok); }
 .badge.provisioning, .badge.changing_plan, .badge.running, .badge.pending, .badge.deprovisioning { background:#fff8c5; color:var(--warn); }
 .badge.failed { background:#ffebe9; color:var(--bad); }
+.badge.degraded { background:#fff1e5; color:#bc4c00; }
 code.url { display:block; padding:10px 12px; background:#0f1b26; color:#e6edf3; border-radius:6px; word-break:break-all; font-size:13px; }
 button { font:inherit; padding:6px 14px; border-radius:6px; border:1px solid var(--line); background:#fff; cursor:pointer; margin-top:10px; }
 table { width:100%; border-collapse:collapse; }

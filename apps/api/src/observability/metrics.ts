@@ -18,9 +18,9 @@ export interface ApiMetricsOptions {
 const JOB_STATES = ["waiting", "active", "delayed", "prioritized", "waiting-children", "completed", "failed", "paused"] as const;
 
 /**
- * Prometheus metrics of the API: requests per route pattern and status, and gauges read at
- * scrape time (resources per addon, plan and status from PostgreSQL; jobs per queue and state
- * from BullMQ). Hooks are added on the root instance so every route is measured.
+ * Prometheus metrics of the API: requests per route pattern and status, and values read at
+ * scrape time (resources per addon, plan and status, and containment events per addon and kind,
+ * from PostgreSQL; jobs per queue and state from BullMQ). Hooks are added on the root instance so every route is measured.
  */
 export async function installMetrics(app: FastifyInstance, { registry, db, queues, admin }: ApiMetricsOptions): Promise<void> {
   const labelNames = ["method", "route", "status_code"] as const;
@@ -44,6 +44,23 @@ export async function installMetrics(app: FastifyInstance, { registry, db, queue
         for (const group of groups) this.set({ addon: group.addon, plan: group.plan, status: group.status }, group._count._all);
       } catch (error) {
         app.log.warn({ err: error }, "metrics: resources not counted");
+      }
+    },
+  });
+  new Counter({
+    name: "berth_containment_events_total",
+    help: "Containment events (OOM kills, unexpected exits of a database's process) per addon and kind (control plane)",
+    labelNames: ["addon", "kind"] as const,
+    registers: [registry],
+    // Read from the events table, where each Docker event is one row whatever the number of
+    // workers that saw it: the same count from every API instance, never one per worker.
+    async collect() {
+      try {
+        const groups = await db.containmentEvent.groupBy({ by: ["addon", "kind"], _count: { _all: true } });
+        this.reset();
+        for (const group of groups) this.inc({ addon: group.addon, kind: group.kind }, group._count._all);
+      } catch (error) {
+        app.log.warn({ err: error }, "metrics: containment events not counted");
       }
     },
   });

@@ -1,29 +1,65 @@
 import { isDeepStrictEqual } from "node:util";
 import { LABEL } from "../runtime/container-runtime.js";
 import type { OperationContext } from "../operation-context.js";
-import { PermanentError } from "../errors.js";
+import { PermanentError, RefusedError } from "../errors.js";
 import { waitUntilReady } from "../readiness.js";
 
 /**
  * Moves a database to another plan: its container is replaced by one with the
  * new plan's limits and settings, on the same volume, port and credentials, so
  * the data stays. Config vars are pushed again only if they changed.
+ *
+ * The disk follows the plan: a bigger one grows online where the kernel allows it; a smaller one
+ * is checked first (refused, nothing changed, when the data would take more than 80% of it), then
+ * shrunk offline while the container is being replaced (as a bigger one is where online growth is
+ * not allowed).
  */
 export async function changePlan(ctx: OperationContext): Promise<void> {
   const { deps, resource, operation } = ctx;
   if (operation.targetPlan === null) throw new PermanentError("plan change without a target plan");
   const target = ctx.plan(operation.targetPlan);
-  if (resource.status !== "provisioned" && resource.status !== "changing_plan") {
+  // A degraded database (hurt by an OOM kill or an exit, see containment/) may change plan: often the cure.
+  if (resource.status !== "provisioned" && resource.status !== "degraded" && resource.status !== "changing_plan") {
     throw new PermanentError(`cannot change the plan of a resource that is ${resource.status}`);
   }
   const current = ctx.plan(resource.plan);
+  const shrinking = target.limits.diskMb < current.limits.diskMb;
+  if (shrinking) {
+    // Before anything changes: a disk the data does not fit in is refused, the database stays as it is.
+    await ctx.step("disk-check");
+    try {
+      await deps.runtime.checkVolumeFits(ctx.volumeName, target.limits.diskMb);
+    } catch (error) {
+      if (!(error instanceof PermanentError)) throw error;
+      await deps.db.resource.update({ where: { id: resource.id }, data: { status: "provisioned" } });
+      throw new RefusedError(`plan change to ${target.name} refused: ${error.message}`);
+    }
+  }
   await deps.db.resource.update({ where: { id: resource.id }, data: { status: "changing_plan" } });
   const credentials = ctx.credentials();
 
+  // The disk follows the plan: online where it can (a bigger disk, a kernel that allows it), else
+  // while the container is being replaced, the only moment nothing uses the volume.
+  await ctx.step("disk");
+  const disk = await deps.runtime.resizeVolume(ctx.volumeName, target.limits.diskMb);
+
   await ctx.step("container");
   const existing = await deps.runtime.inspectContainer(ctx.containerName);
-  if (!existing || !existing.running || existing.labels[LABEL.plan] !== target.name) {
+  if (disk === "needs-offline" || !existing || !existing.running || existing.labels[LABEL.plan] !== target.name) {
     await deps.runtime.removeContainer(ctx.containerName);
+    if (disk === "needs-offline") {
+      let resized;
+      try {
+        resized = await deps.runtime.resizeVolume(ctx.volumeName, target.limits.diskMb);
+      } catch (error) {
+        if (!(error instanceof RefusedError)) throw error;
+        // resize2fs itself refused the size (the check passed): back on the current plan, as it was.
+        await deps.runtime.ensureContainerRunning(ctx.containerRequest(current, credentials));
+        await deps.db.resource.update({ where: { id: resource.id }, data: { status: "provisioned" } });
+        throw new RefusedError(`plan change to ${target.name} refused: ${error.message}`);
+      }
+      if (resized !== "done") throw new Error(`the disk of ${ctx.volumeName} is still in use after its container was removed`);
+    }
     await deps.runtime.ensureContainerRunning(ctx.containerRequest(target, credentials));
   }
 

@@ -7,6 +7,9 @@ export interface ReconcileReport {
   /** Containers of this deployment whose resource is unknown or deprovisioned, removed. */
   removedContainers: string[];
   removedVolumes: string[];
+  /** Disk images that were not mounted (a host reboot), now mounted; and the containers started then. */
+  mountedDisks: string[];
+  startedContainers: string[];
   /** Unfinished operations whose job was missing, failed or finished without settling them, queued again. */
   resumedOperations: string[];
 }
@@ -16,15 +19,29 @@ const DEFAULT_GRACE_MS = 60_000;
 
 /**
  * Compares the control plane with the Docker host and mends what a crash, a lost
- * Redis or an interrupted request left: orphan containers and volumes (this
+ * Redis or an interrupted request left: disk images not mounted (a host
+ * reboot) are mounted again, orphan containers, volumes and disk images (this
  * deployment's only) are removed, and operations nobody is carrying out are
  * queued again. Everything it does is safe to repeat.
  */
 export async function reconcileOnce(deps: WorkerDeps, queue: OperationQueue, { graceMs = DEFAULT_GRACE_MS } = {}): Promise<ReconcileReport> {
-  const report: ReconcileReport = { removedContainers: [], removedVolumes: [], resumedOperations: [] };
+  const report: ReconcileReport = { removedContainers: [], removedVolumes: [], mountedDisks: [], startedContainers: [], resumedOperations: [] };
+
+  // First, so a database whose disk was not mounted at boot comes back before anything else.
+  const disks = await deps.runtime.mendDisks();
+  report.mountedDisks.push(...disks.mounted);
+  report.startedContainers.push(...disks.started);
+  for (const { volume, error } of disks.failed) deps.logger.error({ volume, err: error }, "a database's disk image could not be mounted");
 
   const managed = await deps.runtime.listManaged();
-  const ids = [...new Set([...managed.containers, ...managed.volumes].map((object) => object.resourceId))];
+  // A disk image without a volume (a provision or removal interrupted between the two) belongs to
+  // the resource with that volume name: judged like that resource's volume.
+  const strays = disks.strayImages.length === 0
+    ? []
+    : await deps.db.resource.findMany({ where: { volumeName: { in: [...disks.strayImages] } }, select: { id: true, volumeName: true } });
+  const strayOwner = new Map(strays.map((resource) => [resource.volumeName!, resource.id]));
+  const strayVolumes = disks.strayImages.map((name) => ({ name, resourceId: strayOwner.get(name) ?? "" }));
+  const ids = [...new Set([...managed.containers, ...managed.volumes, ...strayVolumes].map((object) => object.resourceId))];
   const known = await deps.db.resource.findMany({ where: { id: { in: ids } }, select: { id: true, status: true } });
   const statusOf = new Map(known.map((resource) => [resource.id, resource.status]));
   const busy = new Set(
@@ -40,7 +57,7 @@ export async function reconcileOnce(deps: WorkerDeps, queue: OperationQueue, { g
     await deps.runtime.removeContainer(container.name);
     report.removedContainers.push(container.name);
   }
-  for (const volume of managed.volumes.filter((object) => isOrphan(object.resourceId))) {
+  for (const volume of [...managed.volumes, ...strayVolumes].filter((object) => isOrphan(object.resourceId))) {
     await deps.runtime.removeVolume(volume.name);
     report.removedVolumes.push(volume.name);
   }
@@ -64,7 +81,7 @@ export async function reconcileOnce(deps: WorkerDeps, queue: OperationQueue, { g
 
   await deps.warmPool?.requestRefill();
 
-  const acted = report.removedContainers.length + report.removedVolumes.length + report.resumedOperations.length;
+  const acted = Object.values(report).reduce((sum, list) => sum + list.length, 0);
   deps.logger[acted > 0 ? "warn" : "debug"](report, "reconciliation pass");
   return report;
 }

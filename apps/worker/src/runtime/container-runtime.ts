@@ -1,4 +1,4 @@
-import type { ContainerSpec } from "@berth/addon-sdk";
+import type { AdminCommand, ContainerSpec } from "@berth/addon-sdk";
 
 /** Labels every Berth container and volume carries, so Docker's state can be matched to the control plane. */
 export interface ManagedLabels {
@@ -12,6 +12,18 @@ export interface ContainerRequest {
   readonly volumeName: string;
   readonly spec: ContainerSpec;
   readonly labels: ManagedLabels;
+  /** The database's public port: the gateway listens on it and pipes to the engine's socket (`spec.socketPath`). */
+  readonly port: number;
+}
+
+/** One database as the gateway routes it: its public port to the Unix socket of its engine. */
+export interface GatewayRoute {
+  readonly resourceId: string;
+  readonly containerName: string;
+  readonly port: number;
+  /** The engine's socket as a path on the Docker host (inside the database's volume). */
+  readonly socketPath: string;
+  readonly running: boolean;
 }
 
 export interface ContainerState {
@@ -20,14 +32,36 @@ export interface ContainerState {
   readonly labels: Readonly<Record<string, string>>;
   readonly memoryBytes: number;
   readonly nanoCpus: number;
+  /** Between two runs under the restart policy. */
+  readonly restarting?: boolean;
+  /** The main process's exit code of its last run (0 while it runs for the first time). */
+  readonly exitCode?: number;
+  /** When its last run ended; undefined when it never ended. */
+  readonly finishedAt?: Date;
+}
+
+export interface ExecResult {
+  readonly exitCode: number;
+  readonly output: string;
 }
 
 /** What a running database uses right now, as the container engine sees it. */
 export interface ContainerUsage {
   /** Memory in use, without the page cache the kernel can drop. */
   readonly memoryBytes: number;
-  /** Bytes the database's volume takes on disk. */
+  /** Bytes the database's data takes on its disk (the files of its volume). */
   readonly diskBytes: number;
+}
+
+export interface DiskMending {
+  /** Volumes whose image was not mounted, now mounted. */
+  readonly mounted: readonly string[];
+  /** Containers started because their volume's disk had to be mounted. */
+  readonly started: readonly string[];
+  /** Volume names with a disk image (or its leftovers) but no volume. */
+  readonly strayImages: readonly string[];
+  /** Disks that could not be mounted, with why. */
+  readonly failed: readonly { volume: string; error: string }[];
 }
 
 export interface ManagedObjects {
@@ -43,10 +77,37 @@ export interface ManagedObjects {
 export interface ContainerRuntime {
   /** Resolves when the container engine answers (readiness). */
   ping(): Promise<void>;
-  ensureVolume(name: string, labels: ManagedLabels): Promise<void>;
+  /**
+   * The database's volume, on a filesystem of its own of `diskMb` MiB (a loop-mounted image on the
+   * Docker host: a write past it fails with "no space left on device"), or a plain volume when the
+   * worker runs without disk limits (`BERTH_DISK_LIMITS=off`). An existing volume is kept as it is.
+   */
+  ensureVolume(name: string, labels: ManagedLabels, diskMb: number): Promise<void>;
+  /**
+   * Gives an existing volume's disk this size. Growing works while the database runs where the
+   * kernel allows it; shrinking (after `checkVolumeFits`), and growing where it does not, need the
+   * volume unused: while a container uses it, the answer is "needs-offline" and nothing changed, so
+   * call again once the container is removed. Nothing to do for a volume without a disk of its own.
+   */
+  resizeVolume(name: string, diskMb: number): Promise<"done" | "needs-offline">;
+  /** Rejects with a PermanentError, saying why, when the volume's data does not fit on a disk of this size. */
+  checkVolumeFits(name: string, diskMb: number): Promise<void>;
+  /**
+   * Mends the disks after a host reboot: attaches and mounts the image of every volume of this
+   * deployment, and starts this deployment's stopped containers on a volume it had to mount (they
+   * could not start without it). Lists the images that have no volume (an interrupted provision or
+   * removal) for the caller to judge.
+   */
+  mendDisks(): Promise<DiskMending>;
   /** Creates the container if no container has this name, then starts it. */
   ensureContainerRunning(request: ContainerRequest): Promise<ContainerState>;
   inspectContainer(name: string): Promise<ContainerState | undefined>;
+  /**
+   * Runs an administrative command in the running container, `stdin` written to it and closed.
+   * Resolves with its exit code and output (stdout and stderr together, trimmed to the last 4 KiB);
+   * rejects when the container is absent or not running, or when `signal` aborts.
+   */
+  exec(containerName: string, command: AdminCommand, signal: AbortSignal): Promise<ExecResult>;
   /** Stops (with the container's own stop timeout) and removes; absent is fine. */
   removeContainer(name: string): Promise<void>;
   removeVolume(name: string): Promise<void>;
@@ -54,6 +115,27 @@ export interface ContainerRuntime {
   listManaged(): Promise<ManagedObjects>;
   /** Memory and disk used by a running container and its volume; undefined when the container is absent or stopped. */
   usage(containerName: string, volumeName: string): Promise<ContainerUsage | undefined>;
+  /**
+   * Follows the engine's events about this deployment's containers until `signal` aborts.
+   * `onEvent` gets each one as it happens; the promise settles when the stream ends (aborted,
+   * or the engine went away: rejects then), so callers resubscribe, and resynchronise from a
+   * listing, after a rejection. `since` replays the engine's recent events from that moment first
+   * (what it still holds: a restarted engine holds none).
+   */
+  watchContainerEvents(onEvent: (event: ContainerEvent) => void, signal: AbortSignal, options?: { since?: Date }): Promise<void>;
+  /** Every container of this deployment that has a public port, with its engine's socket on the host. */
+  listGatewayRoutes(): Promise<GatewayRoute[]>;
+}
+
+/** What the container engine says happened to one of this deployment's containers. */
+export interface ContainerEvent {
+  /** `start`, `die`, `oom`, `destroy`, `stop`, `kill`, `restart`, … (Docker's action names). */
+  readonly action: string;
+  readonly containerName: string;
+  readonly resourceId: string;
+  /** For `die`: the main process's exit code. */
+  readonly exitCode?: number;
+  readonly at: Date;
 }
 
 export const LABEL = {
@@ -62,6 +144,8 @@ export const LABEL = {
   resource: "berth.resource",
   addon: "berth.addon",
   plan: "berth.plan",
+  port: "berth.port",
+  socket: "berth.socket",
 } as const;
 
 export function labelsOf(labels: ManagedLabels, deploymentId: string): Record<string, string> {

@@ -1,23 +1,37 @@
 import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
+import readline from "node:readline";
+import { Writable } from "node:stream";
+import type { AdminCommand, ContainerSpec } from "@berth/addon-sdk";
 import Docker from "dockerode";
+import tar from "tar-stream";
 import { PermanentError } from "../errors.js";
 import {
   LABEL,
   labelsOf,
+  type DiskMending,
+  type ContainerEvent,
   type ContainerRequest,
   type ContainerRuntime,
   type ContainerState,
   type ContainerUsage,
+  type ExecResult,
+  type GatewayRoute,
   type ManagedLabels,
   type ManagedObjects,
 } from "./container-runtime.js";
+import { DiskImages } from "./disk-images.js";
 
 export interface DockerRuntimeOptions {
   /** e.g. unix:///var/run/docker.sock or tcp://127.0.0.1:2375 */
   dockerHost: string;
   /** Stamped on every object this runtime creates; listings see only this deployment's objects. */
   deploymentId: string;
+  /**
+   * Where the databases' disk images live (`BERTH_DISK_DIR`); this deployment's are in its own
+   * subdirectory, `<diskDir>/<deploymentId>/`. Unset: plain volumes, no disk limit.
+   */
+  diskDir?: string;
 }
 
 /** The one place Berth talks to Docker (dockerode). */
@@ -26,22 +40,85 @@ export class DockerRuntime implements ContainerRuntime {
   #df: { at: number; sizes: Promise<Map<string, number>> } | undefined;
 
   readonly #deploymentId: string;
+  /** The databases' own filesystems; undefined when disk limits are off. */
+  readonly #disks: DiskImages | undefined;
 
-  constructor({ dockerHost, deploymentId }: DockerRuntimeOptions) {
+  constructor({ dockerHost, deploymentId, diskDir }: DockerRuntimeOptions) {
     this.#docker = new Docker(dockerOptionsFor(dockerHost));
     this.#deploymentId = deploymentId;
+    this.#disks = diskDir === undefined ? undefined : new DiskImages(join(diskDir, deploymentId));
+  }
+
+  /** The directory of this deployment's disk images; undefined when disk limits are off. */
+  get diskDir(): string | undefined {
+    return this.#disks?.dir;
   }
 
   async ping(): Promise<void> {
     await this.#docker.ping();
   }
 
-  async ensureVolume(name: string, labels: ManagedLabels): Promise<void> {
-    // Creating a volume that exists returns it: idempotent by Docker's own contract.
-    await this.#docker.createVolume({ Name: name, Labels: labelsOf(labels, this.#deploymentId) });
+  async ensureVolume(name: string, labels: ManagedLabels, diskMb: number): Promise<void> {
+    const Labels = labelsOf(labels, this.#deploymentId);
+    if (!this.#disks) {
+      // Creating a volume that exists returns it: idempotent by Docker's own contract.
+      await this.#docker.createVolume({ Name: name, Labels });
+      return;
+    }
+    // The image first (created, attached, mounted: each only if missing), then the volume binding
+    // its data directory, so the volume keeps its name and labels and nothing else changes.
+    const device = await this.#disks.ensure(name, diskMb);
+    await this.#docker.createVolume({ Name: name, Labels, Driver: "local", DriverOpts: { type: "none", o: "bind", device } });
+    // Docker answers an existing volume as it is, whatever the options asked for.
+    const { Options } = await this.#docker.getVolume(name).inspect();
+    if (Options?.device !== device) {
+      throw new PermanentError(`volume ${name} exists without its disk image (made while disk limits were off?): it would have no disk limit`);
+    }
   }
 
-  async ensureContainerRunning({ name, volumeName, spec, labels }: ContainerRequest): Promise<ContainerState> {
+  async resizeVolume(name: string, diskMb: number): Promise<"done" | "needs-offline"> {
+    if (!this.#disks || !(await this.#disks.usage(name))) return "done"; // a plain volume: no disk to resize
+    return this.#disks.resize(name, diskMb);
+  }
+
+  async checkVolumeFits(name: string, diskMb: number): Promise<void> {
+    await this.#disks?.checkFits(name, diskMb);
+  }
+
+  async mendDisks(): Promise<DiskMending> {
+    const mending = { mounted: [] as string[], started: [] as string[], strayImages: [] as string[], failed: [] as { volume: string; error: string }[] };
+    if (!this.#disks) return mending;
+    const filters = { label: [`${LABEL.managed}=true`, `${LABEL.deployment}=${this.#deploymentId}`] };
+    const volumes = new Set(((await this.#docker.listVolumes({ filters: JSON.stringify(filters) })).Volumes ?? []).map((v) => v.Name));
+    for (const name of await this.#disks.list()) {
+      if (!volumes.has(name)) {
+        mending.strayImages.push(name);
+        continue;
+      }
+      try {
+        if (await this.#disks.mount(name)) mending.mounted.push(name);
+      } catch (error) {
+        // Removed meanwhile (a deprovision), or broken: one disk never stops the others' mending.
+        if ((await this.#disks.usage(name)) !== undefined) mending.failed.push({ volume: name, error: (error as Error).message });
+      }
+    }
+    for (const volume of mending.mounted) {
+      // Docker gave up starting these at its own start (their volume's directory was missing).
+      const stopped = await this.#docker.listContainers({
+        all: true,
+        filters: JSON.stringify({ ...filters, volume: [volume], status: ["created", "exited"] }),
+      });
+      for (const container of stopped) {
+        await this.#docker.getContainer(container.Id).start().catch((error: unknown) => {
+          if (statusOf(error) !== 304) throw error;
+        });
+        mending.started.push((container.Names[0] ?? container.Id).replace(/^\//, ""));
+      }
+    }
+    return mending;
+  }
+
+  async ensureContainerRunning({ name, volumeName, spec, labels, port }: ContainerRequest): Promise<ContainerState> {
     let container = this.#docker.getContainer(name);
     try {
       await this.#docker.createContainer({
@@ -49,11 +126,12 @@ export class DockerRuntime implements ContainerRuntime {
         Image: spec.image,
         Cmd: [...spec.command],
         Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
-        Labels: labelsOf(labels, this.#deploymentId),
+        Labels: { ...labelsOf(labels, this.#deploymentId), [LABEL.port]: String(port), [LABEL.socket]: spec.socketPath },
         StopTimeout: spec.stopTimeoutSeconds,
         HostConfig: {
-          // No bridge here: each database listens on its own port of the host's network, on the bind address only.
-          NetworkMode: "host",
+          // No network at all: no route to the host's services, to other tenants or out. The engine
+          // listens on a Unix socket in its volume, and Berth's gateway owns the public port.
+          NetworkMode: "none",
           Mounts: [{ Type: "volume", Source: volumeName, Target: spec.dataPath }],
           Memory: spec.memoryBytes,
           MemorySwap: spec.memoryBytes,
@@ -71,6 +149,9 @@ export class DockerRuntime implements ContainerRuntime {
       if (status !== 409) throw error; // 409: a container with this name exists (a replayed step); use it
     }
     container = this.#docker.getContainer(name);
+    const before = await container.inspect();
+    // Written before every start (also of a container a crashed step created): same content each time.
+    if (!before.State.Running && spec.files.length > 0) await container.putArchive(filesArchive(spec), { path: "/" });
     try {
       await container.start();
     } catch (error) {
@@ -90,11 +171,51 @@ export class DockerRuntime implements ContainerRuntime {
         labels: info.Config.Labels ?? {},
         memoryBytes: info.HostConfig.Memory ?? 0,
         nanoCpus: info.HostConfig.NanoCpus ?? 0,
+        restarting: info.State.Restarting,
+        exitCode: info.State.ExitCode,
+        ...(finishedAtOf(info.State.FinishedAt) ? { finishedAt: finishedAtOf(info.State.FinishedAt)! } : {}),
       };
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw error;
     }
+  }
+
+  async exec(containerName: string, { command, stdin, user }: AdminCommand, signal: AbortSignal): Promise<ExecResult> {
+    const exec = await this.#docker.getContainer(containerName).exec({
+      Cmd: [...command],
+      AttachStdin: stdin !== undefined,
+      AttachStdout: true,
+      AttachStderr: true,
+      ...(user ? { User: user } : {}),
+    });
+    const stream = await exec.start({ hijack: true, stdin: stdin !== undefined });
+    const kept: Buffer[] = [];
+    let keptBytes = 0;
+    const keep = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        kept.push(chunk);
+        keptBytes += chunk.length;
+        while (keptBytes - (kept[0]?.length ?? 0) > EXEC_OUTPUT_BYTES) keptBytes -= kept.shift()!.length;
+        done();
+      },
+    });
+    const abort = () => stream.destroy(new Error("the command was aborted"));
+    signal.addEventListener("abort", abort, { once: true });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.#docker.modem.demuxStream(stream, keep, keep);
+        stream.once("end", resolve);
+        stream.once("close", resolve);
+        stream.once("error", reject);
+        if (stdin !== undefined) stream.end(stdin);
+      });
+    } finally {
+      signal.removeEventListener("abort", abort);
+    }
+    signal.throwIfAborted();
+    const { ExitCode } = await exec.inspect();
+    return { exitCode: ExitCode ?? -1, output: Buffer.concat(kept).toString("utf8").slice(-EXEC_OUTPUT_BYTES).trim() };
   }
 
   async removeContainer(name: string): Promise<void> {
@@ -121,6 +242,8 @@ export class DockerRuntime implements ContainerRuntime {
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
     }
+    // Then its disk: unmounted, detached, deleted (each step only if still there).
+    await this.#disks?.remove(name);
   }
 
   async listManaged(): Promise<ManagedObjects> {
@@ -156,6 +279,64 @@ export class DockerRuntime implements ContainerRuntime {
     return { memoryBytes: Math.max(0, memory.usage - cache), diskBytes: await this.#volumeBytes(volumeName) };
   }
 
+  async listGatewayRoutes(): Promise<GatewayRoute[]> {
+    const filters = JSON.stringify({ label: [`${LABEL.managed}=true`, `${LABEL.deployment}=${this.#deploymentId}`, LABEL.port, LABEL.socket] });
+    const containers = await this.#docker.listContainers({ all: true, filters });
+    const routes: GatewayRoute[] = [];
+    for (const container of containers) {
+      const port = Number(container.Labels[LABEL.port]);
+      const socket = container.Labels[LABEL.socket]!;
+      // The socket lives in one of the container's mounts (its volume): the same file on the host.
+      const mount = container.Mounts.find((m) => socket.startsWith(`${m.Destination.replace(/\/$/, "")}/`));
+      if (!Number.isInteger(port) || !mount?.Source) continue;
+      routes.push({
+        resourceId: container.Labels[LABEL.resource] ?? "",
+        containerName: (container.Names[0] ?? container.Id).replace(/^\//, ""),
+        port,
+        socketPath: join(mount.Source, socket.slice(mount.Destination.replace(/\/$/, "").length)),
+        running: container.State === "running",
+      });
+    }
+    return routes;
+  }
+
+  async watchContainerEvents(onEvent: (event: ContainerEvent) => void, signal: AbortSignal, options: { since?: Date } = {}): Promise<void> {
+    signal.throwIfAborted();
+    const filters = { type: ["container"], label: [`${LABEL.managed}=true`, `${LABEL.deployment}=${this.#deploymentId}`] };
+    // Docker takes `since` in seconds, fractions allowed.
+    const since = options.since ? { since: options.since.getTime() / 1000 } : {};
+    const stream = (await this.#docker.getEvents({ filters: JSON.stringify(filters), ...since })) as NodeJS.ReadableStream & { destroy(): void };
+    // Docker sends one JSON object a line.
+    const lines = readline.createInterface({ input: stream, crlfDelay: Infinity });
+    const stop = () => {
+      lines.close();
+      stream.destroy();
+    };
+    stream.once("close", () => lines.close());
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      for await (const line of lines) {
+        if (!line.trim()) continue;
+        const raw = JSON.parse(line) as DockerEventMessage;
+        const attributes = raw.Actor?.Attributes ?? {};
+        const exitCode = attributes.exitCode === undefined ? undefined : Number(attributes.exitCode);
+        onEvent({
+          action: (raw.Action ?? raw.status ?? "").split(":")[0]!,
+          containerName: attributes.name ?? raw.Actor?.ID ?? "",
+          resourceId: attributes[LABEL.resource] ?? "",
+          ...(exitCode === undefined || Number.isNaN(exitCode) ? {} : { exitCode }),
+          at: new Date(raw.timeNano ? Number(BigInt(raw.timeNano) / 1_000_000n) : (raw.time ?? 0) * 1000),
+        });
+      }
+    } catch (error) {
+      if (!signal.aborted) throw error;
+    } finally {
+      signal.removeEventListener("abort", stop);
+      stop();
+    }
+    if (!signal.aborted) throw new Error("the Docker event stream ended");
+  }
+
   /**
    * Disk used by a volume. Measured on this machine (Docker 20.10, overlay2, a PostgreSQL volume of
    * 160 MB in 1,300 files among 31 such volumes): walking the volume's Mountpoint from the worker
@@ -167,9 +348,12 @@ export class DockerRuntime implements ContainerRuntime {
    * where it cannot (a remote DOCKER_HOST, no permission), fall back to one shared `/system/df`.
    */
   async #volumeBytes(volumeName: string): Promise<number> {
-    const { Mountpoint } = await this.#docker.getVolume(volumeName).inspect();
+    const { Mountpoint, Options } = await this.#docker.getVolume(volumeName).inspect();
+    // A volume on a disk of its own binds a directory of the mounted image: walk that directory
+    // (Docker mounts a bind volume at its Mountpoint only while a container uses it).
+    const root = Options?.type === "none" && Options.o === "bind" && Options.device ? Options.device : Mountpoint;
     try {
-      return await diskBytesUnder(Mountpoint);
+      return await diskBytesUnder(root);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== "ENOENT" && code !== "EACCES" && code !== "EPERM") throw error;
@@ -228,8 +412,46 @@ async function diskBytesUnder(root: string): Promise<number> {
   return total;
 }
 
+interface DockerEventMessage {
+  Action?: string;
+  status?: string;
+  Actor?: { ID?: string; Attributes?: Record<string, string> };
+  time?: number;
+  timeNano?: number | string;
+}
+
+/** How much of an administrative command's output is kept (for the error it may explain). */
+const EXEC_OUTPUT_BYTES = 4096;
+
+/** The spec's files as one tar archive rooted at `/`, each parent directory made for the owner, mode 0700. */
+function filesArchive({ files, fileOwner }: ContainerSpec): NodeJS.ReadableStream {
+  const pack = tar.pack();
+  const owner = { uid: fileOwner.uid, gid: fileOwner.gid };
+  const directories = new Set<string>();
+  for (const file of files) {
+    const parts = file.path.split("/").filter(Boolean);
+    for (let depth = 1; depth < parts.length; depth++) {
+      const directory = parts.slice(0, depth).join("/");
+      // Directories the image has (/run, /data…) keep their own owner and mode: only Berth's own are made.
+      if (depth === 1 || directories.has(directory)) continue;
+      directories.add(directory);
+      pack.entry({ name: `${directory}/`, type: "directory", mode: 0o700, ...owner });
+    }
+    pack.entry({ name: parts.join("/"), mode: file.mode ?? 0o400, ...owner }, file.content);
+  }
+  pack.finalize();
+  return pack;
+}
+
 /** How long one `/system/df` answer serves the fallback of `usage` (one df sizes every volume of the host). */
 const DF_REUSE_MS = 10_000;
+
+/** Docker's zero time ("0001-01-01T00:00:00Z") means the container never stopped. */
+function finishedAtOf(value: string | undefined): Date | undefined {
+  if (!value) return undefined;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) || date.getUTCFullYear() < 1971 ? undefined : date;
+}
 
 function statusOf(error: unknown): number | undefined {
   return typeof error === "object" && error !== null && "statusCode" in error

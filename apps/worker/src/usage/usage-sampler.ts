@@ -29,7 +29,7 @@ export interface UsagePass {
  * that cannot be sampled is logged and skipped; the others are still sampled.
  */
 export async function sampleUsageOnce(deps: WorkerDeps): Promise<UsagePass> {
-  const resources = await deps.db.resource.findMany({ where: { status: { in: ["provisioned", "changing_plan"] } } });
+  const resources = await deps.db.resource.findMany({ where: { status: { in: ["provisioned", "degraded", "changing_plan"] } } });
   let skipped = 0;
   const samples = await mapWithConcurrency(resources, SAMPLE_CONCURRENCY, async (resource) => {
     const sample = await sampleResource(deps, resource).catch((error: unknown) => {
@@ -69,8 +69,11 @@ async function sampleResource(deps: WorkerDeps, resource: Resource): Promise<Sam
     abortable(deps.runtime.usage(resource.containerName ?? containerNameOf(resource.id), resource.volumeName ?? volumeNameOf(resource.id)), signal),
     addon.connections(endpoint, signal),
   ]);
-  // A plan change replaces the container: its absence for a moment is expected, not worth a warning.
-  if (resource.status === "changing_plan" && usageResult.status === "fulfilled" && !usageResult.value) return undefined;
+  // A plan change replaces the container, a degraded database may be restarting: its absence for a
+  // moment is expected, not worth a warning.
+  if ((resource.status === "changing_plan" || resource.status === "degraded") && usageResult.status === "fulfilled" && !usageResult.value) {
+    return undefined;
+  }
   if (usageResult.status === "rejected") throw usageResult.reason;
   if (connectionsResult.status === "rejected") throw connectionsResult.reason;
   const usage = usageResult.value;
