@@ -19,16 +19,52 @@ ensure_toolchain() {
 }
 
 # Starts the local services and exports their settings, without overriding
-# anything already set in the environment (an operator's own Redis wins).
+# anything already set in the environment (an operator's own Redis wins). A URL
+# that is local.env's own without its password (a shell that sourced the
+# local.env of an older services.sh, before Redis and PostgreSQL had passwords)
+# is replaced.
 load_local_services() {
   bash "$BERTH_ROOT/scripts/services.sh" up "$@"
-  local line name
+  local line name value
   while IFS= read -r line; do
     [[ $line == export\ * ]] || continue
     name=${line#export }
+    value=${name#*=}
     name=${name%%=*}
-    [[ -n ${!name:-} ]] || eval "$line"
+    if [[ -n ${!name:-} && ${!name} == "$(url_without_password "$value")" && ${!name} != "$value" ]]; then
+      say "$name: the environment's URL has no password; using the one of local.env"
+    elif [[ -n ${!name:-} ]]; then
+      continue
+    fi
+    eval "$line"
   done <"${BERTH_STATE_DIR:-$BERTH_ROOT/.berth}/local.env"
+}
+
+# url_without_password URL: URL without the password of its user (redis://:pw@h → redis://h,
+# postgresql://u:pw@h → postgresql://u@h, redis://default:pw@h → redis://h)
+url_without_password() {
+  local re='^([a-z]+://)([^:@/]*):[^@/]*@(.*)$'
+  if [[ $1 =~ $re ]]; then
+    local user=${BASH_REMATCH[2]}
+    [[ $user != default || ${BASH_REMATCH[1]} != redis://* ]] || user=""
+    printf '%s%s%s\n' "${BASH_REMATCH[1]}" "${user:+$user@}" "${BASH_REMATCH[3]}"
+  else
+    printf '%s\n' "$1"
+  fi
+}
+
+# psql_url URL ARGS...: psql on the database at URL, its password (if any) passed in PGPASSWORD:
+# `ps` shows every process's arguments, a URL with its password included.
+psql_url() {
+  local url=$1 re='^([a-z]+://)([^:@/]*):([^@/]*)@(.*)$' pass
+  shift
+  if [[ $url =~ $re ]]; then
+    pass=${BASH_REMATCH[3]//\\/\\\\}
+    pass=$(printf '%b' "${pass//%/\\x}") # %-decoded
+    PGPASSWORD=$pass psql "$(url_without_password "$url")" "$@"
+  else
+    psql "$url" "$@"
+  fi
 }
 
 # Installs Debian packages whose command is missing: ensure_debian_package COMMAND PACKAGE.

@@ -3,8 +3,9 @@
 # (left behind by an interrupted test run), before test.sh recreates that database.
 # Only objects whose berth.resource label names a resource of the test database are touched.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 test_db=${BERTH_TEST_DATABASE_URL:?}
-ids=$(psql "$test_db" -Atqc "SELECT id FROM resources WHERE status <> 'deprovisioned'" 2>/dev/null || true)
+ids=$(psql_url "$test_db" -Atqc "SELECT id FROM resources WHERE status <> 'deprovisioned'" 2>/dev/null || true)
 for id in $ids; do
   docker ps -aq --filter "label=berth.resource=$id" | xargs -r docker rm -f >/dev/null
   docker volume ls -q --filter "label=berth.resource=$id" | xargs -r docker volume rm >/dev/null

@@ -17,9 +17,13 @@
 #   BERTH_LOCAL_DOCKER_SOCK     Docker socket (default /var/run/docker.sock; another path starts a
 #                               private engine with data under $BERTH_STATE_DIR/docker, for tests)
 #   BERTH_LOCAL_IMAGES          engines whose local image `up` builds (default "postgresql mysql redis";
-#                               build.sh also knows "mysql" and "redis")
+#                               set but empty: none, e.g. for tests of this script)
 #
 # Idempotent: running `up` twice reuses what already answers. Everything listens on 127.0.0.1.
+# Redis and PostgreSQL have passwords, generated once into local.env (inside BERTH_REDIS_URL and
+# BERTH_DATABASE_URL); PostgreSQL asks for it on every connection, TCP or unix socket
+# (scram-sha-256). A Redis or PostgreSQL started by an older `up` without them (trust auth, no
+# requirepass) is locked in place, its data kept. Passwords never appear on a command line.
 set -euo pipefail
 
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
@@ -33,7 +37,7 @@ PG_BIN=/usr/lib/postgresql/15/bin
 PG_DBS=(berth berth_test)
 DOCKER_SOCK=${BERTH_LOCAL_DOCKER_SOCK:-/var/run/docker.sock}
 export DOCKER_HOST=unix://$DOCKER_SOCK
-read -r -a ENGINES <<<"${BERTH_LOCAL_IMAGES:-postgresql mysql redis}"
+read -r -a ENGINES <<<"${BERTH_LOCAL_IMAGES-postgresql mysql redis}"
 BUILD_SH=$REPO_ROOT/docker/local-images/build.sh
 
 log() { printf '[services] %s\n' "$*" >&2; }
@@ -123,9 +127,38 @@ docker_fix_api_version() {
   fi
 }
 
-redis_ok() { [[ $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]; }
+# Passwords of the local Redis and PostgreSQL (load_passwords). They reach redis-cli and psql
+# through standard input or the environment, never through arguments (`ps` shows those).
+REDIS_PASSWORD=""
+PG_PASSWORD=""
+
+redis_cli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+# redis_authed: runs the commands on stdin after AUTH with our password; prints the replies.
+redis_authed() { { printf 'AUTH %s\n' "$REDIS_PASSWORD"; cat; } | redis_cli 2>/dev/null; }
+# redis_ok: our password opens it (and it has one: AUTH fails on a Redis without any)
+redis_ok() { [[ $(printf 'PING\n' | redis_authed) == $'OK\nPONG' ]]; }
+# redis_open: it answers without a password
+redis_open() { [[ $(redis_cli ping 2>/dev/null) == PONG ]]; }
+redis_answers() { local r; r=$(redis_cli ping 2>/dev/null) && [[ $r == PONG || $r == NOAUTH* ]]; }
+# redis_ours: prints the pid of the redis-server started by services.sh if it serves our port
+redis_ours() {
+  local pid
+  pid=$(pid_alive "$REDIS_PID" redis-server) || return 1
+  [[ $(tr '\0' ' ' <"/proc/$pid/cmdline") == *"127.0.0.1:$REDIS_PORT"* ]] || return 1
+  printf '%s\n' "$pid"
+}
+
 pg_ok() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
 as_postgres() { runuser -u postgres -- "$@"; }
+# pg_psql ARGS...: psql as postgres with our password, over TCP (never a password file)
+pg_psql() { PGPASSWORD=$PG_PASSWORD PGPASSFILE=/dev/null/none "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -w -X "$@"; }
+pg_auth_ok() { [[ $(pg_psql -d postgres -Atqc 'select 1' 2>/dev/null) == 1 ]]; }
+# pg_open: it lets postgres in without any password (trust auth, as an older `up` set it up)
+pg_open() {
+  [[ $(env -u PGPASSWORD PGPASSFILE=/dev/null/none "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -w -X \
+    -d postgres -Atqc 'select 1' 2>/dev/null) == 1 ]]
+}
+pg_closed() { ! pg_open; }
 image_tag() { "$BUILD_SH" "$1" --print-tag; }
 
 # ---------------------------------------------------------------- up steps
@@ -227,55 +260,177 @@ start_dockerd() {
 
 REDIS_STATE=""
 ensure_redis() {
-  if redis_ok; then REDIS_STATE="reused"; return 0; fi
+  local pid
+  if redis_ok; then
+    if pid=$(redis_ours); then redis_lock_in_place "$pid"; fi
+    REDIS_STATE="reused"
+    return 0
+  fi
+  if redis_answers; then
+    pid=$(redis_ours) || {
+      if redis_open; then
+        die "a Redis not started by services.sh answers on 127.0.0.1:$REDIS_PORT without a password; stop it, or choose another BERTH_LOCAL_REDIS_PORT"
+      fi
+      die "a Redis not started by services.sh on 127.0.0.1:$REDIS_PORT refuses the password of $ENV_FILE; choose another BERTH_LOCAL_REDIS_PORT"
+    }
+    if redis_open; then
+      # started by an older `up`, without a password: set it in place (the queue's data stays)
+      log "redis-server (pid $pid) has no password: setting it in place"
+      [[ $(printf 'CONFIG SET requirepass %s\n' "$REDIS_PASSWORD" | redis_cli 2>/dev/null) == OK ]] ||
+        die "could not set the password of redis-server (pid $pid)"
+      redis_ok || die "redis-server (pid $pid) refuses its new password"
+      redis_lock_in_place "$pid"
+      REDIS_STATE="locked"
+      return 0
+    fi
+    # ours, with a password other than local.env's (it keeps nothing on disk): start it afresh
+    log "redis-server (pid $pid) refuses the password of $ENV_FILE: restarting it"
+    kill -TERM "$pid"
+    wait_for 20 not_running "$pid" || die "redis-server (pid $pid) still running after 20 s"
+  fi
   mkdir -p "$PIDS" "$LOGS" "$STATE_DIR/redis"
   log "starting redis-server on 127.0.0.1:$REDIS_PORT"
+  # The password is read with the rest of the configuration from standard input (`-`).
   # shellcheck disable=SC2094 # redis-server writes its log itself once daemonized
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+  redis-server - --port "$REDIS_PORT" --bind 127.0.0.1 --protected-mode yes --save "" --appendonly no \
     --daemonize yes --pidfile "$REDIS_PID" --logfile "$LOGS/redis.log" --dir "$STATE_DIR/redis" \
-    >>"$LOGS/redis.log" 2>&1 9>&- || { tail -n 20 "$LOGS/redis.log" >&2; die "redis-server failed to start"; }
-  wait_for 20 redis_ok || { tail -n 20 "$LOGS/redis.log" >&2; die "Redis did not answer PING on port $REDIS_PORT (log: $LOGS/redis.log)"; }
+    >>"$LOGS/redis.log" 2>&1 9>&- <<EOF || { tail -n 20 "$LOGS/redis.log" >&2; die "redis-server failed to start"; }
+requirepass $REDIS_PASSWORD
+EOF
+  wait_for 20 redis_ok || { tail -n 20 "$LOGS/redis.log" >&2; die "Redis did not accept its password on port $REDIS_PORT (log: $LOGS/redis.log)"; }
   REDIS_STATE="started"
+}
+# redis_lock_in_place PID: our running Redis listens on 127.0.0.1 only, in protected mode
+redis_lock_in_place() {
+  local out
+  out=$(printf 'CONFIG GET bind\nCONFIG GET protected-mode\n' | redis_authed | tail -n +2 | tr '\n' ' ')
+  [[ $out == "bind 127.0.0.1 protected-mode yes " ]] && return 0
+  log "redis-server (pid $1): bind 127.0.0.1, protected-mode yes (was: $out)"
+  [[ $(printf 'CONFIG SET bind 127.0.0.1\nCONFIG SET protected-mode yes\n' | redis_authed | tr '\n' ' ') == "OK OK OK " ]] ||
+    die "could not restrict redis-server (pid $1) to 127.0.0.1"
+}
+
+# Every connection, unix socket or TCP, gives the password; nothing else is let in.
+PG_HBA='# Written by scripts/services.sh (rewritten by every "up"): every connection, unix socket or
+# TCP, authenticates with its password (scram-sha-256). The server listens on 127.0.0.1 only.
+# TYPE  DATABASE     USER  ADDRESS       METHOD
+local   all          all                 scram-sha-256
+host    all          all   127.0.0.1/32  scram-sha-256
+local   replication  all                 scram-sha-256
+host    replication  all   127.0.0.1/32  scram-sha-256'
+PG_OPTS="-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp"
+
+# write_pg_hba: installs PG_HBA; true if the file changed
+write_pg_hba() {
+  local hba=$PG_DATA/pg_hba.conf tmp
+  [[ -f $hba && $(cat "$hba") == "$PG_HBA" ]] && return 1
+  log "pg_hba.conf: scram-sha-256 for every connection"
+  tmp=$(mktemp "$PG_DATA/.pg_hba.conf.XXXXXX")
+  printf '%s\n' "$PG_HBA" >"$tmp"
+  chown postgres:postgres "$tmp"
+  chmod 600 "$tmp"
+  mv -f "$tmp" "$hba"
+}
+# ALTER ROLE with the password, for stdin of psql or of a single-user backend; an error never
+# logs the statement.
+pg_password_sql() {
+  printf "SET log_min_error_statement = panic;\nALTER ROLE postgres PASSWORD '%s';\n" "$PG_PASSWORD"
+}
+# pg_set_password_offline: the cluster is stopped; a single-user backend (no network) sets it
+pg_set_password_offline() {
+  log "setting the password of role postgres (single-user backend, no network)"
+  pg_password_sql | as_postgres "$PG_BIN/postgres" --single -D "$PG_DATA" -c log_min_error_statement=panic \
+    postgres >/dev/null 2>&1 9>&- || die "could not set the password of role postgres in $PG_DATA"
+}
+pg_start() {
+  mkdir -p "$LOGS"
+  touch "$PG_LOG"
+  chown postgres "$PG_LOG"
+  log "starting PostgreSQL on 127.0.0.1:$PG_PORT (data: $PG_DATA)"
+  # Listens on 127.0.0.1 only; unix socket in /tmp (path lengths stay short).
+  as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 -o "$PG_OPTS" start >/dev/null 9>&- ||
+    { tail -n 20 "$PG_LOG" >&2; die "PostgreSQL failed to start (log: $PG_LOG)"; }
+  wait_for 30 pg_ok || die "PostgreSQL does not answer on 127.0.0.1:$PG_PORT (log: $PG_LOG)"
+}
+# pg_init_and_start: the cluster is not running; create it if need be, lock it, start it
+pg_init_and_start() {
+  # The postgres user must reach the data dir (e.g. a clone under /root, mode 700, is not).
+  mkdir -p "$PG_DATA"
+  as_postgres test -x "$(dirname "$PG_DATA")" ||
+    die "OS user postgres cannot reach $PG_DATA (a parent directory is not searchable); set BERTH_LOCAL_POSTGRES_DATA to a path it can reach"
+  if [[ ! -s $PG_DATA/PG_VERSION ]]; then
+    [[ -z $(ls -A "$PG_DATA") ]] || die "$PG_DATA is neither empty nor a PostgreSQL data dir"
+    log "initdb $PG_DATA"
+    chown postgres:postgres "$PG_DATA"
+    chmod 700 "$PG_DATA"
+    mkdir -p "$LOGS"
+    local pwfile
+    pwfile=$(mktemp) # mode 600; the postgres user reads it, then it is gone
+    printf '%s\n' "$PG_PASSWORD" >"$pwfile"
+    chown postgres "$pwfile"
+    as_postgres "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=scram-sha-256 --pwfile="$pwfile" \
+      -E UTF8 --locale=C.UTF-8 --no-instructions >>"$LOGS/initdb.log" 2>&1 ||
+      { rm -f "$pwfile"; tail -n 20 "$LOGS/initdb.log" >&2; die "initdb failed (log: $LOGS/initdb.log)"; }
+    rm -f "$pwfile"
+    write_pg_hba || true
+  else
+    [[ $(stat -c %U "$PG_DATA") == postgres ]] || die "$PG_DATA is not owned by the postgres OS user"
+    # an existing cluster (maybe made by an older `up`, trust auth): lock it before it listens
+    write_pg_hba || true
+    pg_set_password_offline
+  fi
+  pg_start
 }
 
 PG_STATE=""
 ensure_postgres() {
+  local pid
   if ! pg_ok; then
-    # The postgres user must reach the data dir (e.g. a clone under /root, mode 700, is not).
-    mkdir -p "$PG_DATA"
-    as_postgres test -x "$(dirname "$PG_DATA")" ||
-      die "OS user postgres cannot reach $PG_DATA (a parent directory is not searchable); set BERTH_LOCAL_POSTGRES_DATA to a path it can reach"
-    if [[ ! -s $PG_DATA/PG_VERSION ]]; then
-      [[ -z $(ls -A "$PG_DATA") ]] || die "$PG_DATA is neither empty nor a PostgreSQL data dir"
-      log "initdb $PG_DATA"
-      chown postgres:postgres "$PG_DATA"
-      chmod 700 "$PG_DATA"
-      mkdir -p "$LOGS"
-      as_postgres "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
-        --no-instructions >>"$LOGS/initdb.log" 2>&1 ||
-        { tail -n 20 "$LOGS/initdb.log" >&2; die "initdb failed (log: $LOGS/initdb.log)"; }
-    fi
-    [[ $(stat -c %U "$PG_DATA") == postgres ]] || die "$PG_DATA is not owned by the postgres OS user"
-    mkdir -p "$LOGS"
-    touch "$PG_LOG"
-    chown postgres "$PG_LOG"
-    log "starting PostgreSQL on 127.0.0.1:$PG_PORT (data: $PG_DATA)"
-    # Listens on 127.0.0.1 only (trust auth); unix socket in /tmp (path lengths stay short).
-    as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 \
-      -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp" start >/dev/null 9>&- ||
-      { tail -n 20 "$PG_LOG" >&2; die "PostgreSQL failed to start (log: $PG_LOG)"; }
-    wait_for 30 pg_ok || die "PostgreSQL does not answer on 127.0.0.1:$PG_PORT (log: $PG_LOG)"
+    pg_init_and_start
     PG_STATE="started"
   else
-    PG_STATE="reused"
+    if ! pid=$(pg_pid); then
+      if pg_open || ! pg_auth_ok; then
+        die "a PostgreSQL not started by services.sh answers on 127.0.0.1:$PG_PORT $(pg_open && echo "without a password" || echo "and refuses the password of $ENV_FILE"); stop it, or choose another BERTH_LOCAL_POSTGRES_PORT"
+      fi
+      PG_STATE="reused"
+    else
+      PG_STATE="reused"
+      if pg_open; then
+        # started by an older `up` with trust auth: set the password while it still lets us in,
+        # then require it (a reload: connections and data stay)
+        log "PostgreSQL (pid $pid) lets anyone in without a password: setting it in place"
+        pg_password_sql | env -u PGPASSWORD PGPASSFILE=/dev/null/none "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" \
+          -U postgres -w -X -q -v ON_ERROR_STOP=1 -d postgres >/dev/null ||
+          die "could not set the password of role postgres"
+        PG_STATE="locked"
+      elif ! pg_auth_ok; then
+        # ours, but local.env's password does not open it: stop it (fast: data kept), set it, start
+        log "PostgreSQL (pid $pid) refuses the password of $ENV_FILE: restarting it to set it"
+        as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop >/dev/null || die "pg_ctl stop failed (log: $PG_LOG)"
+        pg_init_and_start
+        PG_STATE="locked"
+      fi
+      if write_pg_hba; then
+        pg_psql -d postgres -Atqc 'select pg_reload_conf()' >/dev/null || die "could not reload PostgreSQL's configuration"
+        PG_STATE="locked"
+      fi
+      if [[ $(pg_psql -d postgres -Atqc 'show listen_addresses' 2>/dev/null) != 127.0.0.1 ]]; then
+        log "PostgreSQL (pid $pid) listens beyond 127.0.0.1: restarting it"
+        as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -m fast -w -t 60 -o "$PG_OPTS" restart >/dev/null 9>&- ||
+          die "pg_ctl restart failed (log: $PG_LOG)"
+        PG_STATE="locked"
+      fi
+    fi
   fi
+  # a reload takes effect a moment later
+  wait_for 10 pg_closed || die "PostgreSQL on 127.0.0.1:$PG_PORT still lets postgres in without a password"
+  pg_auth_ok || die "PostgreSQL on 127.0.0.1:$PG_PORT refuses the password of $ENV_FILE (log: $PG_LOG)"
   local db
   for db in "${PG_DBS[@]}"; do
-    if [[ -z $("$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -XAtq \
-      -c "select 1 from pg_database where datname = '$db'") ]]; then
+    if [[ -z $(pg_psql -d postgres -Atq -c "select 1 from pg_database where datname = '$db'") ]]; then
       log "creating database $db"
-      "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -Xq -v ON_ERROR_STOP=1 \
-        -c "create database \"$db\" owner postgres" || die "could not create database $db"
+      pg_psql -d postgres -q -v ON_ERROR_STOP=1 -c "create database \"$db\" owner postgres" || die "could not create database $db"
     fi
   done
 }
@@ -298,17 +453,35 @@ rand_alnum() {
   printf '%s' "${s:0:n}"
 }
 
+# url_password URL: the password of a URL written by write_env (our alphabet: no %-encoding)
+url_password() {
+  local re='^[a-z]+://[^:@/]*:([A-Za-z0-9]+)@'
+  if [[ $1 =~ $re ]]; then printf '%s' "${BASH_REMATCH[1]}"; fi
+}
+# load_passwords [--generate]: Redis's and PostgreSQL's passwords from local.env's URLs; with
+# --generate, new ones for those it has none of (a local.env of an older `up`, or none yet).
+load_passwords() {
+  REDIS_PASSWORD=$(url_password "$(env_get BERTH_REDIS_URL)")
+  PG_PASSWORD=$(url_password "$(env_get BERTH_DATABASE_URL)")
+  if [[ ${1:-} == --generate ]]; then
+    [[ -n $REDIS_PASSWORD ]] || REDIS_PASSWORD=$(rand_alnum 32)
+    [[ -n $PG_PASSWORD ]] || PG_PASSWORD=$(rand_alnum 32)
+  fi
+}
+
 write_env() {
   local key e upper var value tmp
+  [[ -n $REDIS_PASSWORD && -n $PG_PASSWORD ]] || die "write_env: passwords not loaded"
   key=$(env_get BERTH_ENCRYPTION_KEY)
   [[ -n $key ]] || key=$(head -c 32 /dev/urandom | base64 -w0)
   tmp=$(mktemp "$STATE_DIR/.local.env.XXXXXX")
   chmod 600 "$tmp"
   {
     echo "# Written by scripts/services.sh up. Secrets are generated once and kept on later runs."
-    echo "export BERTH_REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
-    echo "export BERTH_DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/berth"
-    echo "export BERTH_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/berth_test"
+    # Redis's and PostgreSQL's passwords: letters and digits, nothing to %-encode.
+    echo "export BERTH_REDIS_URL=redis://default:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT"
+    echo "export BERTH_DATABASE_URL=postgresql://postgres:$PG_PASSWORD@127.0.0.1:$PG_PORT/berth"
+    echo "export BERTH_TEST_DATABASE_URL=postgresql://postgres:$PG_PASSWORD@127.0.0.1:$PG_PORT/berth_test"
     echo "export DOCKER_HOST=$DOCKER_HOST"
     [[ -z ${DOCKER_API_VERSION:-} ]] || echo "export DOCKER_API_VERSION=$DOCKER_API_VERSION"
     echo "export BERTH_ENCRYPTION_KEY=$key"
@@ -350,26 +523,40 @@ status_docker() {
     echo "docker:     stopped  ($DOCKER_HOST does not answer)"
   fi
 }
+redis_auth_note() {
+  if redis_open; then echo "NO PASSWORD (run: scripts/services.sh up)"
+  elif [[ -n $REDIS_PASSWORD ]] && redis_ok; then echo "password in local.env"
+  else echo "refuses the password of local.env"; fi
+}
 status_redis() {
   local pid
-  if redis_ok; then
-    if pid=$(pid_alive "$REDIS_PID" redis-server); then
-      echo "redis:      running  redis://127.0.0.1:$REDIS_PORT  pid $pid (started by services.sh)"
+  if redis_answers; then
+    if pid=$(redis_ours); then
+      echo "redis:      running  redis://127.0.0.1:$REDIS_PORT  $(redis_auth_note)  pid $pid (started by services.sh)"
     else
-      echo "redis:      running  redis://127.0.0.1:$REDIS_PORT  (not started by services.sh)"
+      echo "redis:      running  redis://127.0.0.1:$REDIS_PORT  $(redis_auth_note)  (not started by services.sh)"
     fi
   else
     echo "redis:      stopped  (nothing answers on 127.0.0.1:$REDIS_PORT)"
   fi
 }
-pg_pid() { [[ -s $PG_DATA/postmaster.pid ]] && pid_alive "$PG_DATA/postmaster.pid" postgres; }
+# pg_pid: pid of the postmaster of our data dir, if it serves our port
+pg_pid() {
+  [[ -s $PG_DATA/postmaster.pid && $(sed -n 4p "$PG_DATA/postmaster.pid") == "$PG_PORT" ]] &&
+    pid_alive "$PG_DATA/postmaster.pid" postgres
+}
+pg_auth_note() {
+  if pg_open; then echo "NO PASSWORD (trust; run: scripts/services.sh up)"
+  elif [[ -n $PG_PASSWORD ]] && pg_auth_ok; then echo "password in local.env"
+  else echo "refuses the password of local.env"; fi
+}
 status_postgres() {
   local pid
   if pg_ok; then
     if pid=$(pg_pid); then
-      echo "postgres:   running  postgresql://postgres@127.0.0.1:$PG_PORT  pid $pid  data $PG_DATA"
+      echo "postgres:   running  postgresql://postgres@127.0.0.1:$PG_PORT  $(pg_auth_note)  pid $pid  data $PG_DATA"
     else
-      echo "postgres:   running  postgresql://postgres@127.0.0.1:$PG_PORT  (not started by services.sh)"
+      echo "postgres:   running  postgresql://postgres@127.0.0.1:$PG_PORT  $(pg_auth_note)  (not started by services.sh)"
     fi
   else
     echo "postgres:   stopped  (nothing answers on 127.0.0.1:$PG_PORT)"
@@ -413,6 +600,10 @@ cmd_up() {
 
   ensure_packages
   resolve_pg_paths
+  # The passwords are on disk before any service gets them: an `up` interrupted after setting
+  # one never leaves a password nobody knows.
+  load_passwords --generate
+  write_env
   ensure_docker
   ensure_redis
   ensure_postgres
@@ -461,6 +652,7 @@ cmd_down() {
 
 cmd_status() {
   resolve_pg_paths
+  load_passwords
   status_docker
   status_redis
   status_postgres

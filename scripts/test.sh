@@ -15,7 +15,7 @@ test_db=${BERTH_TEST_DATABASE_URL:?}
 admin_url=${test_db%/*}/postgres
 db_name=${test_db##*/}
 bash scripts/remove-test-leftovers.sh
-psql "$admin_url" -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$db_name\" WITH (FORCE)" -c "CREATE DATABASE \"$db_name\""
+psql_url "$admin_url" -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$db_name\" WITH (FORCE)" -c "CREATE DATABASE \"$db_name\""
 migrate "$test_db"
 
 say "typecheck"
