@@ -7,3 +7,4 @@ export * from "./redis-server.js";
 export * from "./private-docker.js";
 export * from "./test-postgres.js";
 export * from "./network-namespace.js";
+export * from "./http-helpers.js";

@@ -3,14 +3,11 @@ import { OPERATIONS_QUEUE, USAGE_QUEUE } from "@berth/jobs";
 import { Queue } from "bullmq";
 import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, startStack, waitUntil, type Stack } from "../src/index.js";
+import { basicAuth, launchChromium, startStack, waitUntil, type Stack } from "../src/index.js";
 
 const WAIT = { timeout: 120_000, interval: 200 };
 const SCREENSHOTS = "../../test-results";
 
-function basic({ username, password }: { username: string; password: string }): string {
-  return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
-}
 
 /** The operator console (/admin): bull-board over Berth's queues and the operator page, in a real browser. */
 describe("the operator console", () => {
@@ -67,7 +64,7 @@ describe("the operator console", () => {
       expect(await anonymous.json()).toEqual({ error: "unauthorized", message: "Missing or malformed Basic authorization." });
 
       for (const wrong of [{ ...admin(), password: `${admin().password}x` }, stack.credentials("postgresql")]) {
-        const response = await fetch(`${stack.apiUrl}${path}`, { headers: { authorization: basic(wrong) } });
+        const response = await fetch(`${stack.apiUrl}${path}`, { headers: { authorization: basicAuth(wrong) } });
         expect(response.status, path).toBe(401);
         expect(await response.json()).toEqual({ error: "unauthorized", message: "Wrong operator credentials." });
       }
@@ -107,7 +104,7 @@ describe("the operator console", () => {
     } finally {
       await queue.close();
     }
-    const headers = { authorization: basic(admin()) };
+    const headers = { authorization: basicAuth(admin()) };
     for (const path of [`/api/queues/${OPERATIONS_QUEUE}/${operationId}`, `/api/queues/${OPERATIONS_QUEUE}/${operationId}/logs`, "/api/queues"]) {
       const response = await fetch(`${stack.apiUrl}/admin/queues${path}`, { headers });
       expect(response.status, path).toBe(200);
@@ -117,7 +114,7 @@ describe("the operator console", () => {
 
   it("refuses a change sent from another site, or that says nowhere, and takes it from its own pages", async () => {
     const pause = `${stack.apiUrl}/admin/queues/api/queues/${USAGE_QUEUE}/pause`;
-    const headers = { authorization: basic(admin()) };
+    const headers = { authorization: basicAuth(admin()) };
     for (const origin of <Record<string, string>[]>[{ origin: "http://evil.example" }, { origin: stack.standIn.url }, { referer: "http://evil.example/page" }, {}]) {
       const response = await fetch(pause, { method: "PUT", headers: { ...headers, ...origin } });
       expect(response.status, JSON.stringify(origin)).toBe(403);
@@ -167,7 +164,7 @@ describe("the operator console", () => {
   });
 
   it("in read-only mode refuses a retry, and bull-board shows no actions", async () => {
-    const headers = { authorization: basic(readOnly.adminCredentials()!), origin: readOnly.apiUrl };
+    const headers = { authorization: basicAuth(readOnly.adminCredentials()!), origin: readOnly.apiUrl };
     for (const [method, path] of [
       ["PUT", `/api/queues/${OPERATIONS_QUEUE}/${failedOperationId}/retry`],
       ["PUT", `/api/queues/${OPERATIONS_QUEUE}/retry/failed`],

@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { ssoToken } from "@berth/protocol";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dockerInspect, startStack, waitUntil, type Stack } from "../src/index.js";
+import { basicAuth, dockerInspect, metricSample, startStack, waitUntil, type Stack } from "../src/index.js";
 
 const run = promisify(execFile);
 const WAIT = { timeout: 120_000, interval: 250 };
@@ -16,19 +16,7 @@ const WAIT = { timeout: 120_000, interval: 250 };
 /** Allocates far past a sandbox's 256 MiB: a sort with a work_mem of 1 GB keeps 20 million rows in memory. */
 const OOM_QUERY = "SET work_mem = '1GB'; SELECT count(*) FROM (SELECT g, md5(g::text) FROM generate_series(1, 20000000) g ORDER BY 2) s";
 
-function basic(credentials: { username: string; password: string }): string {
-  return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`;
-}
 
-/** The value of one sample of a Prometheus text exposition, or undefined. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const inner = line.slice(name.length + 1, line.indexOf("}"));
-    if (Object.entries(labels).every(([key, value]) => inner.includes(`${key}="${value}"`))) return Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return undefined;
-}
 
 /** Docker's own report of one container's events of one kind, from a moment on: what anyone watching the engine sees. */
 function followDockerEvents(container: string, action: string, since: Date): { lines: string[]; stop(): void } {
@@ -88,11 +76,11 @@ describe("containment: OOM kills and unexpected exits, from Docker's events", ()
     stack.containment.map((watcher) => watcher.handled.filter((event) => event.containerName === container && event.action === action).map((event) => event.outcome));
 
   async function metrics(): Promise<string> {
-    const response = await fetch(`${stack.apiUrl}/metrics`, { headers: { authorization: basic(stack.adminCredentials()!) } });
+    const response = await fetch(`${stack.apiUrl}/metrics`, { headers: { authorization: basicAuth(stack.adminCredentials()!) } });
     expect(response.status).toBe(200);
     return response.text();
   }
-  const counted = async (kind: string) => sample(await metrics(), "berth_containment_events_total", { addon: "postgresql", kind }) ?? 0;
+  const counted = async (kind: string) => metricSample(await metrics(), "berth_containment_events_total", { addon: "postgresql", kind }) ?? 0;
 
   async function query(url: string, sql: string): Promise<pg.QueryResult[]> {
     const client = new pg.Client({ connectionString: url });
@@ -174,16 +162,16 @@ describe("containment: OOM kills and unexpected exits, from Docker's events", ()
     expect(incidents).toContain("not yet");
 
     // The operator page: among the degraded databases, and in the containment events.
-    const admin = await (await fetch(`${stack.apiUrl}/admin?addon=postgresql`, { headers: { authorization: basic(stack.adminCredentials()!) } })).text();
+    const admin = await (await fetch(`${stack.apiUrl}/admin?addon=postgresql`, { headers: { authorization: basicAuth(stack.adminCredentials()!) } })).text();
     const degraded = admin.slice(admin.indexOf('data-testid="degraded-resources"'), admin.indexOf('data-testid="containment-events"'));
     expect(degraded).toContain(`<tr data-resource-id="${id}">`);
     expect(degraded).toContain("the database process exited with code 137");
     const events = admin.slice(admin.indexOf('data-testid="containment-events"'));
     expect(events).toContain(`<tr data-resource-id="${id}">`);
-    expect(await (await fetch(`${stack.apiUrl}/admin?status=degraded`, { headers: { authorization: basic(stack.adminCredentials()!) } })).text()).toContain(
+    expect(await (await fetch(`${stack.apiUrl}/admin?status=degraded`, { headers: { authorization: basicAuth(stack.adminCredentials()!) } })).text()).toContain(
       `<code>${id}</code>`,
     );
-    expect(sample(await metrics(), "berth_resources", { addon: "postgresql", plan: "postgresql-sandbox", status: "degraded" })).toBeGreaterThanOrEqual(1);
+    expect(metricSample(await metrics(), "berth_resources", { addon: "postgresql", plan: "postgresql-sandbox", status: "degraded" })).toBeGreaterThanOrEqual(1);
 
     // A degraded database accepts a plan change: the new container answers, provisioned, the event settled.
     expect((await stack.driver("postgresql").changePlan(id, "postgresql-starter-512")).status).toBe(200);

@@ -1,20 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStack, startTestRedis, type Stack, type TestRedis } from "../src/index.js";
+import { basicAuth, metricSample, startStack, startTestRedis, type Stack, type TestRedis } from "../src/index.js";
 
-function basic(credentials: { username: string; password: string }): string {
-  return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`;
-}
 
-/** The value of one sample of a Prometheus text exposition, or undefined. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const inner = line.slice(name.length + 1, line.indexOf("}"));
-    if (Object.entries(labels).every(([key, value]) => inner.includes(`${key}="${value}"`))) return Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return undefined;
-}
 
 describe("metrics, request ids and OpenAPI", () => {
   let stack: Stack;
@@ -38,24 +26,24 @@ describe("metrics, request ids and OpenAPI", () => {
 
     // Operator credentials are configured in the stack: /metrics asks for them.
     expect((await fetch(`${stack.apiUrl}/metrics`)).status).toBe(401);
-    const response = await fetch(`${stack.apiUrl}/metrics`, { headers: { authorization: basic(stack.adminCredentials()!) } });
+    const response = await fetch(`${stack.apiUrl}/metrics`, { headers: { authorization: basicAuth(stack.adminCredentials()!) } });
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toContain("text/plain");
     const text = await response.text();
     // Per route pattern, never the raw URL.
-    expect(sample(text, "berth_http_requests_total", { method: "POST", route: "/postgresql/resources", status_code: "202" })).toBeGreaterThanOrEqual(1);
-    expect(sample(text, "berth_http_requests_total", { method: "DELETE", route: "/postgresql/resources/:id", status_code: "204" })).toBeGreaterThanOrEqual(1);
+    expect(metricSample(text, "berth_http_requests_total", { method: "POST", route: "/postgresql/resources", status_code: "202" })).toBeGreaterThanOrEqual(1);
+    expect(metricSample(text, "berth_http_requests_total", { method: "DELETE", route: "/postgresql/resources/:id", status_code: "204" })).toBeGreaterThanOrEqual(1);
     expect(text).not.toContain(id);
-    expect(sample(text, "berth_http_request_duration_seconds_count", { method: "POST", route: "/postgresql/resources" })).toBeGreaterThanOrEqual(1);
-    expect(sample(text, "berth_resources", { addon: "postgresql", plan: "postgresql-sandbox", status: "deprovisioned" })).toBeGreaterThanOrEqual(1);
-    expect(sample(text, "berth_jobs", { queue: "berth-operations", state: "completed" })).toBeGreaterThanOrEqual(2);
+    expect(metricSample(text, "berth_http_request_duration_seconds_count", { method: "POST", route: "/postgresql/resources" })).toBeGreaterThanOrEqual(1);
+    expect(metricSample(text, "berth_resources", { addon: "postgresql", plan: "postgresql-sandbox", status: "deprovisioned" })).toBeGreaterThanOrEqual(1);
+    expect(metricSample(text, "berth_jobs", { queue: "berth-operations", state: "completed" })).toBeGreaterThanOrEqual(2);
     // The test registry has no process metrics: those are production's.
     expect(text).not.toContain("process_cpu_seconds_total");
 
     const worker = await stack.workerMetrics.metrics();
-    expect(sample(worker, "berth_operations_finished_total", { kind: "provision", outcome: "succeeded" })).toBe(1);
-    expect(sample(worker, "berth_operations_finished_total", { kind: "deprovision", outcome: "succeeded" })).toBe(1);
-    expect(sample(worker, "berth_operation_duration_seconds_count", { kind: "provision", outcome: "succeeded" })).toBe(1);
+    expect(metricSample(worker, "berth_operations_finished_total", { kind: "provision", outcome: "succeeded" })).toBe(1);
+    expect(metricSample(worker, "berth_operations_finished_total", { kind: "deprovision", outcome: "succeeded" })).toBe(1);
+    expect(metricSample(worker, "berth_operation_duration_seconds_count", { kind: "provision", outcome: "succeeded" })).toBe(1);
     expect(worker).toContain("berth_docker_errors_total");
   });
 
