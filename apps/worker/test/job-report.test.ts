@@ -27,7 +27,7 @@ describe("JobReport", () => {
     expect(progress.map((p) => p.percent)).toEqual([0, 0, 11, 22, 33, 44, 56, 67, 78, 89, 100]);
     expect(progress.map((p) => p.step)).toEqual(["started", ...OPERATION_STEPS.provision, "done"]);
     expect(logs[0]).toBe("2026-01-02T03:04:05.000Z attempt 1: provision started");
-    expect(logs).toContain("2026-01-02T03:04:05.000Z step container (43%)");
+    expect(logs).toContain("2026-01-02T03:04:05.000Z step container (33%)");
     expect(logs.at(-1)).toBe("2026-01-02T03:04:05.000Z succeeded");
   });
 
