@@ -82,6 +82,8 @@ interface Listener {
   ownerChecked: boolean;
   /** Last error code logged for this route, so a repeated failure is logged once. */
   lastUpstreamError: string | undefined;
+  /** Its socket has answered once since the route appeared. */
+  answered: boolean;
   lastListenError: string | undefined;
 }
 
@@ -158,7 +160,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     for (const [port, { route, ownerChecked }] of wanted) {
       let listener = listeners.get(port);
       if (!listener) {
-        listener = { route, server: undefined, relays: new Set(), ownerChecked, lastUpstreamError: undefined, lastListenError: undefined };
+        listener = { route, server: undefined, relays: new Set(), ownerChecked, lastUpstreamError: undefined, answered: false, lastListenError: undefined };
         listeners.set(port, listener);
         logger.info({ port, resourceId: route.resourceId, container: route.containerName, running: route.running }, "gateway: route added");
       } else if (listener.route.resourceId !== route.resourceId || listener.route.socketPath !== route.socketPath) {
@@ -320,15 +322,21 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     let connected = false;
     upstream.once("connect", () => {
       connected = true;
-      if (listener.lastUpstreamError) logger.info({ port: route.port, resourceId: resource }, "gateway: the database's socket answers again");
+      if (listener.lastUpstreamError && listener.answered) logger.info({ port: route.port, resourceId: resource }, "gateway: the database's socket answers again");
       listener.lastUpstreamError = undefined;
+      listener.answered = true;
     });
     upstream.on("error", (error: NodeJS.ErrnoException) => {
       if (connected) return logger.debug({ port: route.port, code: error.code }, "gateway: database connection error");
       const code = error.code ?? "unknown";
       metrics.upstreamFailures.inc({ resource, code });
-      // ENOENT/ECONNREFUSED: the engine is stopped or restarting. Once per route until it answers again.
-      if (listener.lastUpstreamError !== code) logger.warn({ port: route.port, resourceId: resource, code }, "gateway: cannot reach the database's socket");
+      // ENOENT/ECONNREFUSED: the engine is stopped, restarting, or not up yet (every new database
+      // is probed before its socket exists: not worth a warning until it has answered once).
+      // Once per route until it answers again.
+      if (listener.lastUpstreamError !== code) {
+        const level = listener.answered ? "warn" : "debug";
+        logger[level]({ port: route.port, resourceId: resource, code }, "gateway: cannot reach the database's socket");
+      }
       listener.lastUpstreamError = code;
     });
     // Both directions with backpressure. An end (FIN) is passed on and the other direction goes on
