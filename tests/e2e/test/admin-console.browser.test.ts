@@ -82,9 +82,9 @@ describe("the operator console", () => {
 
     // The job's own page (its id is the operation's), on its log: every step, timestamped, then the outcome.
     expect((await page.goto(`${stack.apiUrl}/admin/queues/queue/${OPERATIONS_QUEUE}/${operationId}`))?.status()).toBe(200);
-    await expect.poll(() => page.getByText(/step report-provisioned \(86%\)/).count(), WAIT).toBeGreaterThan(0);
+    await expect.poll(() => page.getByText(/step report-provisioned \(89%\)/).count(), WAIT).toBeGreaterThan(0);
     const text = await page.locator("body").innerText();
-    for (const step of ["credentials", "placement", "volume", "container", "readiness", "report-config"]) expect(text).toContain(`step ${step}`);
+    for (const step of ["credentials", "placement", "volume", "container", "bootstrap", "readiness", "report-config"]) expect(text).toContain(`step ${step}`);
     expect(text).toContain("succeeded");
     await page.screenshot({ path: `${SCREENSHOTS}/admin-job.png`, fullPage: true });
     await context.close();
