@@ -76,6 +76,7 @@ export class ResourceService {
       if (uuid && isUniqueViolation(error)) {
         const existing = await this.findByPlatformUuid(addon, uuid);
         if (existing) {
+          await this.requireSameProvision(existing, request, plan);
           await this.resumed(existing);
           return { id: existing.id, status: existing.status };
         }
@@ -178,6 +179,26 @@ export class ResourceService {
 
   private findByPlatformUuid(addon: AddonDefinition, platformUuid: string): Promise<Resource | null> {
     return this.db.resource.findUnique({ where: { addon_platformUuid: { addon: addon.id, platformUuid } } });
+  }
+
+  /**
+   * A uuid names one provision request (Heroku's idempotency rule): the same uuid with the
+   * same plan and app answers the same resource; with others it is refused, naming what differs.
+   * The plan compared is the one the resource was provisioned with (its first provision
+   * operation's), not its current one: a plan change since does not make a retry a conflict.
+   */
+  private async requireSameProvision(resource: Resource, request: ProvisionRequest, plan: AddonPlan): Promise<void> {
+    const first = await this.db.operation.findFirst({
+      where: { resourceId: resource.id, kind: "provision" },
+      orderBy: { seq: "asc" },
+      select: { targetPlan: true },
+    });
+    const provisionedPlan = first?.targetPlan ?? resource.plan;
+    const differences = [
+      ...(provisionedPlan === plan.name ? [] : [`plan '${provisionedPlan}' (this request: '${plan.name}')`]),
+      ...(resource.appId === request.app_id ? [] : [`app_id '${resource.appId}' (this request: '${request.app_id}')`]),
+    ];
+    if (differences.length > 0) throw refusals.idempotencyConflict(request.uuid!, resource.id, differences);
   }
 
   /** A repeated provision: make sure its unfinished operations are queued (a no-op when they are). */
