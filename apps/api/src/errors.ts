@@ -29,6 +29,7 @@ const REFUSAL_STATUS: Record<RefusalCode, number> = {
   unknown_plan: 422,
   resource_not_found: 404,
   resource_failed: 409,
+  idempotency_conflict: 409,
   operation_not_found: 404,
   operation_not_retryable: 409,
   service_unavailable: 503,

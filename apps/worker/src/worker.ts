@@ -1,7 +1,7 @@
 import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
 import { OPERATIONS_QUEUE, jobCatalog, type JobName } from "@berth/jobs";
 import type { WorkerDeps } from "./deps.js";
-import { PermanentError, RefusedError } from "./errors.js";
+import { PermanentError, RefusedError, classifyFailure } from "./errors.js";
 import { handlers } from "./handlers/index.js";
 import { JobReport } from "./job-report.js";
 import { OperationContext } from "./operation-context.js";
@@ -88,7 +88,8 @@ export async function runOperation(jobDeps: WorkerDeps, job: Job, token: string 
     await db.operation.update({ where: { id: operation.id }, data: { status: "succeeded", finishedAt: new Date() } });
     await report.succeeded();
     finished("succeeded");
-  } catch (error) {
+  } catch (thrown) {
+    const error = classifyFailure(thrown);
     const message = redactSecrets(error instanceof Error ? error.message : String(error), await credentialSecrets(deps, resource.id));
     const final = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     deps.logger.warn({ operationId, resourceId: resource.id, err: message, final }, "operation attempt failed");

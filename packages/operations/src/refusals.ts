@@ -7,6 +7,7 @@ export type RefusalCode =
   | "unknown_plan"
   | "resource_not_found"
   | "resource_failed"
+  | "idempotency_conflict"
   | "operation_not_found"
   | "operation_not_retryable"
   | "service_unavailable";
@@ -29,6 +30,11 @@ export const refusals = {
   resourceNotFound: (id: string) => new OperationRefusal("resource_not_found", `No resource with id '${id}' exists for this addon.`),
   resourceFailed: (id: string, reason: string) =>
     new OperationRefusal("resource_failed", `Resource '${id}' is in a failed state (${reason}); an operator must repair it first.`),
+  idempotencyConflict: (uuid: string, resourceId: string, differences: readonly string[]) =>
+    new OperationRefusal(
+      "idempotency_conflict",
+      `uuid '${uuid}' was already used to provision resource '${resourceId}' with ${differences.join(" and ")}; a uuid names one provision request, send the same one or use another uuid.`,
+    ),
   operationNotFound: (id: string) => new OperationRefusal("operation_not_found", `No operation with id '${id}' exists.`),
   operationNotRetryable: (id: string, why: string) => new OperationRefusal("operation_not_retryable", `Operation '${id}' cannot be retried: ${why}.`),
   queueUnavailable: (cause: unknown) =>

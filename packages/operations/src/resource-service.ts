@@ -76,6 +76,7 @@ export class ResourceService {
       if (uuid && isUniqueViolation(error)) {
         const existing = await this.findByPlatformUuid(addon, uuid);
         if (existing) {
+          await this.requireSameProvision(existing, request, plan);
           await this.resumed(existing);
           return { id: existing.id, status: existing.status };
         }
@@ -86,35 +87,50 @@ export class ResourceService {
     return accepted!;
   }
 
+  /**
+   * Records a plan change and queues its job. The resource's row is locked while the
+   * request is checked against it and the operation recorded, as `deprovision` does: a
+   * plan change and a deprovision sent at the same moment are recorded one after the
+   * other, and the later one sees the earlier (a plan change after a recorded
+   * deprovision is refused as `resource_not_found`, never run on a removed database).
+   */
   async changePlan(addon: AddonDefinition, id: string, request: PlanChangeRequest): Promise<PlanChangeOutcome> {
-    const resource = await this.findLive(addon, id);
-    const plan = requirePlan(addon, request.plan);
-    if (resource.status === "failed") throw refusals.resourceFailed(id, resource.statusReason ?? "no reason recorded");
-    const lastChange = await this.db.operation.findFirst({
-      where: { resourceId: id, kind: "change_plan", status: { in: ["pending", "running"] } },
-      orderBy: { seq: "desc" },
+    const recorded = await this.db.$transaction(async (tx) => {
+      const resource = await lockResource(tx, addon, id);
+      if (!resource || !(await acceptsPlatformRequests(tx, resource))) throw refusals.resourceNotFound(id);
+      const plan = requirePlan(addon, request.plan);
+      if (resource.status === "failed") throw refusals.resourceFailed(id, resource.statusReason ?? "no reason recorded");
+      const lastChange = await tx.operation.findFirst({
+        where: { resourceId: id, kind: "change_plan", status: { in: ["pending", "running"] } },
+        orderBy: { seq: "desc" },
+      });
+      const intendedPlan = lastChange?.targetPlan ?? resource.plan;
+      if (intendedPlan === plan.name) return { plan, operationId: null };
+      const operation = await tx.operation.create({ data: { resourceId: id, kind: "change_plan", targetPlan: plan.name } });
+      return { plan, operationId: operation.id };
     });
-    const intendedPlan = lastChange?.targetPlan ?? resource.plan;
-    if (intendedPlan === plan.name) return { kind: "unchanged", plan };
-    const operation = await this.db.operation.create({ data: { resourceId: id, kind: "change_plan", targetPlan: plan.name } });
-    await this.enqueue("change-plan", operation.id, id);
-    return { kind: "queued", plan };
+    if (recorded.operationId === null) return { kind: "unchanged", plan: recorded.plan };
+    await this.enqueue("change-plan", recorded.operationId, id);
+    return { kind: "queued", plan: recorded.plan };
   }
 
-  /** The deprovision operation that removes the resource (a new one, or the one already under way), or null when it is gone already. */
+  /**
+   * The deprovision operation that removes the resource (a new one, or the one already under way), or null when it is gone already.
+   * Recorded under the resource's row lock, like a plan change (see `changePlan`).
+   */
   async deprovision(addon: AddonDefinition, id: string): Promise<Operation | null> {
-    const resource = await this.db.resource.findFirst({ where: { id, addon: addon.id } });
-    if (!resource) throw refusals.resourceNotFound(id);
-    const pending = await this.db.operation.findFirst({
-      where: { resourceId: id, kind: "deprovision", status: { in: ["pending", "running", "succeeded"] } },
+    const recorded = await this.db.$transaction(async (tx) => {
+      const resource = await lockResource(tx, addon, id);
+      if (!resource) throw refusals.resourceNotFound(id);
+      const pending = await tx.operation.findFirst({
+        where: { resourceId: id, kind: "deprovision", status: { in: ["pending", "running", "succeeded"] } },
+      });
+      // Deleting twice has the outcome of deleting once.
+      if (resource.status === "deprovisioned" || pending) return { operation: pending, queue: pending?.status === "pending" };
+      return { operation: await tx.operation.create({ data: { resourceId: id, kind: "deprovision" } }), queue: true };
     });
-    if (resource.status === "deprovisioned" || pending) {
-      if (pending?.status === "pending") await this.enqueue("deprovision", pending.id, id);
-      return pending; // deleting twice has the outcome of deleting once
-    }
-    const operation = await this.db.operation.create({ data: { resourceId: id, kind: "deprovision" } });
-    await this.enqueue("deprovision", operation.id, id);
-    return operation;
+    if (recorded.operation && recorded.queue) await this.enqueue("deprovision", recorded.operation.id, id);
+    return recorded.operation;
   }
 
   /**
@@ -161,22 +177,28 @@ export class ResourceService {
     return retried;
   }
 
-  /** A resource the platform may still act on: handed to it (not a warm pool's), not removed nor being removed. */
-  private async findLive(addon: AddonDefinition, id: string): Promise<Resource> {
-    const resource = await this.db.resource.findFirst({
-      where: {
-        id,
-        addon: addon.id,
-        status: { notIn: ["warming", "warm", "deprovisioning", "deprovisioned"] },
-        operations: { none: { kind: "deprovision", status: { in: ["pending", "running", "succeeded"] } } },
-      },
-    });
-    if (!resource) throw refusals.resourceNotFound(id);
-    return resource;
-  }
-
   private findByPlatformUuid(addon: AddonDefinition, platformUuid: string): Promise<Resource | null> {
     return this.db.resource.findUnique({ where: { addon_platformUuid: { addon: addon.id, platformUuid } } });
+  }
+
+  /**
+   * A uuid names one provision request (Heroku's idempotency rule): the same uuid with the
+   * same plan and app answers the same resource; with others it is refused, naming what differs.
+   * The plan compared is the one the resource was provisioned with (its first provision
+   * operation's), not its current one: a plan change since does not make a retry a conflict.
+   */
+  private async requireSameProvision(resource: Resource, request: ProvisionRequest, plan: AddonPlan): Promise<void> {
+    const first = await this.db.operation.findFirst({
+      where: { resourceId: resource.id, kind: "provision" },
+      orderBy: { seq: "asc" },
+      select: { targetPlan: true },
+    });
+    const provisionedPlan = first?.targetPlan ?? resource.plan;
+    const differences = [
+      ...(provisionedPlan === plan.name ? [] : [`plan '${provisionedPlan}' (this request: '${plan.name}')`]),
+      ...(resource.appId === request.app_id ? [] : [`app_id '${resource.appId}' (this request: '${request.app_id}')`]),
+    ];
+    if (differences.length > 0) throw refusals.idempotencyConflict(request.uuid!, resource.id, differences);
   }
 
   /** A repeated provision: make sure its unfinished operations are queued (a no-op when they are). */
@@ -195,6 +217,31 @@ export class ResourceService {
       throw refusals.queueUnavailable(error);
     }
   }
+}
+
+/**
+ * Locks the resource's row until the transaction ends, then reads it: the operations of one
+ * resource are recorded one at a time, each after the ones before it are committed and seen
+ * (PostgreSQL's read committed takes a new snapshot per statement, so the read after the
+ * lock sees what the previous holder wrote). Null when the addon has no such resource.
+ */
+async function lockResource(tx: Prisma.TransactionClient, addon: AddonDefinition, id: string): Promise<Resource | null> {
+  const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM resources WHERE id = ${id} AND addon = ${addon.id} FOR UPDATE`;
+  if (locked.length === 0) return null;
+  return tx.resource.findUniqueOrThrow({ where: { id } });
+}
+
+/** Statuses of resources the platform cannot act on: a warm pool's (never handed to it), removed or being removed. */
+const NOT_THE_PLATFORMS: readonly ResourceStatus[] = ["warming", "warm", "deprovisioning", "deprovisioned"];
+
+/** A resource the platform may still act on: handed to it, not removed, and no deprovision recorded (once one is, it is gone for the platform). */
+async function acceptsPlatformRequests(tx: Prisma.TransactionClient, resource: Resource): Promise<boolean> {
+  if (NOT_THE_PLATFORMS.includes(resource.status)) return false;
+  const deprovision = await tx.operation.findFirst({
+    where: { resourceId: resource.id, kind: "deprovision", status: { in: ["pending", "running", "succeeded"] } },
+    select: { id: true },
+  });
+  return deprovision === null;
 }
 
 function requirePlan(addon: AddonDefinition, name: string): AddonPlan {

@@ -99,7 +99,7 @@ export async function startPlatformStandIn(options: PlatformStandInOptions): Pro
       if (!fault) return;
       if (fault.retryAfterSeconds !== undefined) reply.header("Retry-After", String(fault.retryAfterSeconds));
       // The global API's answer to rate limiting is "Retry later" (spec §4.1).
-      return reply.status(fault.status).send({ error: fault.status === 429 ? "Retry later" : `injected fault ${fault.status}` });
+      return reply.status(fault.status).send(fault.body ?? { error: fault.status === 429 ? "Retry later" : `injected fault ${fault.status}` });
     });
     await platformApiRoutes(api, {
       state,

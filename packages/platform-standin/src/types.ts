@@ -41,7 +41,10 @@ export interface RecordedCall {
 }
 
 export interface InjectedFault {
-  status: 429 | 500 | 502 | 503;
+  /** 429 and 5xx are worth a retry to a client; the 4xx are the platform's refusals (a provider that must not retry them). */
+  status: 400 | 401 | 403 | 404 | 409 | 422 | 429 | 500 | 502 | 503;
+  /** The answer's JSON body; by default `{"error": "Retry later"}` for 429, else `{"error": "injected fault <status>"}`. */
+  body?: unknown;
   /** How many matching calls get this answer. */
   times: number;
   /** Sent as `Retry-After` when given. */

@@ -287,6 +287,16 @@ describe("injectFaults", () => {
     expect((await call("GET", "/v1/provider/apps")).status).toBe(200);
   });
 
+  it("answers a refusal (4xx) with the body asked for", async () => {
+    standIn.injectFaults({ status: 422, times: 1, body: { errors: { config: ["is invalid"] } }, paths: /\/config$/ });
+    standIn.injectFaults({ status: 401, times: 1, paths: /\/config$/ });
+    const refused = await call("PATCH", "/v1/provider/addons/res-g/config", { body: { config: {} } });
+    expect([refused.status, refused.body]).toEqual([422, { errors: { config: ["is invalid"] } }]);
+    const unauthorized = await call("PATCH", "/v1/provider/addons/res-g/config", { body: { config: {} } });
+    expect([unauthorized.status, unauthorized.body]).toEqual([401, { error: "injected fault 401" }]);
+    expect((await call("PATCH", "/v1/provider/addons/res-g/config", { body: { config: {} } })).status).toBe(200);
+  });
+
   it("rejects a nonsensical fault", () => {
     expect(() => standIn.injectFaults({ status: 500, times: 0 })).toThrow(/times/);
   });

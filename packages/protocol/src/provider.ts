@@ -11,11 +11,39 @@ const identifier = z
   .string()
   .regex(IDENTIFIER_PATTERN, "must be 1 to 255 characters among letters, digits and . _ @ : -");
 
-/** Plan options are a string map in manifests (spec §3.2); the tester sends `null` when a plan has none. */
+/** How deep a request's `options` may nest (the options object itself is level 1). */
+export const OPTIONS_MAX_DEPTH = 32;
+/** How large a request's `options` may be, serialised as JSON (UTF-8 bytes). */
+export const OPTIONS_MAX_BYTES = 16 * 1024;
+
+/**
+ * Plan options are a string map in manifests (spec §3.2); the tester sends `null` when a plan has none.
+ * Their values are kept as sent (stored as JSON), so their depth and size are bounded here, before
+ * anything serialises them: `JSON.stringify` overflows the stack on a few thousand levels, which
+ * a 64 KiB body holds easily (JSON.parse, the body parser's, does not: it is iterative).
+ */
 const planOptions = z
   .record(z.string(), z.unknown())
   .nullish()
-  .transform((value) => value ?? {});
+  .transform((value) => value ?? {})
+  .check((ctx) => {
+    const problem = optionsProblem(ctx.value);
+    if (problem) ctx.issues.push({ code: "custom", message: problem, input: ctx.value });
+  });
+
+/** Why options are out of bounds, or undefined. The depth is measured without recursion, so any depth is measured safely. */
+function optionsProblem(options: Record<string, unknown>): string | undefined {
+  const pending: [unknown, number][] = [[options, 1]];
+  while (pending.length > 0) {
+    const [value, depth] = pending.pop()!;
+    if (typeof value !== "object" || value === null) continue;
+    if (depth > OPTIONS_MAX_DEPTH) return `must be nested at most ${OPTIONS_MAX_DEPTH} levels deep`;
+    for (const child of Object.values(value)) pending.push([child, depth + 1]);
+  }
+  const bytes = new TextEncoder().encode(JSON.stringify(options)).length;
+  if (bytes > OPTIONS_MAX_BYTES) return `must be at most ${OPTIONS_MAX_BYTES} bytes as JSON (got ${bytes})`;
+  return undefined;
+}
 
 export const provisionRequestSchema = z.looseObject({
   plan: z.string().min(1).max(100),

@@ -107,6 +107,34 @@ describe("bad input", () => {
     );
   });
 
+  it("refuses options nested too deep or too large (400), whatever the depth, and the API keeps answering", async () => {
+    const before = await stack.db.resource.count();
+    const nested = (depth: number, leaf: string) => '{"a":'.repeat(depth) + leaf + "}".repeat(depth);
+    // Depth 5,000 (about 30 KB: JSON.stringify overflowed the stack on it, a 500), and up to what the body limit lets in.
+    const depth = fc.oneof(fc.integer({ min: 33, max: 200 }), fc.constantFrom(5_000, 10_000));
+    await fc.assert(
+      fc.asyncProperty(depth, fc.constantFrom("1", '"x"', "[]", "null"), fc.boolean(), async (levels, leaf, arrays) => {
+        const options = arrays ? `{"a":${"[".repeat(levels - 1)}${leaf}${"]".repeat(levels - 1)}}` : nested(levels, leaf);
+        const post = await send("POST", base, `{"plan":"postgresql-sandbox","app_id":"app-deep","options":${options}}`);
+        expect([post.status, post.json?.error]).toEqual([400, "invalid_request"]);
+        expect(post.json?.message).toContain("options: must be nested at most 32 levels deep");
+        const put = await send("PUT", `${base}/postgresql-0000000000000000`, `{"plan":"postgresql-sandbox","options":${options}}`);
+        expect([put.status, put.json?.error]).toEqual([400, "invalid_request"]);
+      }),
+      { numRuns: 30 },
+    );
+    const large = await send("POST", base, JSON.stringify({ plan: "postgresql-sandbox", app_id: "app-large", options: { blob: "x".repeat(20_000) } }));
+    expect([large.status, large.json?.error]).toEqual([400, "invalid_request"]);
+    expect(large.json?.message).toContain("options: must be at most 16384 bytes as JSON");
+    // Deep nesting elsewhere in a body (unknown fields are accepted, never serialised): no 500 either.
+    const deepExtra = await send("PUT", `${base}/postgresql-0000000000000000`, `{"plan":"postgresql-sandbox","extra":${nested(10_000, "1")}}`);
+    expect([deepExtra.status, deepExtra.json?.error]).toEqual([404, "resource_not_found"]);
+    const deepArray = await send("POST", base, "[".repeat(30_000) + "]".repeat(30_000));
+    expect([deepArray.status, deepArray.json?.error]).toEqual([400, "invalid_request"]);
+    expect(await stack.db.resource.count()).toBe(before);
+    expect((await fetch(`${stack.apiUrl}/health`)).status).toBe(200);
+  });
+
   it("refuses malformed JSON, wrong content types, oversized bodies, missing or wrong auth", async () => {
     const before = await stack.db.resource.count();
     await fc.assert(

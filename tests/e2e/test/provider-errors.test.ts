@@ -88,6 +88,42 @@ describe("provider endpoints refuse bad requests", () => {
     );
   });
 
+  it("409 idempotency_conflict on a uuid reused with another plan or app_id, naming the field; the same request still answers the same id", async () => {
+    const driver = stack.driver("postgresql");
+    const uuid = randomUUID();
+    const first = await driver.provision({ plan: "postgresql-sandbox", app_id: "app-idem", uuid });
+    expect(first.status).toBe(202);
+    const { id } = first.body as { id: string };
+    const post = (body: object) => send("POST", "/", JSON.stringify({ uuid, ...body }));
+    // Concurrently too: the unique index decides, then the parameters are compared.
+    const [otherPlan, otherApp, both, same] = await Promise.all([
+      post({ plan: "postgresql-starter-512", app_id: "app-idem" }),
+      post({ plan: "postgresql-sandbox", app_id: "app-other" }),
+      post({ plan: "postgresql-starter-512", app_id: "app-other" }),
+      post({ plan: "postgresql-sandbox", app_id: "app-idem" }),
+    ]);
+    expect([otherPlan.status, otherPlan.body?.error]).toEqual([409, "idempotency_conflict"]);
+    expect(otherPlan.body?.message).toContain(`plan 'postgresql-sandbox' (this request: 'postgresql-starter-512')`);
+    expect(otherPlan.body?.message).not.toContain("app_id");
+    expect([otherApp.status, otherApp.body?.error]).toEqual([409, "idempotency_conflict"]);
+    expect(otherApp.body?.message).toContain(`app_id 'app-idem' (this request: 'app-other')`);
+    expect(otherApp.body?.message).not.toContain("plan '");
+    expect([both.status, both.body?.error]).toEqual([409, "idempotency_conflict"]);
+    expect(both.body?.message).toMatch(/plan .* and app_id /);
+    expect(same.status).toBe(202);
+    expect((same.body as unknown as { id: string }).id).toBe(id);
+    expect(await stack.db.resource.count({ where: { platformUuid: uuid } })).toBe(1);
+
+    // After a plan change the original request is still the same request (compared with the plan it was provisioned with).
+    await stack.standIn.waitForProvisioned(id, { timeoutMs: 120_000 });
+    expect((await driver.changePlan(id, "postgresql-starter-512")).status).toBe(200);
+    expect((await post({ plan: "postgresql-sandbox", app_id: "app-idem" })).status).toBe(202);
+    expect((await driver.deprovision(id)).status).toBe(204);
+    await expect.poll(async () => (await stack.db.resource.findUnique({ where: { id } }))?.status, { timeout: 120_000, interval: 250 }).toBe(
+      "deprovisioned",
+    );
+  });
+
   it("404 on an unknown id for plan change and deprovision", async () => {
     const put = await send("PUT", "/postgresql-0000000000000000", JSON.stringify({ plan: "postgresql-sandbox" }));
     expect([put.status, put.body?.error]).toEqual([404, "resource_not_found"]);

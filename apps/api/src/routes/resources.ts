@@ -21,7 +21,7 @@ export interface ResourceRoutesOptions {
   db: PrismaClient;
 }
 
-const errors = { 400: errorResponseSchema, 401: errorResponseSchema, 404: errorResponseSchema, 422: errorResponseSchema };
+const errors = { 400: errorResponseSchema, 401: errorResponseSchema, 404: errorResponseSchema, 409: errorResponseSchema, 422: errorResponseSchema };
 
 /** The provider endpoints of one addon (spec §2), mounted at `/<addon>/resources` behind that addon's credentials. */
 export async function resourceRoutes(scope: FastifyInstance, { addon, credentials, resources, db }: ResourceRoutesOptions): Promise<void> {

@@ -17,6 +17,12 @@ import { waitUntilReady } from "../readiness.js";
 export async function changePlan(ctx: OperationContext): Promise<void> {
   const { deps, resource, operation } = ctx;
   if (operation.targetPlan === null) throw new PermanentError("plan change without a target plan");
+  // Defence in depth: the API records no plan change after a deprovision, but one recorded before
+  // it by an older API, or replayed, finds the database removed or going: nothing left to change.
+  if (resource.status === "deprovisioning" || resource.status === "deprovisioned") {
+    deps.logger.info({ operationId: operation.id, resourceId: resource.id, status: resource.status }, "plan change: the resource is removed, nothing to do");
+    return;
+  }
   const target = ctx.plan(operation.targetPlan);
   // A degraded database (hurt by an OOM kill or an exit, see containment/) may change plan: often the cure.
   if (resource.status !== "provisioned" && resource.status !== "degraded" && resource.status !== "changing_plan") {
