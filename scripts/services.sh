@@ -16,8 +16,12 @@
 #                               /var/lib/berth-local/ if the postgres OS user cannot reach it)
 #   BERTH_LOCAL_DOCKER_SOCK     Docker socket (default /var/run/docker.sock; another path starts a
 #                               private engine with data under $BERTH_STATE_DIR/docker, for tests)
-#   BERTH_LOCAL_IMAGES          engines whose local image `up` builds (default "postgresql mysql redis";
-#                               set but empty: none, e.g. for tests of this script)
+#   BERTH_LOCAL_IMAGES          addons whose local image `up` builds (default: every installed addon
+#                               with a local image; set but empty: none, e.g. for tests of this script)
+#
+# The installed addons come from the registry (packages/addons, through docker/lib/addons.sh):
+# `up` writes each one's manifest credentials and SSO salt into local.env, and the image of each
+# addon whose local image it builds. This needs the workspace installed (pnpm install).
 #
 # Idempotent: running `up` twice reuses what already answers. Everything listens on 127.0.0.1.
 # Redis and PostgreSQL have passwords, generated once into local.env (inside BERTH_REDIS_URL and
@@ -37,11 +41,34 @@ PG_BIN=/usr/lib/postgresql/15/bin
 PG_DBS=(berth berth_test)
 DOCKER_SOCK=${BERTH_LOCAL_DOCKER_SOCK:-/var/run/docker.sock}
 export DOCKER_HOST=unix://$DOCKER_SOCK
-read -r -a ENGINES <<<"${BERTH_LOCAL_IMAGES-postgresql mysql redis}"
 BUILD_SH=$REPO_ROOT/docker/local-images/build.sh
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# The installed addons (the registry): ADDONS (ids, in the registry's order), and per id its
+# environment prefix and local image tag (`-`: none).
+# shellcheck source=../docker/lib/addons.sh
+source "$REPO_ROOT/docker/lib/addons.sh"
+ADDONS=()
+declare -A ADDON_ENV_PREFIX=() ADDON_LOCAL_TAG=()
+load_addons() {
+  local id prefix tag _recipe
+  while IFS=$'\t' read -r id prefix tag _recipe; do
+    ADDONS+=("$id")
+    ADDON_ENV_PREFIX[$id]=$prefix
+    ADDON_LOCAL_TAG[$id]=$tag
+  done < <(addons_list)
+  ((${#ADDONS[@]})) || die "the registry lists no addon"
+  local default=() e
+  for e in "${ADDONS[@]}"; do [[ ${ADDON_LOCAL_TAG[$e]} == - ]] || default+=("$e"); done
+  if [[ -n ${BERTH_LOCAL_IMAGES+set} ]]; then read -r -a ENGINES <<<"$BERTH_LOCAL_IMAGES"; else ENGINES=("${default[@]}"); fi
+  for e in "${ENGINES[@]}"; do
+    [[ -n ${ADDON_LOCAL_TAG[$e]:-} && ${ADDON_LOCAL_TAG[$e]} != - ]] ||
+      die "BERTH_LOCAL_IMAGES: '$e' is no installed addon with a local image (those are: ${default[*]})"
+  done
+}
+ENGINES=()
 
 for p in "$REDIS_PORT" "$PG_PORT"; do
   if ! [[ $p =~ ^[0-9]+$ ]] || ((p < 1 || p > 65535)); then die "invalid port: '$p'"; fi
@@ -159,7 +186,7 @@ pg_open() {
     -d postgres -Atqc 'select 1' 2>/dev/null) == 1 ]]
 }
 pg_closed() { ! pg_open; }
-image_tag() { "$BUILD_SH" "$1" --print-tag; }
+image_tag() { printf '%s\n' "${ADDON_LOCAL_TAG[$1]}"; }
 
 # ---------------------------------------------------------------- up steps
 
@@ -470,7 +497,7 @@ load_passwords() {
 }
 
 write_env() {
-  local key e upper var value tmp
+  local key e prefix var value tmp
   [[ -n $REDIS_PASSWORD && -n $PG_PASSWORD ]] || die "write_env: passwords not loaded"
   key=$(env_get BERTH_ENCRYPTION_KEY)
   [[ -n $key ]] || key=$(head -c 32 /dev/urandom | base64 -w0)
@@ -485,18 +512,19 @@ write_env() {
     echo "export DOCKER_HOST=$DOCKER_HOST"
     [[ -z ${DOCKER_API_VERSION:-} ]] || echo "export DOCKER_API_VERSION=$DOCKER_API_VERSION"
     echo "export BERTH_ENCRYPTION_KEY=$key"
-    # Per engine: its local image, and the addon's manifest credentials and SSO salt (kept once made).
-    for e in "${ENGINES[@]}"; do
-      upper=$(tr '[:lower:]' '[:upper:]' <<<"$e")
-      echo "export BERTH_ADDON_${upper}_IMAGE=$(image_tag "$e")"
+    # Per installed addon: its manifest credentials and SSO salt (kept once made); the local
+    # image of those whose image `up` builds.
+    for e in "${ADDONS[@]}"; do
+      prefix=${ADDON_ENV_PREFIX[$e]}
       for var in USERNAME PASSWORD SSO_SALT; do
-        value=$(env_get "BERTH_ADDON_${upper}_$var")
+        value=$(env_get "$prefix$var")
         if [[ -z $value ]]; then
           if [[ $var == USERNAME ]]; then value=$e; else value=$(rand_alnum 32); fi
         fi
-        echo "export BERTH_ADDON_${upper}_$var=$value"
+        echo "export $prefix$var=$value"
       done
     done
+    for e in "${ENGINES[@]}"; do echo "export ${ADDON_ENV_PREFIX[$e]}IMAGE=$(image_tag "$e")"; done
     # The operator console's own credentials (/admin), never an addon's.
     value=$(env_get BERTH_ADMIN_USERNAME)
     echo "export BERTH_ADMIN_USERNAME=${value:-operator}"
@@ -599,6 +627,7 @@ cmd_up() {
   take_lock
 
   ensure_packages
+  load_addons
   resolve_pg_paths
   # The passwords are on disk before any service gets them: an `up` interrupted after setting
   # one never leaves a password nobody knows.
@@ -651,6 +680,7 @@ cmd_down() {
 }
 
 cmd_status() {
+  load_addons
   resolve_pg_paths
   load_passwords
   status_docker

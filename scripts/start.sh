@@ -24,11 +24,9 @@ trap stop EXIT INT TERM
 if [[ -z ${BERTH_PLATFORM_API_URL:-} ]]; then
   standin_port=${BERTH_STANDIN_PORT:-4100}
   export BERTH_PLATFORM_API_URL=http://127.0.0.1:$standin_port
-  # The stand-in learns each installed addon's config vars, as a platform would from its manifest.
-  mapfile -t addon_args < <(cd apps/worker && pnpm exec tsx -e '
-    import { addons } from "@berth/addons";
-    for (const a of addons.values()) console.log(`--addon\n${a.id}=${a.configVars.join(",")}`);')
-  (cd packages/platform-standin && exec pnpm exec tsx src/cli.ts serve --port "$standin_port" "${addon_args[@]}") &
+  # The stand-in learns each installed addon's config vars from the registry, as a platform would
+  # from its manifest.
+  (cd packages/platform-standin && exec pnpm exec tsx src/cli.ts serve --port "$standin_port") &
   pids+=($!)
   say "platform stand-in: $BERTH_PLATFORM_API_URL"
 fi

@@ -7,6 +7,7 @@ import {
   publicUrl,
   readAddonCredentials,
   readAddonSsoSalts,
+  selectAddons,
   serviceEnvSchema,
   type AddonCredentialsConfig,
   type EnvSource,
@@ -58,6 +59,10 @@ export interface ApiConfig {
   host: string;
   port: number;
   logLevel: string;
+  /** The enabled addons (`BERTH_ADDONS`, by default those whose credentials are configured); the API serves these only. */
+  enabledAddons: ReadonlyMap<string, AddonDefinition>;
+  /** Installed addons left off, with the reason: logged at start. */
+  addonsLeftOff: readonly { id: string; reason: string }[];
   /** Each addon's manifest credentials: the platform authenticates with them. */
   addonCredentials: Map<string, AddonCredentialsConfig>;
   /** Each addon's manifest sso_salt. */
@@ -74,8 +79,9 @@ export interface ApiConfig {
 
 export function loadApiConfig(env: EnvSource, addons: ReadonlyMap<string, AddonDefinition>): ApiConfig {
   const issues: string[] = [];
-  const addonCredentials = readAddonCredentials(env, addons.keys(), issues);
-  const ssoSalts = readAddonSsoSalts(env, addons.keys(), issues);
+  const selection = selectAddons(env, addons, issues);
+  const addonCredentials = readAddonCredentials(env, selection.enabled.keys(), issues);
+  const ssoSalts = readAddonSsoSalts(env, selection.enabled.keys(), issues);
   readAdminConsole(env, issues);
   const parsed = parseEnv(apiEnvSchema, env, issues);
   return {
@@ -85,6 +91,8 @@ export function loadApiConfig(env: EnvSource, addons: ReadonlyMap<string, AddonD
     host: parsed.BERTH_API_HOST,
     port: parsed.BERTH_API_PORT,
     logLevel: parsed.LOG_LEVEL,
+    enabledAddons: selection.enabled,
+    addonsLeftOff: selection.leftOff,
     addonCredentials,
     ssoSalts,
     publicUrl: parsed.BERTH_PUBLIC_URL,

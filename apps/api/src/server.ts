@@ -9,6 +9,7 @@ import { loadApiConfig } from "./config.js";
 
 async function main(): Promise<void> {
   const config = loadApiConfig(process.env, addons);
+  const enabledAddons = config.enabledAddons;
   const db = createDatabase({ url: config.databaseUrl });
   const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   const queue = new OperationQueue({ connection, prefix: config.queuePrefix });
@@ -19,7 +20,7 @@ async function main(): Promise<void> {
   const app = await buildApp({
     db,
     queue,
-    addons,
+    addons: enabledAddons,
     addonCredentials: config.addonCredentials,
     ssoSalts: config.ssoSalts,
     ssoWindow: config.sso,
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
     connection.disconnect();
     await db.$disconnect();
   });
+  for (const { id, reason } of config.addonsLeftOff) app.log.info({ addon: id }, `addon ${id} is installed but not enabled: ${reason}`);
   await app.listen({ host: config.host, port: config.port });
 
   const shutdown = async (signal: string) => {

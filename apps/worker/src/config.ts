@@ -10,6 +10,7 @@ import {
   port,
   portRange,
   readAddonCredentials,
+  selectAddons,
   serviceEnvSchema,
   type AddonCredentialsConfig,
   type EnvSource,
@@ -82,14 +83,20 @@ export interface WorkerConfig {
   disks: { limits: "loop" | "off"; dir: string };
   /** Ready, unassigned databases to keep per plan (`BERTH_WARM_POOL`); empty: none. */
   warmPool: WarmPoolTarget[];
+  /** The enabled addons (`BERTH_ADDONS`, by default those whose credentials are configured); the worker runs these only. */
+  enabledAddons: ReadonlyMap<string, AddonDefinition>;
+  /** Installed addons left off, with the reason: logged at start. */
+  addonsLeftOff: readonly { id: string; reason: string }[];
   /** Per addon: the image to run and the manifest credentials used to call the platform back. */
   addons: Map<string, { image: string; credentials: AddonCredentialsConfig }>;
 }
 
 export function loadWorkerConfig(env: EnvSource, addons: ReadonlyMap<string, AddonDefinition>): WorkerConfig {
   const issues: string[] = [];
-  const credentials = readAddonCredentials(env, addons.keys(), issues);
-  const warmPool = readWarmPool(env.BERTH_WARM_POOL ?? "", addons, issues);
+  const selection = selectAddons(env, addons, issues);
+  const enabled = selection.enabled;
+  const credentials = readAddonCredentials(env, enabled.keys(), issues);
+  const warmPool = readWarmPool(env.BERTH_WARM_POOL ?? "", enabled, issues);
   // The worker mounts each database's disk image where the Docker Engine binds it from: the same host, the same mounts.
   if ((env.BERTH_DISK_LIMITS || "loop") === "loop" && env.DOCKER_HOST && !env.DOCKER_HOST.startsWith("unix://")) {
     issues.push(
@@ -119,8 +126,10 @@ export function loadWorkerConfig(env: EnvSource, addons: ReadonlyMap<string, Add
     http: { host: parsed.BERTH_WORKER_HTTP_HOST, port: parsed.BERTH_WORKER_HTTP_PORT },
     disks: { limits: parsed.BERTH_DISK_LIMITS, dir: parsed.BERTH_DISK_DIR },
     warmPool,
+    enabledAddons: enabled,
+    addonsLeftOff: selection.leftOff,
     addons: new Map(
-      [...addons.values()].map((addon) => [
+      [...enabled.values()].map((addon) => [
         addon.id,
         { image: env[`${addonEnvPrefix(addon.id)}IMAGE`] || addon.defaultImage, credentials: credentials.get(addon.id)! },
       ]),

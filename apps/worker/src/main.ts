@@ -22,7 +22,8 @@ async function main(): Promise<void> {
   }
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const deps = createWorkerDeps(config, addons, undefined, createWorkerMetrics(registry));
+  const deps = createWorkerDeps(config, config.enabledAddons, undefined, createWorkerMetrics(registry));
+  for (const { id, reason } of config.addonsLeftOff) deps.logger.info({ addon: id }, `addon ${id} is installed but not enabled: ${reason}`);
   if (config.disks.limits === "off") {
     deps.logger.warn("BERTH_DISK_LIMITS=off: databases get plain volumes on the host's disk, with no disk limit; one database can fill the disk every other one and the control plane use");
   }
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
     logger: deps.logger,
   });
   deps.logger.info(
-    { http: http.url, concurrency: config.concurrency, addons: [...addons.keys()], warmPool: config.warmPool, usageIntervalSeconds: config.usageIntervalSeconds, disks: config.disks },
+    { http: http.url, concurrency: config.concurrency, addons: [...config.enabledAddons.keys()], warmPool: config.warmPool, usageIntervalSeconds: config.usageIntervalSeconds, disks: config.disks },
     "worker started",
   );
 

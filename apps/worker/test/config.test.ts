@@ -30,6 +30,15 @@ describe("worker configuration", () => {
     expect(config.addons.get("redis")?.image).toBe("redis:7");
   });
 
+  it("runs only the enabled addons: one whose credentials are not configured is left off, with the reason", () => {
+    const withoutRedis = { ...valid, BERTH_ADDON_REDIS_USERNAME: undefined, BERTH_ADDON_REDIS_PASSWORD: undefined };
+    const config = loadWorkerConfig(withoutRedis, addons);
+    expect(config.enabledAddons.has("redis")).toBe(false);
+    expect(config.addons.has("redis")).toBe(false);
+    expect(config.addonsLeftOff).toEqual([{ id: "redis", reason: expect.stringContaining("BERTH_ADDON_REDIS_USERNAME") }]);
+    expect([...loadWorkerConfig({ ...valid, BERTH_ADDONS: "postgresql" }, addons).enabledAddons.keys()]).toEqual(["postgresql"]);
+  });
+
   it("puts each database on a disk of its own under /var/lib/berth/disks unless told otherwise; off means plain volumes", () => {
     expect(loadWorkerConfig(valid, addons).disks).toEqual({ limits: "loop", dir: "/var/lib/berth/disks" });
     expect(loadWorkerConfig({ ...valid, BERTH_DISK_LIMITS: "off", BERTH_DISK_DIR: "/srv/disks" }, addons).disks).toEqual({

@@ -1,4 +1,5 @@
-import { containerLimits, defineAddon, generateIdentifier, generatePassword, type AdminCommand, type Endpoint } from "@berth/addon-sdk";
+import { fileURLToPath } from "node:url";
+import { containerLimits, defineAddon, generateIdentifier, generatePassword, withEngineSession, type AdminCommand, type Endpoint } from "@berth/addon-sdk";
 import mysql from "mysql2/promise";
 import { mysqlPlans } from "./plans.js";
 
@@ -29,7 +30,14 @@ export const mysqlAddon = defineAddon<MysqlCredentials>({
     "A dedicated MySQL-compatible server per addon (MariaDB) with its own volume, memory and CPU limits, " +
     "a generated user and a strong password. Plans change without losing data.",
   configVars: ["SCALINGO_MYSQL_URL"],
+  urlConfigVar: "SCALINGO_MYSQL_URL",
   defaultImage: "mariadb:11",
+  localImage: {
+    tag: "berth-local/mariadb:10.11",
+    recipe: fileURLToPath(new URL("../image/recipe.sh", import.meta.url)),
+    from: "Debian's MariaDB",
+  },
+  testClient: () => import("./testing.js").then((module) => module.mysqlTestClient),
   plans: mysqlPlans,
   readyTimeoutMs: 90_000,
 
@@ -122,21 +130,14 @@ function optionValue(value: string): string {
 }
 
 /** One short authenticated session; an abort ends it. */
-async function withSession<T>(
-  endpoint: Endpoint<MysqlCredentials>,
-  signal: AbortSignal,
-  use: (connection: mysql.Connection) => Promise<T>,
-): Promise<T> {
-  const connection = await mysql.createConnection({ uri: mysqlUrl(endpoint), connectTimeout: 2_000 });
-  // A server stopping while the session is idle emits an error event; unheard, it would crash
-  // the process. A call in flight rejects with it anyway.
-  connection.on("error", () => undefined);
-  const abort = () => connection.destroy();
-  signal.addEventListener("abort", abort, { once: true });
-  try {
-    return await use(connection);
-  } finally {
-    signal.removeEventListener("abort", abort);
-    await connection.end().catch(() => undefined);
-  }
+function withSession<T>(endpoint: Endpoint<MysqlCredentials>, signal: AbortSignal, use: (connection: mysql.Connection) => Promise<T>): Promise<T> {
+  return withEngineSession(
+    signal,
+    {
+      open: () => mysql.createConnection({ uri: mysqlUrl(endpoint), connectTimeout: 2_000 }),
+      close: (connection) => connection.end(),
+      abort: (connection) => connection.destroy(),
+    },
+    use,
+  );
 }

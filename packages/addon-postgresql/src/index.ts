@@ -1,4 +1,5 @@
-import { containerLimits, defineAddon, generateIdentifier, generatePassword, type AdminCommand, type Endpoint } from "@berth/addon-sdk";
+import { fileURLToPath } from "node:url";
+import { containerLimits, defineAddon, generateIdentifier, generatePassword, withEngineSession, type AdminCommand, type Endpoint } from "@berth/addon-sdk";
 import pg from "pg";
 import { postgresqlPlans } from "./plans.js";
 import { scramSha256Verifier } from "./scram.js";
@@ -45,7 +46,14 @@ export const postgresqlAddon = defineAddon<PostgresqlCredentials>({
     "A dedicated PostgreSQL 15 server per addon with its own volume, memory and CPU limits, " +
     "a generated user and a strong password. Plans change without losing data.",
   configVars: ["SCALINGO_POSTGRESQL_URL"],
+  urlConfigVar: "SCALINGO_POSTGRESQL_URL",
   defaultImage: "postgres:15",
+  localImage: {
+    tag: "berth-local/postgresql:15",
+    recipe: fileURLToPath(new URL("../image/recipe.sh", import.meta.url)),
+    from: "the host's PostgreSQL 15",
+  },
+  testClient: () => import("./testing.js").then((module) => module.postgresqlTestClient),
   plans: postgresqlPlans,
   readyTimeoutMs: 60_000,
 
@@ -139,18 +147,14 @@ function literal(value: string): string {
 }
 
 /** One short authenticated session; an abort ends it. */
-async function withSession<T>(endpoint: Endpoint<PostgresqlCredentials>, signal: AbortSignal, use: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: postgresqlUrl(endpoint), connectionTimeoutMillis: 2_000 });
-  // A server stopping while the session is idle (a database being removed) emits an error
-  // event; unheard, it would crash the process. A call in flight rejects with it anyway.
-  client.on("error", () => undefined);
-  const abort = () => void client.end().catch(() => undefined);
-  signal.addEventListener("abort", abort, { once: true });
-  try {
-    await client.connect();
-    return await use(client);
-  } finally {
-    signal.removeEventListener("abort", abort);
-    await client.end().catch(() => undefined);
-  }
+function withSession<T>(endpoint: Endpoint<PostgresqlCredentials>, signal: AbortSignal, use: (client: pg.Client) => Promise<T>): Promise<T> {
+  return withEngineSession(
+    signal,
+    {
+      open: () => new pg.Client({ connectionString: postgresqlUrl(endpoint), connectionTimeoutMillis: 2_000 }),
+      connect: (client) => client.connect(),
+      close: (client) => client.end(),
+    },
+    use,
+  );
 }

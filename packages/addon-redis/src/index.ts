@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { containerLimits, defineAddon, generatePassword, type Endpoint } from "@berth/addon-sdk";
+import { fileURLToPath } from "node:url";
+import { containerLimits, defineAddon, generatePassword, withEngineSession, type Endpoint } from "@berth/addon-sdk";
 import { Redis } from "ioredis";
 import { redisPlans } from "./plans.js";
 
@@ -58,7 +59,14 @@ export const redisAddon = defineAddon<RedisCredentials>({
     "A dedicated Redis 7 server per addon with a password, a memory limit from the plan, " +
     "append-only persistence on its own volume, and CPU limits. Plans change without losing data.",
   configVars: ["SCALINGO_REDIS_URL"],
+  urlConfigVar: "SCALINGO_REDIS_URL",
   defaultImage: "redis:7",
+  localImage: {
+    tag: "berth-local/redis:7",
+    recipe: fileURLToPath(new URL("../image/recipe.sh", import.meta.url)),
+    from: "Debian's Redis 7.0",
+  },
+  testClient: () => import("./testing.js").then((module) => module.redisTestClient),
   plans: redisPlans,
   readyTimeoutMs: 30_000,
 
@@ -104,22 +112,21 @@ export const redisAddon = defineAddon<RedisCredentials>({
 });
 
 /** One short authenticated session, without retries or an offline queue; an abort ends it. */
-async function withSession<T>(endpoint: Endpoint<RedisCredentials>, signal: AbortSignal, use: (client: Redis) => Promise<T>): Promise<T> {
-  const client = new Redis(redisUrl(endpoint), {
-    lazyConnect: true,
-    connectTimeout: 2_000,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    retryStrategy: () => null,
-  });
-  client.on("error", () => undefined); // failures reach us through connect() and the commands
-  const abort = () => client.disconnect();
-  signal.addEventListener("abort", abort, { once: true });
-  try {
-    await client.connect();
-    return await use(client);
-  } finally {
-    signal.removeEventListener("abort", abort);
-    client.disconnect();
-  }
+function withSession<T>(endpoint: Endpoint<RedisCredentials>, signal: AbortSignal, use: (client: Redis) => Promise<T>): Promise<T> {
+  return withEngineSession(
+    signal,
+    {
+      open: () =>
+        new Redis(redisUrl(endpoint), {
+          lazyConnect: true,
+          connectTimeout: 2_000,
+          maxRetriesPerRequest: 0,
+          enableOfflineQueue: false,
+          retryStrategy: () => null,
+        }),
+      connect: (client) => client.connect(),
+      close: (client) => client.disconnect(),
+    },
+    use,
+  );
 }

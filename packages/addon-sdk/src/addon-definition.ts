@@ -4,6 +4,7 @@
  * description (Docker, readiness polling, callbacks). Addon packages never
  * import Docker, Prisma or Fastify.
  */
+import type { EngineTestClient } from "./testing.js";
 
 export interface AddonPlan {
   /** Canonical name, sent by the platform as `plan`. */
@@ -106,8 +107,21 @@ export interface AddonDefinition<C extends AddonCredentials = AddonCredentials> 
   readonly description: string;
   /** Config vars this addon sets on the app (manifest `config_vars`). */
   readonly configVars: readonly string[];
+  /** The one of `configVars` that holds the connection URL (shown on the dashboard, used by the contract suite). */
+  readonly urlConfigVar: string;
   /** Image used when the deployment does not configure one. */
   readonly defaultImage: string;
+  /**
+   * The image built from the host's own binaries where no registry can be reached
+   * (`docker/local-images/build.sh <id>`, built by `scripts/services.sh`): its tag, its recipe
+   * (a shell file in the package, see build.sh for the interface) and what it is made of.
+   */
+  readonly localImage?: LocalImage;
+  /**
+   * The engine's test client for the contract suite, loaded only when asked (production never
+   * loads it): `() => import("./testing.js").then((m) => m.fooTestClient)`.
+   */
+  readonly testClient?: () => Promise<EngineTestClient>;
   readonly plans: readonly AddonPlan[];
   /** How long a new container may take to accept connections before provisioning fails. */
   readonly readyTimeoutMs: number;
@@ -140,6 +154,15 @@ export interface AddonDefinition<C extends AddonCredentials = AddonCredentials> 
    * Addons without it get no warm pool: their databases are built when asked for.
    */
   rotatePassword?(credentials: C, password: string): AdminCommand;
+}
+
+export interface LocalImage {
+  /** e.g. `berth-local/postgresql:15`. */
+  readonly tag: string;
+  /** Absolute path of the recipe (`image/recipe.sh` of the addon package); its directory holds the entrypoint. */
+  readonly recipe: string;
+  /** What the image is made of, for people (README): e.g. "the host's PostgreSQL 15". */
+  readonly from: string;
 }
 
 /** The container limits a plan sets, as the `ContainerSpec` fields every engine uses. */

@@ -1,6 +1,8 @@
+import { isAbsolute } from "node:path";
 import { ENV_VAR_NAME_PATTERN } from "@berth/protocol";
 import type { AddonCredentials, AddonDefinition } from "./addon-definition.js";
 
+const LOCAL_IMAGE_TAG_PATTERN = /^berth-local\/[a-z0-9][a-z0-9._-]*:[A-Za-z0-9._-]+$/;
 const ADDON_ID_PATTERN = /^[a-z][a-z0-9-]{1,30}$/;
 /** The smallest disk a plan may have (the tests' tiny plans use it). */
 export const MIN_DISK_MB = 32;
@@ -15,6 +17,11 @@ export function defineAddon<C extends AddonCredentials>(addon: AddonDefinition<C
   if (addon.configVars.length === 0) problems.push("configVars must list at least one variable");
   for (const name of addon.configVars) {
     if (!ENV_VAR_NAME_PATTERN.test(name)) problems.push(`config var "${name}" is not a valid environment variable name`);
+  }
+  if (!addon.configVars.includes(addon.urlConfigVar)) problems.push(`urlConfigVar "${addon.urlConfigVar}" must be one of configVars`);
+  if (addon.localImage) {
+    if (!LOCAL_IMAGE_TAG_PATTERN.test(addon.localImage.tag)) problems.push(`localImage.tag "${addon.localImage.tag}" must match ${LOCAL_IMAGE_TAG_PATTERN}`);
+    if (!isAbsolute(addon.localImage.recipe)) problems.push(`localImage.recipe "${addon.localImage.recipe}" must be an absolute path`);
   }
   if (addon.plans.length === 0) problems.push("plans must list at least one plan");
   const seen = new Set<string>();

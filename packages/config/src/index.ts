@@ -103,3 +103,4 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: EnvSource, issues:
   if (issues.length > 0) throw new ConfigError(issues);
   return result.data as z.infer<S>;
 }
+export * from "./addon-selection.js";

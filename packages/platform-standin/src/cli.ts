@@ -13,11 +13,12 @@ import { startPlatformStandIn } from "./start-platform-stand-in.js";
 import type { DriverResponse, PlatformDriver, RecordedCall, StandInAddon } from "./types.js";
 
 const USAGE = `Usage:
-  cli.ts serve [--port 4100] [--host 127.0.0.1] --addon ID=CONFIG_VAR[,CONFIG_VAR...] [--addon ...]
+  cli.ts serve [--port 4100] [--host 127.0.0.1] [--addon ID=CONFIG_VAR[,CONFIG_VAR...] ...]
   cli.ts provision --addon ID --plan PLAN --app APP_ID [--uuid UUID] [--option KEY=VALUE ...] --provider URL
   cli.ts change-plan RESOURCE_ID --plan PLAN --addon ID --provider URL [--method PUT|PATCH] [--option KEY=VALUE ...]
   cli.ts deprovision RESOURCE_ID --addon ID --provider URL
 
+serve without --addon: every installed addon (packages/addons) whose credentials are set.
 Credentials of addon ID: environment BERTH_ADDON_<ID>_USERNAME and BERTH_ADDON_<ID>_PASSWORD
 (ID upper-cased, other characters than letters and digits as "_"), e.g. BERTH_ADDON_POSTGRESQL_PASSWORD.
 --provider is the manifest's base_url, e.g. http://127.0.0.1:3000/scalingo/resources.`;
@@ -56,7 +57,7 @@ async function serve(args: string[]): Promise<number> {
     },
     strict: true,
   });
-  const addons = parseAddonSpecs(values.addon);
+  const addons = values.addon.length > 0 ? parseAddonSpecs(values.addon) : await installedAddons();
   const standIn = await startPlatformStandIn({
     addons,
     host: values.host,
@@ -144,8 +145,23 @@ function driverFor(addonId: string, providerBaseUrl: string): PlatformDriver {
 }
 
 /** `postgresql=SCALINGO_POSTGRESQL_URL,OTHER`; repeating an id adds config vars to it. */
+/** The registry's addons, as a platform would know them from their manifests; those without credentials are left out. */
+async function installedAddons(): Promise<StandInAddon[]> {
+  const { addons } = await import("@berth/addons");
+  const out: StandInAddon[] = [];
+  for (const addon of addons.values()) {
+    try {
+      out.push({ id: addon.id, ...credentialsFromEnv(addon.id), configVars: [...addon.configVars] });
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      console.log(`  addon ${addon.id} left out: ${error.message}`);
+    }
+  }
+  if (out.length === 0) throw new UsageError("no installed addon has its credentials set (BERTH_ADDON_<ID>_USERNAME and _PASSWORD), and no --addon was given");
+  return out;
+}
+
 function parseAddonSpecs(specs: string[]): StandInAddon[] {
-  if (specs.length === 0) throw new UsageError("serve needs at least one --addon ID=CONFIG_VAR");
   const configVars = new Map<string, string[]>();
   for (const spec of specs) {
     const [id, vars] = splitPair(spec, "--addon");

@@ -43,7 +43,7 @@ export function runAddonContract(addon: AddonDefinition, engine: EngineTestClien
       await stack.standIn.waitForProvisioned(id, { timeoutMs: WAIT.timeout });
       const config = stack.standIn.addonConfig(id) ?? {};
       expect(Object.keys(config)).toEqual([...addon.configVars]);
-      url = config[addon.configVars[0]!]!;
+      url = config[addon.urlConfigVar]!;
       expect(url).toContain("127.0.0.1:");
       await expect.poll(status, WAIT).toBe("provisioned");
     });

@@ -147,7 +147,7 @@ describe("warm pool: ready databases claimed at provision, handed over with a pa
     const { id } = (await stack.driver(addon.id).provision({ plan, app_id: `app-${addon.id}` })).body as { id: string };
     expect(id).toBe(pooled.id);
     await stack.standIn.waitForProvisioned(id, { timeoutMs: 60_000 });
-    const url = stack.standIn.addonConfig(id)![addon.configVars[0]!]!;
+    const url = stack.standIn.addonConfig(id)![addon.urlConfigVar]!;
     expect(url).not.toBe(poolUrl);
     const client = engineTestClients[addon.id]!;
     const session = await client.connect(url);

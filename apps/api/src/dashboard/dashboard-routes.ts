@@ -128,7 +128,7 @@ function connectionUrl(
   if (!resource.credentials || resource.port === null || !resource.publicHost || !plan || resource.status === "deprovisioned") return undefined;
   const credentials = secrets.openJson<AddonCredentials>(resource.credentials);
   const config = addon.connectionConfig({ host: resource.publicHost, port: resource.port, credentials }, plan);
-  return config[addon.configVars[0]!];
+  return config[addon.urlConfigVar];
 }
 
 function maskPassword(url: string): string {

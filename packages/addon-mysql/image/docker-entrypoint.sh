@@ -1,5 +1,6 @@
 #!/bin/sh
-# Entrypoint of the locally built berth-local/mariadb image (see ../build.sh).
+# Entrypoint of the locally built berth-local/mariadb image (see recipe.sh beside
+# it, built by docker/local-images/build.sh).
 # Follows the runtime contract of the official `mariadb` image (and its MYSQL_* aliases):
 #   MARIADB_ROOT_PASSWORD (or MARIADB_ALLOW_EMPTY_ROOT_PASSWORD=1), MARIADB_ROOT_HOST (default %),
 #   MARIADB_DATABASE, MARIADB_USER + MARIADB_PASSWORD (granted ALL on MARIADB_DATABASE), the
@@ -8,7 +9,7 @@
 #   `-`, starts the server with those arguments; any other command is run as is.
 # Differences: no time zone tables are loaded (as with MARIADB_INITDB_SKIP_TZINFO), no help
 # tables, MARIADB_RANDOM_ROOT_PASSWORD and *.sh init scripts are not supported.
-# Initialisation is fast. The system tables come with the image: build.sh made them with
+# Initialisation is fast. The system tables come with the image: recipe.sh made them with
 # `mariadbd --bootstrap` at build time, in /var/lib/mysql, and Docker copies them into a new,
 # empty named volume at its first mount. (The bootstrap took most of a first start: 1 to 1.6 s
 # here with the 0.5 CPU of the smallest plan.) On them this script only fsyncs the copy (Docker
@@ -28,7 +29,7 @@
 set -eu
 
 DATADIR=/var/lib/mysql
-# An empty database, in the template (made by ../build.sh) and made after a bootstrap here, that
+# An empty database, in the template (made by recipe.sh) and made after a bootstrap here, that
 # the server's init file drops once it has made the accounts: while it is there, the first start
 # is not complete, and the next start makes the accounts again. No client ever sees it: the
 # server runs its init file before it accepts connections.
@@ -150,7 +151,7 @@ if { [ "${1:-}" = mariadbd ] || [ "${1:-}" = mysqld ]; } && ! want_help "$@"; th
 			mkdir -p "$DATADIR"
 			_first=$1
 			shift
-			# the same bootstrap as the template's in ../build.sh
+			# the same bootstrap as the template's in recipe.sh
 			mariadbd --bootstrap --datadir="$DATADIR" --log-warnings=0 --enforce-storage-engine= \
 				--skip-log-bin --max_allowed_packet=8M --net_buffer_length=16K "$@" \
 				</usr/share/mysql/berth-bootstrap.sql >/dev/null 2>"$DATADIR/.bootstrap.log" || {

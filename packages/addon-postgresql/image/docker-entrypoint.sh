@@ -1,5 +1,6 @@
 #!/bin/sh
-# Entrypoint of the locally built berth-local/postgresql image (see ../build.sh).
+# Entrypoint of the locally built berth-local/postgresql image (see recipe.sh beside
+# it, built by docker/local-images/build.sh).
 # Follows the runtime contract of the official `postgres` image, so the addon code works the
 # same with either image:
 #   POSTGRES_PASSWORD (required unless POSTGRES_HOST_AUTH_METHOD=trust), POSTGRES_USER (default
@@ -12,7 +13,7 @@
 # setpriv; it can also be started directly as uid 999 (`--user 999:999`).
 #
 # Template cluster. initdb made most of a first start (1 to 1.7 s here, with the 0.5 CPU of the
-# smallest plan), so the image carries a cluster that build.sh made with initdb at build time,
+# smallest plan), so the image carries a cluster that recipe.sh made with initdb at build time,
 # in /var/lib/postgresql/data with a `berth-template` marker file. Docker copies it into a new,
 # empty named volume at its first mount, and this script finds the marker there. The template
 # is what the initdb path below makes for the default settings (UTF8, C.UTF-8, scram-sha-256
@@ -25,7 +26,7 @@
 # /docker-entrypoint-initdb.d, then the marker is removed. Last, so that a container stopped or
 # killed before (or a host crash) does the setup again at the next start; the setup can run
 # twice (it expects "already exists" errors then, and sets the password again). All this takes
-# 0.2-0.35 s, and Docker's copy 0.1-0.35 s more than an empty volume's mount (see ../build.sh).
+# 0.2-0.35 s, and Docker's copy 0.1-0.35 s more than an empty volume's mount (see recipe.sh).
 # The template is discarded for initdb when it does not fit: POSTGRES_INITDB_ARGS set, or no
 # password, or another POSTGRES_HOST_AUTH_METHOD. A volume mounted without the image's content
 # (nocopy, a bind mount) is empty and gets initdb as before, and so does a PGDATA below the
@@ -34,7 +35,7 @@
 # hashes it): it goes to initdb or to the single-user session through here-documents.
 set -eu
 
-# in the template cluster (made by ../build.sh) until its setup is complete
+# in the template cluster (made by recipe.sh) until its setup is complete
 TEMPLATE_MARKER=berth-template
 
 msg() { printf '%s [entrypoint] %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" "$*" >&2; }
