@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { mkdirSync, realpathSync } from "node:fs";
 import { mkdir, open, readdir, readFile, realpath, rename, rm, rmdir, stat, statfs } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import pRetry, { AbortError } from "p-retry";
 import { promisify } from "node:util";
 import { RefusedError } from "../errors.js";
 
@@ -347,15 +348,28 @@ async function filesystemBytes(device: string): Promise<number> {
   return bytes;
 }
 
-/** e2fsck's exit codes: 0 clean, 1 errors corrected; more is a filesystem it could not mend. */
+/**
+ * e2fsck's exit codes: 0 clean, 1 errors corrected; more is a filesystem it could not mend. A
+ * device still "in use" is retried for a few seconds: Docker releases a removed container's bind
+ * mount of the volume shortly after the removal returns (seen under load here).
+ */
 async function fsck(device: string): Promise<void> {
-  try {
-    await execFileAsync("e2fsck", ["-f", "-p", device]);
-  } catch (error) {
-    const code = (error as { code?: number }).code;
-    if (code === 1) return;
-    throw new Error(`e2fsck ${device} exited with ${code}: ${((error as { stderr?: string }).stderr ?? "").trim()}`);
-  }
+  await pRetry(
+    async () => {
+      try {
+        await execFileAsync("e2fsck", ["-f", "-p", device]);
+      } catch (error) {
+        const code = (error as { code?: number }).code;
+        if (code === 1) return;
+        const { stdout = "", stderr = "" } = error as { stdout?: string; stderr?: string };
+        const failure = new Error(`e2fsck ${device} exited with ${code}: ${`${stdout}\n${stderr}`.trim()}`);
+        // "<device> is in use." (on stdout), then "Cannot continue, aborting." (on stderr).
+        if (!/in use|Cannot continue/.test(`${stdout}${stderr}`)) throw new AbortError(failure);
+        throw failure;
+      }
+    },
+    { retries: 8, minTimeout: 250, maxTimeout: 2_000 },
+  );
 }
 
 async function truncateTo(path: string, bytes: number): Promise<void> {
