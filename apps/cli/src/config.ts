@@ -6,7 +6,7 @@
  * `ConfigError` that names every variable at fault.
  */
 import {
-  addonEnvPrefix,
+  addonEnvName,
   httpUrl,
   parseEnv,
   publicUrl,
@@ -77,7 +77,7 @@ function readManifestSettings(env: EnvSource, addonId: string): ManifestSettings
   const issues: string[] = [];
   const credentials = readAddonCredentials(env, [addonId], issues).get(addonId);
   const ssoSalt = readAddonSsoSalts(env, [addonId], issues).get(addonId);
-  const logoVariable = `${addonEnvPrefix(addonId)}LOGO_URL`;
+  const logoVariable = addonEnvName(addonId, "LOGO_URL");
   const schema = publicUrlsSchema.extend({ [logoVariable]: httpUrl.optional() });
   const parsed = parseEnv(schema, env, issues) as z.infer<typeof publicUrlsSchema> & Record<string, string | undefined>;
   // parseEnv throws when any issue was found: from here on everything is present.

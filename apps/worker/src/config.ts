@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { isAbsolute } from "node:path";
 import type { AddonDefinition } from "@berth/addon-sdk";
 import {
-  addonEnvPrefix,
+  addonEnvName,
   encryptionKey,
   encryptionKeyList,
   httpUrl,
@@ -131,7 +131,7 @@ export function loadWorkerConfig(env: EnvSource, addons: ReadonlyMap<string, Add
     addons: new Map(
       [...enabled.values()].map((addon) => [
         addon.id,
-        { image: env[`${addonEnvPrefix(addon.id)}IMAGE`] || addon.defaultImage, credentials: credentials.get(addon.id)! },
+        { image: env[addonEnvName(addon.id, "IMAGE")] || addon.defaultImage, credentials: credentials.get(addon.id)! },
       ]),
     ),
   };

@@ -4,6 +4,8 @@
  */
 import { z } from "zod";
 
+export { MIN_SECRET_LENGTH, REDACTED, isSecretName, redact, redactUrl, redactValue, type RedactOptions } from "./redaction.js";
+
 export type EnvSource = Readonly<Record<string, string | undefined>>;
 
 export const redisUrl = z.url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL" });
@@ -45,9 +47,21 @@ export const portRange = z
   })
   .refine(({ first, last }) => first >= 1024 && last <= 65_535 && first <= last, "must be within 1024-65535, low-high");
 
-/** Environment variable prefix of one addon: `postgresql` → `BERTH_ADDON_POSTGRESQL_`. */
+/** The per-addon settings read from the environment. */
+export type AddonEnvSetting = "USERNAME" | "PASSWORD" | "SSO_SALT" | "LOGO_URL" | "IMAGE";
+
+/**
+ * The one naming rule of an addon's environment variables: the id upper-cased, `-` as `_`
+ * (`postgresql` → `BERTH_ADDON_POSTGRESQL_`, `my-engine` → `BERTH_ADDON_MY_ENGINE_`). Shell scripts
+ * do not derive it: they read it from the registry's `list` (packages/addons/src/cli.ts, docker/lib/addons.sh).
+ */
 export function addonEnvPrefix(addonId: string): string {
   return `BERTH_ADDON_${addonId.toUpperCase().replaceAll("-", "_")}_`;
+}
+
+/** One of an addon's environment variables: `addonEnvName("my-engine", "USERNAME")` → `BERTH_ADDON_MY_ENGINE_USERNAME`. */
+export function addonEnvName(addonId: string, setting: AddonEnvSetting): string {
+  return `${addonEnvPrefix(addonId)}${setting}`;
 }
 
 export interface AddonCredentialsConfig {
@@ -63,12 +77,12 @@ export function readAddonCredentials(
 ): Map<string, AddonCredentialsConfig> {
   const out = new Map<string, AddonCredentialsConfig>();
   for (const id of addonIds) {
-    const prefix = addonEnvPrefix(id);
-    const username = env[`${prefix}USERNAME`];
-    const password = env[`${prefix}PASSWORD`];
-    if (!username) issues.push(`${prefix}USERNAME is required (the manifest username of the ${id} addon)`);
-    if (!password) issues.push(`${prefix}PASSWORD is required (the manifest password of the ${id} addon)`);
-    else if (password.length < 16) issues.push(`${prefix}PASSWORD must be at least 16 characters`);
+    const [usernameName, passwordName] = [addonEnvName(id, "USERNAME"), addonEnvName(id, "PASSWORD")];
+    const username = env[usernameName];
+    const password = env[passwordName];
+    if (!username) issues.push(`${usernameName} is required (the manifest username of the ${id} addon)`);
+    if (!password) issues.push(`${passwordName} is required (the manifest password of the ${id} addon)`);
+    else if (password.length < 16) issues.push(`${passwordName} must be at least 16 characters`);
     if (username && password) out.set(id, { username, password });
   }
   return out;
@@ -78,7 +92,7 @@ export function readAddonCredentials(
 export function readAddonSsoSalts(env: EnvSource, addonIds: Iterable<string>, issues: string[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const id of addonIds) {
-    const name = `${addonEnvPrefix(id)}SSO_SALT`;
+    const name = addonEnvName(id, "SSO_SALT");
     const salt = env[name];
     if (!salt) issues.push(`${name} is required (the manifest sso_salt of the ${id} addon)`);
     else if (salt.length < 16) issues.push(`${name} must be at least 16 characters`);
