@@ -1,11 +1,12 @@
 import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
+import { redact } from "@berth/config";
 import { OPERATIONS_QUEUE, jobCatalog, type JobName } from "@berth/jobs";
 import type { WorkerDeps } from "./deps.js";
 import { PermanentError, RefusedError, classifyFailure } from "./errors.js";
 import { handlers } from "./handlers/index.js";
 import { JobReport } from "./job-report.js";
 import { OperationContext } from "./operation-context.js";
-import { credentialSecrets, redactSecrets } from "./redact-secrets.js";
+import { credentialSecrets } from "./credential-secrets.js";
 
 /** How long an operation waits before checking again whether the resource's earlier operations are done. */
 const ORDERING_DELAY_MS = 500;
@@ -90,7 +91,7 @@ export async function runOperation(jobDeps: WorkerDeps, job: Job, token: string 
     finished("succeeded");
   } catch (thrown) {
     const error = classifyFailure(thrown);
-    const message = redactSecrets(error instanceof Error ? error.message : String(error), await credentialSecrets(deps, resource.id));
+    const message = redact(error instanceof Error ? error.message : String(error), { secrets: await credentialSecrets(deps, resource.id) });
     const final = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     deps.logger.warn({ operationId, resourceId: resource.id, err: message, final }, "operation attempt failed");
     finished(final ? "failed" : "retrying");

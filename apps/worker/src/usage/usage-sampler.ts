@@ -1,7 +1,9 @@
 import type { AddonCredentials } from "@berth/addon-sdk";
+import { redact } from "@berth/config";
 import type { Resource } from "@berth/db";
 import { USAGE_QUEUE, USAGE_SAMPLE_JOB, USAGE_SCHEDULER_ID } from "@berth/jobs";
 import type { ConnectionOptions } from "bullmq";
+import { resourceSecrets } from "../credential-secrets.js";
 import type { WorkerDeps } from "../deps.js";
 import { containerNameOf, volumeNameOf } from "../names.js";
 import { probeHostFor } from "../readiness.js";
@@ -34,7 +36,8 @@ export async function sampleUsageOnce(deps: WorkerDeps): Promise<UsagePass> {
   const samples = await mapWithConcurrency(resources, SAMPLE_CONCURRENCY, async (resource) => {
     const sample = await sampleResource(deps, resource).catch((error: unknown) => {
       deps.logger.warn(
-        { resourceId: resource.id, addon: resource.addon, err: redact(messageOf(error), resource, deps) },
+        // Log lines never carry credentials, even when a client library puts a URL in its message.
+        { resourceId: resource.id, addon: resource.addon, err: redact(messageOf(error), { secrets: resourceSecrets(deps.secrets, resource) }) },
         "usage sample failed; skipped",
       );
       return undefined;
@@ -143,20 +146,4 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** Log lines never carry credentials, even when a client library puts a URL in its message. */
-function redact(message: string, resource: Resource, deps: WorkerDeps): string {
-  if (resource.credentials === null) return message;
-  let credentials: AddonCredentials;
-  try {
-    credentials = deps.secrets.openJson<AddonCredentials>(resource.credentials);
-  } catch {
-    return message;
-  }
-  for (const value of Object.values(credentials)) {
-    if (value.length < 6) continue;
-    message = message.replaceAll(value, "[redacted]").replaceAll(encodeURIComponent(value), "[redacted]");
-  }
-  return message;
 }
