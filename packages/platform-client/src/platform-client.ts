@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import pRetry, { AbortError } from "p-retry";
 import type { z } from "zod";
+import { redact } from "@berth/config";
 import {
   providerAppListSchema,
   providerAppResponseSchema,
@@ -51,8 +52,6 @@ interface CallSpec<T> {
 }
 
 const USER_AGENT = "berth-platform-client";
-/** Below this length a password is too likely to appear by chance in ordinary text to be worth redacting. */
-const MIN_REDACTED_PASSWORD_LENGTH = 4;
 
 /**
  * Client of the Scalingo Platform API for providers (spec §4), used by the
@@ -246,8 +245,7 @@ export class PlatformClient {
 
   /** Belt and braces: nothing we build contains the password, but a server could echo it back. */
   #redact(message: string): string {
-    if (this.#password.length < MIN_REDACTED_PASSWORD_LENGTH) return message;
-    return message.replaceAll(this.#password, "***");
+    return redact(message, { secrets: [this.#password] });
   }
 }
 

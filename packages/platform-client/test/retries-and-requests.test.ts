@@ -111,7 +111,7 @@ describe("answers", () => {
     const { fetchImpl } = scriptedFetch([new Response(`<h1>Forbidden for ${PASSWORD}</h1>`, { status: 403 })]);
     const error = await failure(client(fetchImpl).getApp("app-1"));
     expect(error).toMatchObject({ code: "forbidden", retryable: false });
-    expect(error.message).toBe("GET /v1/provider/apps/app-1 answered 403: <h1>Forbidden for ***</h1>");
+    expect(error.message).toBe("GET /v1/provider/apps/app-1 answered 403: <h1>Forbidden for [redacted]</h1>");
   });
 
   it("treats a redirect as a non-retryable failure rather than following it with the credentials", async () => {

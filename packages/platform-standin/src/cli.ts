@@ -7,8 +7,8 @@
  * Addon credentials come from the environment, never from arguments (which `ps` shows).
  */
 import { parseArgs } from "node:util";
+import { addonEnvName, redactUrl, redactValue } from "@berth/config";
 import { createPlatformDriver } from "./driver.js";
-import { maskSecrets } from "./mask-secrets.js";
 import { startPlatformStandIn } from "./start-platform-stand-in.js";
 import type { DriverResponse, PlatformDriver, RecordedCall, StandInAddon } from "./types.js";
 
@@ -20,7 +20,7 @@ const USAGE = `Usage:
 
 serve without --addon: every installed addon (packages/addons) whose credentials are set.
 Credentials of addon ID: environment BERTH_ADDON_<ID>_USERNAME and BERTH_ADDON_<ID>_PASSWORD
-(ID upper-cased, other characters than letters and digits as "_"), e.g. BERTH_ADDON_POSTGRESQL_PASSWORD.
+(ID upper-cased, "-" as "_"), e.g. BERTH_ADDON_POSTGRESQL_PASSWORD, BERTH_ADDON_MY_ENGINE_PASSWORD.
 --provider is the manifest's base_url, e.g. http://127.0.0.1:3000/scalingo/resources.`;
 
 class UsageError extends Error {}
@@ -172,13 +172,10 @@ function parseAddonSpecs(specs: string[]): StandInAddon[] {
 }
 
 function credentialsFromEnv(addonId: string): { username: string; password: string } {
-  const prefix = `BERTH_ADDON_${addonId.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
-  const username = process.env[`${prefix}_USERNAME`];
-  const password = process.env[`${prefix}_PASSWORD`];
-  const missing = [
-    ...(username ? [] : [`${prefix}_USERNAME`]),
-    ...(password ? [] : [`${prefix}_PASSWORD`]),
-  ];
+  const [usernameName, passwordName] = [addonEnvName(addonId, "USERNAME"), addonEnvName(addonId, "PASSWORD")];
+  const username = process.env[usernameName];
+  const password = process.env[passwordName];
+  const missing = [...(username ? [] : [usernameName]), ...(password ? [] : [passwordName])];
   if (missing.length > 0 || !username || !password) {
     throw new UsageError(`credentials of addon "${addonId}" missing: set ${missing.join(" and ")}`);
   }
@@ -223,10 +220,10 @@ function printResponse(response: DriverResponse): number {
   return response.status >= 200 && response.status < 300 ? 0 : 1;
 }
 
-/** One line per call, secrets masked. */
+/** One line per call, secrets redacted. */
 function formatCall(call: RecordedCall): string {
-  const target = call.query ? `${call.path}?${call.query}` : call.path;
-  const body = call.body === undefined ? "" : ` ${JSON.stringify(maskSecrets(call.body))}`;
+  const target = redactUrl(call.query ? `${call.path}?${call.query}` : call.path);
+  const body = call.body === undefined ? "" : ` ${JSON.stringify(redactValue(call.body))}`;
   return `${call.at.toISOString()} ${call.method} ${target} addon=${call.addonId ?? "-"} → ${call.status}${body}`;
 }
 

@@ -1,6 +1,5 @@
 export { startPlatformStandIn } from "./start-platform-stand-in.js";
 export { createPlatformDriver, type PlatformDriverOptions, type DriverObserver } from "./driver.js";
-export { maskSecrets } from "./mask-secrets.js";
 export type {
   DriverResponse,
   InjectedFault,
