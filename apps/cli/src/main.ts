@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 import { parseEnv as parseEnvFile } from "node:util";
 import type { AddonDefinition } from "@berth/addon-sdk";
 import { addons as installedAddons } from "@berth/addons";
-import { ConfigError, type EnvSource } from "@berth/config";
+import { ConfigError, redact, type EnvSource } from "@berth/config";
 import { Command, CommanderError } from "commander";
 import { OperationRefusal } from "@berth/operations";
 import { registerJobsCommands } from "./commands/jobs.js";
@@ -80,7 +80,9 @@ export async function main(
   }
 }
 
-function exitCode(error: unknown, io: CliIo): number {
+function exitCode(error: unknown, cliIo: CliIo): number {
+  // What a failure prints goes through the shared redaction: a driver's message may carry a connection URL.
+  const io = { stderr: (text: string) => cliIo.stderr(redact(text)) };
   if (error instanceof CommanderError) {
     // Commander has already printed the help, the version or the error; help asked for is its exit code 0.
     return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
