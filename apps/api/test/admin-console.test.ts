@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { addons } from "@berth/addons";
-import { ConfigError } from "@berth/config";
+import { ConfigError, addonEnvName } from "@berth/config";
 import { SecretBox, type PrismaClient } from "@berth/db";
 import type { OperationQueue } from "@berth/jobs";
 import type { FastifyRequest } from "fastify";
@@ -16,9 +16,9 @@ const env = {
   BERTH_ENCRYPTION_KEY: key.toString("base64"),
   ...Object.fromEntries(
     [...addons.keys()].flatMap((id) => [
-      [`BERTH_ADDON_${id.toUpperCase()}_USERNAME`, `berth-${id}`],
-      [`BERTH_ADDON_${id.toUpperCase()}_PASSWORD`, "a-long-enough-password"],
-      [`BERTH_ADDON_${id.toUpperCase()}_SSO_SALT`, "a-long-enough-sso-salt"],
+      [addonEnvName(id, "USERNAME"), `berth-${id}`],
+      [addonEnvName(id, "PASSWORD"), "a-long-enough-password"],
+      [addonEnvName(id, "SSO_SALT"), "a-long-enough-sso-salt"],
     ]),
   ),
 };

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { addons } from "@berth/addons";
+import { addonEnvName } from "@berth/config";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const BIN = fileURLToPath(new URL("../bin/berth.js", import.meta.url));
@@ -22,14 +23,11 @@ interface Run {
 
 /** BERTH_* variables of every installed addon, freshly generated. */
 const secrets: Record<string, string> = Object.fromEntries(
-  [...addons.keys()].flatMap((id) => {
-    const prefix = `BERTH_ADDON_${id.toUpperCase()}_`;
-    return [
-      [`${prefix}USERNAME`, `berth-${id}`],
-      [`${prefix}PASSWORD`, randomBytes(16).toString("hex")],
-      [`${prefix}SSO_SALT`, randomBytes(16).toString("hex")],
-    ];
-  }),
+  [...addons.keys()].flatMap((id) => [
+    [addonEnvName(id, "USERNAME"), `berth-${id}`],
+    [addonEnvName(id, "PASSWORD"), randomBytes(16).toString("hex")],
+    [addonEnvName(id, "SSO_SALT"), randomBytes(16).toString("hex")],
+  ]),
 );
 
 const PUBLIC_URL = "https://berth.example.test";
@@ -88,8 +86,8 @@ describe("berth manifest print → check", () => {
     expect(manifest).toMatchObject({
       name: addon.name,
       username: `berth-${addon.id}`,
-      password: secrets[`BERTH_ADDON_${addon.id.toUpperCase()}_PASSWORD`],
-      sso_salt: secrets[`BERTH_ADDON_${addon.id.toUpperCase()}_SSO_SALT`],
+      password: secrets[addonEnvName(addon.id, "PASSWORD")],
+      sso_salt: secrets[addonEnvName(addon.id, "SSO_SALT")],
       production: { base_url: `${PUBLIC_URL}/${addon.id}/resources`, sso_url: `${PUBLIC_URL}/${addon.id}/sso` },
     });
 

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { addons } from "@berth/addons";
-import { ConfigError } from "@berth/config";
+import { ConfigError, addonEnvName } from "@berth/config";
 import { describe, expect, it } from "vitest";
 import { loadWorkerConfig } from "../src/config.js";
 
@@ -11,8 +11,8 @@ const valid = {
   BERTH_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
   ...Object.fromEntries(
     [...addons.keys()].flatMap((id) => [
-      [`BERTH_ADDON_${id.toUpperCase()}_USERNAME`, `berth-${id}`],
-      [`BERTH_ADDON_${id.toUpperCase()}_PASSWORD`, "a-long-enough-password"],
+      [addonEnvName(id, "USERNAME"), `berth-${id}`],
+      [addonEnvName(id, "PASSWORD"), "a-long-enough-password"],
     ]),
   ),
 };

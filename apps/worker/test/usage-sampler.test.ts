@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import type { AddonDefinition, Endpoint } from "@berth/addon-sdk";
 import { addons as installedAddons } from "@berth/addons";
-import { ConfigError } from "@berth/config";
+import { ConfigError, addonEnvName } from "@berth/config";
 import { SecretBox, createDatabase, type PrismaClient } from "@berth/db";
 import { USAGE_QUEUE } from "@berth/jobs";
 import { Queue } from "bullmq";
@@ -25,8 +25,8 @@ describe("usage metering configuration", () => {
     BERTH_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
     ...Object.fromEntries(
       [...installedAddons.keys()].flatMap((id) => [
-        [`BERTH_ADDON_${id.toUpperCase()}_USERNAME`, `berth-${id}`],
-        [`BERTH_ADDON_${id.toUpperCase()}_PASSWORD`, "a-long-enough-password"],
+        [addonEnvName(id, "USERNAME"), `berth-${id}`],
+        [addonEnvName(id, "PASSWORD"), "a-long-enough-password"],
       ]),
     ),
   };

@@ -1,5 +1,6 @@
 export * from "./environment.js";
 export * from "./stack.js";
+export * from "./addon-env.js";
 export * from "./docker.js";
 export * from "./browser.js";
 export * from "./wait.js";

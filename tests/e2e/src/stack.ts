@@ -28,6 +28,7 @@ import type { FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 
+import { addonSecretsEnv } from "./addon-env.js";
 import { removeDockerObjectsOf } from "./docker.js";
 import { spawnWorkerProcess } from "./worker-spawn.js";
 import { testEnvironment } from "./environment.js";
@@ -129,11 +130,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     BERTH_ADMIN_PASSWORD: randomBytes(24).toString("base64url"),
     ...options.env,
   };
-  for (const [id, { username, password, ssoSalt }] of credentials) {
-    env[`BERTH_ADDON_${id.toUpperCase()}_USERNAME`] = username;
-    env[`BERTH_ADDON_${id.toUpperCase()}_PASSWORD`] = password;
-    env[`BERTH_ADDON_${id.toUpperCase()}_SSO_SALT`] = ssoSalt;
-  }
+  for (const [id, secrets] of credentials) Object.assign(env, addonSecretsEnv(id, secrets));
 
   // The only data path into the databases (their containers have no network), as in production.
   const gateway = createGateway(loadGatewayConfig(env), { http: false, logger: pino({ level: "warn", name: "berth-gateway-test" }) });

@@ -15,6 +15,7 @@ import { addons } from "@berth/addons";
 import { startPlatformStandIn, type PlatformStandIn } from "@berth/platform-standin";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addonSecretsEnv } from "../src/addon-env.js";
 import { ComposeProject, acquireMachineLock, composeObjects, removeComposeLeftovers, repoRoot, runFromRoot } from "../src/compose.js";
 import { containersOf, dockerInspect, volumeExists } from "../src/docker.js";
 import { waitUntil } from "../src/wait.js";
@@ -120,10 +121,7 @@ describe("Deploying with Docker: images on the local base, the compose stack, a 
       ...Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => /^BERTH_ADDON_[A-Z0-9_]+_IMAGE$/.test(entry[0]) && !!entry[1])),
       LOG_LEVEL: "info",
     };
-    for (const [id, { username, password, ssoSalt }] of credentials) {
-      const prefix = `BERTH_ADDON_${id.toUpperCase()}_`;
-      Object.assign(env, { [`${prefix}USERNAME`]: username, [`${prefix}PASSWORD`]: password, [`${prefix}SSO_SALT`]: ssoSalt });
-    }
+    for (const [id, secrets] of credentials) Object.assign(env, addonSecretsEnv(id, secrets));
     project = await ComposeProject.create(PROJECT, env, { profiles: ["trial"] });
 
     await timed("compose up (redis, postgres, migrate, api, worker, gateway, standin)", () => project!.compose("up", "--detach", "--no-build"));
