@@ -1,3 +1,4 @@
+export { createWorker, type BerthWorker, type WorkerOptions } from "./create-worker.js";
 export { startOperationWorker, runOperation } from "./worker.js";
 export { createWorkerDeps } from "./main-deps.js";
 export { createWorkerMetrics, type WorkerMetrics } from "./metrics.js";

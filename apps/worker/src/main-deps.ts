@@ -7,7 +7,7 @@ import type { WorkerDeps } from "./deps.js";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics.js";
 import { DockerRuntime, reportingErrors } from "./runtime/docker-runtime.js";
 
-/** Builds the worker's dependencies from its validated configuration. */
+/** Builds the worker's dependencies from its validated configuration (see `createWorker`). */
 export function createWorkerDeps(
   config: WorkerConfig,
   addons: ReadonlyMap<string, AddonDefinition>,
