@@ -1,53 +1,27 @@
+/** The API's entry point (`pnpm --filter @berth/api start`): configured from the environment, once. */
 import { addons } from "@berth/addons";
 import { ConfigError } from "@berth/config";
-import { SecretBox, createDatabase } from "@berth/db";
-import { OperationQueue, openBerthQueues } from "@berth/jobs";
-import { Redis } from "ioredis";
-import { Registry, collectDefaultMetrics } from "prom-client";
-import { buildApp, deriveSessionKey } from "./app.js";
 import { loadApiConfig } from "./config.js";
+import { createApi } from "./create-api.js";
 
 async function main(): Promise<void> {
-  const config = loadApiConfig(process.env, addons);
-  const enabledAddons = config.enabledAddons;
-  const db = createDatabase({ url: config.databaseUrl });
-  const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
-  const queue = new OperationQueue({ connection, prefix: config.queuePrefix });
-  // Every queue: counted at /metrics, and shown in the operator console when it is on.
-  const adminQueues = openBerthQueues({ connection, prefix: config.queuePrefix });
-  const metricsRegistry = new Registry();
-  collectDefaultMetrics({ register: metricsRegistry });
-  const app = await buildApp({
-    db,
-    queue,
-    addons: enabledAddons,
-    addonCredentials: config.addonCredentials,
-    ssoSalts: config.ssoSalts,
-    ssoWindow: config.sso,
-    secrets: new SecretBox(config.encryptionKey, config.previousEncryptionKeys),
-    sessionKey: deriveSessionKey(config.encryptionKey),
-    publicUrl: config.publicUrl,
-    platformAppUrl: config.platformAppUrl,
-    ...(config.admin ? { admin: { ...config.admin, queues: adminQueues } } : {}),
-    logger: { level: config.logLevel },
-    metricsRegistry,
-    metricsQueues: adminQueues,
-  });
-  app.addHook("onClose", async () => {
-    await Promise.all([queue.close(), ...adminQueues.map((adminQueue) => adminQueue.close())]);
-    connection.disconnect();
-    await db.$disconnect();
-  });
-  for (const { id, reason } of config.addonsLeftOff) app.log.info({ addon: id }, `addon ${id} is installed but not enabled: ${reason}`);
-  await app.listen({ host: config.host, port: config.port });
-
-  const shutdown = async (signal: string) => {
-    app.log.info({ signal }, "api stopping: draining requests");
-    await app.close();
-    process.exit(0);
+  const api = await createApi(loadApiConfig(process.env, addons));
+  await api.start();
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    api.log.info({ signal }, "api stopping: draining requests");
+    api.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        api.log.error({ err: error }, "stopping failed");
+        process.exit(1);
+      },
+    );
   };
-  process.once("SIGTERM", () => void shutdown("SIGTERM"));
-  process.once("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
 }
 
 main().catch((error: unknown) => {

@@ -1,7 +1,7 @@
 import { REDACTED, redactUrl } from "@berth/config";
 import type { FastifyRequest, FastifyServerOptions } from "fastify";
 
-/** How the API logs; production and tests pass this to the same `buildApp`. */
+/** How the API logs; production and tests pass this to the same `createApi` (its `log` option). */
 export interface ApiLogOptions {
   level: string;
   /** Where the JSON lines go (default: stdout). */
