@@ -87,7 +87,7 @@ export function createWorker(config: WorkerConfig, options: WorkerOptions = {}):
   const registry = new Registry();
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
   const logger = options.logger ?? pino({ level: config.logLevel, name: "berth-worker" });
-  const deps = createWorkerDeps(config, config.enabledAddons, logger, createWorkerMetrics(registry));
+  const deps = createWorkerDeps(config, logger, createWorkerMetrics(registry));
   if (options.onStep) deps.onStep = options.onStep;
   const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   const queue = new OperationQueue({ connection, prefix: config.queuePrefix, jobOptions: options.jobOptions });

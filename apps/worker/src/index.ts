@@ -1,17 +1,9 @@
+// The worker's composition root, its configuration, and the gateway's (a process of its own on the same package).
 export { createWorker, type BerthWorker, type WorkerOptions } from "./create-worker.js";
-export { startOperationWorker, runOperation } from "./worker.js";
-export { createWorkerDeps } from "./main-deps.js";
-export { createWorkerMetrics, type WorkerMetrics } from "./metrics.js";
-export { startWorkerHttpServer, workerReadinessChecks, type WorkerHttpServer, type WorkerHttpServerOptions } from "./http-server.js";
-export { sampleUsageOnce, startUsageSampler, type UsagePass, type UsageSampler, type UsageSamplerOptions } from "./usage/usage-sampler.js";
 export { loadWorkerConfig, type WorkerConfig } from "./config.js";
-export { DockerRuntime } from "./runtime/docker-runtime.js";
-export { DiskImages, DiskTooSmallError, type DiskUsage } from "./runtime/disk-images.js";
-export type { ContainerRuntime, ContainerUsage } from "./runtime/container-runtime.js";
 export type { WorkerDeps } from "./deps.js";
-export { reconcileOnce, startReconciler, type ReconcileReport } from "./reconcile/reconciler.js";
-export { startContainment, type ContainmentOptions, type ContainmentWatcher, type HandledEvent } from "./containment/containment-watcher.js";
-export { WarmPool, startWarmPool, type WarmPoolTarget, type RefillReport } from "./pool/warm-pool.js";
-export { createGateway, loadGatewayConfig, createGatewayMetrics, type Gateway, type GatewayConfig, type GatewayMetrics, type GatewayOptions, type GatewayRuntime, type RouteStatus } from "./gateway/index.js";
-export type { GatewayRoute, ContainerEvent } from "./runtime/container-runtime.js";
+export type { ReconcileReport } from "./reconcile/reconciler.js";
+export type { RefillReport } from "./pool/warm-pool.js";
+export type { ContainmentWatcher, HandledEvent } from "./containment/containment-watcher.js";
 export { OPERATION_STEPS } from "./job-report.js";
+export { createGateway, loadGatewayConfig, type Gateway, type GatewayConfig, type GatewayOptions } from "./gateway/index.js";

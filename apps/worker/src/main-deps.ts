@@ -1,4 +1,3 @@
-import type { AddonDefinition } from "@berth/addon-sdk";
 import { SecretBox, createDatabase } from "@berth/db";
 import { PlatformClient } from "@berth/platform-client";
 import { pino, type Logger } from "pino";
@@ -10,7 +9,6 @@ import { DockerRuntime, reportingErrors } from "./runtime/docker-runtime.js";
 /** Builds the worker's dependencies from its validated configuration (see `createWorker`). */
 export function createWorkerDeps(
   config: WorkerConfig,
-  addons: ReadonlyMap<string, AddonDefinition>,
   logger: Logger = pino({ level: config.logLevel, name: "berth-worker" }),
   metrics: WorkerMetrics = createWorkerMetrics(),
 ): WorkerDeps {
@@ -26,7 +24,7 @@ export function createWorkerDeps(
     metrics,
     secrets: new SecretBox(config.encryptionKey, config.previousEncryptionKeys),
     logger,
-    addons,
+    addons: config.enabledAddons,
     addonRuntime: new Map(
       [...config.addons].map(([id, { image, credentials }]) => [
         id,

@@ -15,7 +15,7 @@ import { dirname } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { DockerRuntime } from "@berth/worker";
+import { DockerRuntime } from "@berth/worker/testing";
 import type { ContainerSpec } from "@berth/addon-sdk";
 import { Redis } from "ioredis";
 import pg from "pg";

@@ -9,3 +9,4 @@ export * from "./private-docker.js";
 export * from "./test-postgres.js";
 export * from "./network-namespace.js";
 export * from "./http-helpers.js";
+export * from "./worker-parts.js";

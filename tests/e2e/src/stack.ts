@@ -2,34 +2,18 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { join } from "node:path";
 import type { AddonDefinition } from "@berth/addon-sdk";
 import { addons as installedAddons } from "@berth/addons";
-import { buildApp, deriveSessionKey, loadApiConfig } from "@berth/api";
-import { SecretBox, createDatabase, type PrismaClient } from "@berth/db";
-import { OperationQueue, openBerthQueues } from "@berth/jobs";
+import { createApi, loadApiConfig, type ApiOptions } from "@berth/api";
+import { createDatabase, type PrismaClient } from "@berth/db";
+import { openBerthQueues } from "@berth/jobs";
 import { startPlatformStandIn, type PlatformDriver, type PlatformStandIn } from "@berth/platform-standin";
-import {
-  createGateway,
-  DiskImages,
-  createWorkerDeps,
-  loadGatewayConfig,
-  createWorkerMetrics,
-  loadWorkerConfig,
-  startContainment,
-  startOperationWorker,
-  startWarmPool,
-  startUsageSampler,
-  startWorkerHttpServer,
-  workerReadinessChecks,
-  type ContainmentWatcher,
-  type WorkerHttpServer,
-  type WorkerMetrics,
-} from "@berth/worker";
-import type { Worker } from "bullmq";
-import type { FastifyInstance } from "fastify";
+import { createGateway, createWorker, loadGatewayConfig, loadWorkerConfig, type BerthWorker, type ContainmentWatcher, type WorkerOptions } from "@berth/worker";
+import { DiskImages } from "@berth/worker/testing";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 
 import { addonSecretsEnv } from "./addon-env.js";
 import { removeDockerObjectsOf } from "./docker.js";
+import { testWorkerParts } from "./worker-parts.js";
 import { spawnWorkerProcess } from "./worker-spawn.js";
 import { testEnvironment } from "./environment.js";
 
@@ -50,7 +34,7 @@ export interface StackOptions {
    */
   containmentWatchers?: number;
   /** Job options of the operations queue, e.g. fewer attempts to reach a retry budget quickly. */
-  jobOptions?: ConstructorParameters<typeof OperationQueue>[0]["jobOptions"];
+  jobOptions?: ApiOptions["jobOptions"];
   /** The API logs its JSON lines (at info) here; by default it logs nothing. */
   apiLog?: { write(line: string): void };
 }
@@ -76,22 +60,23 @@ export interface Stack {
   readonly env: Readonly<Record<string, string>>;
   /** The operator console's credentials (`BERTH_ADMIN_USERNAME`, `_PASSWORD`); undefined when the console is off. */
   adminCredentials(): { username: string; password: string } | undefined;
-  /** Starts a worker in a process of its own; `killAtStep` makes it SIGKILL itself as that step begins. */
+  /** Starts a worker in a process of its own (`worker-process.ts`); `killAtStep` makes it SIGKILL itself as that step begins. */
   spawnWorker(options?: { killAtStep?: string; killKind?: string }): Promise<WorkerProcess>;
   /** The stack's containment watchers (see `StackOptions.containmentWatchers`). */
   readonly containment: readonly ContainmentWatcher[];
   /** Log lines (pino JSON, level warn and above) of the in-process worker and its containment watchers. */
   readonly workerLog: readonly string[];
   /** The in-process worker's metrics (what its `/metrics` serves). */
-  readonly workerMetrics: WorkerMetrics["registry"];
-  /** Starts the in-process worker's HTTP server (`/health`, `/health/ready`, `/metrics`) on a free loopback port; closed with the stack. */
-  startWorkerHttp(): Promise<WorkerHttpServer>;
+  readonly workerMetrics: BerthWorker["metrics"];
+  /** Where the in-process worker serves `/health`, `/health/ready` and `/metrics` (a free loopback port). */
+  readonly workerUrl: string;
   close(): Promise<void>;
 }
 
 /**
- * Starts a full stack in this process: each stack has its own queue prefix
- * and credentials, so stacks never see each other's jobs.
+ * Starts a full stack in this process, through the apps' own factories (`createApi`, `createWorker`,
+ * `createGateway`) with configurations loaded from the stack's environment: each stack has its own
+ * queue prefix and credentials, so stacks never see each other's jobs.
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const addons = options.addons ?? installedAddons;
@@ -123,6 +108,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     DOCKER_HOST: services.dockerHost,
     BERTH_WORKER_CONCURRENCY: String(options.workerConcurrency ?? 4),
     LOG_LEVEL: "warn",
+    // Free loopback ports: the API's, and each worker's /health and /metrics (spawned ones too).
+    BERTH_API_HOST: "127.0.0.1",
+    BERTH_API_PORT: "0",
+    BERTH_WORKER_HTTP_HOST: "127.0.0.1",
+    BERTH_WORKER_HTTP_PORT: "0",
     BERTH_GATEWAY_DRAIN_SECONDS: "1",
     // Disk images of this checkout's tests, like scripts/start.sh's (the deployment id makes a subdirectory per test database).
     BERTH_DISK_DIR: process.env.BERTH_DISK_DIR ?? join(import.meta.dirname, "..", "..", "..", ".berth", "disks"),
@@ -137,7 +127,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   await gateway.start();
 
   const workerConfig = loadWorkerConfig(env, addons);
-  const workerMetrics = createWorkerMetrics();
   const workerLog: string[] = [];
   const workerLogger = pino(
     { level: "warn", name: "berth-worker-test" },
@@ -148,46 +137,45 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       },
     },
   );
-  const workerDeps = createWorkerDeps(workerConfig, addons, workerLogger, workerMetrics);
-  const workerHttpServers: WorkerHttpServer[] = [];
-  const workerRedis = new Redis(env.BERTH_REDIS_URL!, { maxRetriesPerRequest: null });
-  const worker: Worker | undefined =
+  const testParts: WorkerOptions = { ...testWorkerParts, jobOptions: options.jobOptions };
+  const watcherCount = options.containmentWatchers ?? (options.inProcessWorker === false ? 0 : 1);
+  const worker =
     options.inProcessWorker === false
       ? undefined
-      : startOperationWorker(workerDeps, { connection: workerRedis, prefix: queuePrefix, concurrency: workerConfig.concurrency });
-  const workerProcesses: WorkerProcess[] = [];
-  const watcherCount = options.containmentWatchers ?? (worker ? 1 : 0);
-  // The first shares the in-process worker's dependencies; others have their own, like other workers.
-  const containmentDeps = Array.from({ length: watcherCount }, (_, index) =>
-    index === 0 ? workerDeps : createWorkerDeps(workerConfig, addons, workerLogger.child({ watcher: index }), createWorkerMetrics()),
+      : createWorker(workerConfig, {
+          ...testParts,
+          logger: workerLogger,
+          containment: watcherCount > 0,
+          ...(options.usageIntervalMs ? { usageSampler: true, usageIntervalMs: options.usageIntervalMs } : {}),
+        });
+  // Further containment watchers are other workers' (dependencies of their own), running nothing else.
+  const watchers = Array.from({ length: Math.max(0, watcherCount - (worker ? 1 : 0)) }, (_, index) =>
+    createWorker(workerConfig, {
+      ...testParts,
+      logger: workerLogger.child({ watcher: index + (worker ? 1 : 0) }),
+      operations: false,
+      http: false,
+      warmPool: false,
+    }),
   );
-  const containment = containmentDeps.map((deps) => startContainment(deps));
-  const usageSampler = options.usageIntervalMs
-    ? await startUsageSampler(workerDeps, { connection: workerRedis, prefix: queuePrefix, intervalMs: options.usageIntervalMs })
-    : undefined;
+  const workers = [...(worker ? [worker] : []), ...watchers];
+  await Promise.all(workers.map((each) => each.start()));
+  const workerProcesses: WorkerProcess[] = [];
 
   const apiConfig = loadApiConfig(env, addons);
-  const db = createDatabase({ url: apiConfig.databaseUrl });
-  const apiRedis = new Redis(env.BERTH_REDIS_URL!, { maxRetriesPerRequest: null });
-  const queue = new OperationQueue({ connection: apiRedis, prefix: queuePrefix, jobOptions: options.jobOptions });
-  if (worker) startWarmPool(workerDeps, queue, workerConfig.warmPool);
-  const adminQueues = openBerthQueues({ connection: apiRedis, prefix: queuePrefix });
-  const app: FastifyInstance = await buildApp({
-    db,
-    queue,
-    addons,
-    addonCredentials: apiConfig.addonCredentials,
-    ssoSalts: apiConfig.ssoSalts,
-    ssoWindow: apiConfig.sso,
-    secrets: new SecretBox(apiConfig.encryptionKey, apiConfig.previousEncryptionKeys),
-    sessionKey: deriveSessionKey(apiConfig.encryptionKey),
-    publicUrl: apiConfig.publicUrl,
-    platformAppUrl: apiConfig.platformAppUrl,
-    ...(apiConfig.admin ? { admin: { ...apiConfig.admin, queues: adminQueues } } : {}),
-    metricsQueues: adminQueues,
-    ...(options.apiLog ? { logger: { level: "info", stream: options.apiLog } } : {}),
+  const api = await createApi(apiConfig, {
+    log: options.apiLog ? { level: "info", stream: options.apiLog } : false,
+    processMetrics: false,
+    jobOptions: options.jobOptions,
   });
-  const apiUrl = await app.listen({ host: "127.0.0.1", port: 0 });
+  await api.start();
+  const apiUrl = api.url;
+  // The test's own view of the control plane.
+  const db = createDatabase({ url: services.databaseUrl });
+  const inProcess = () => {
+    if (!worker) throw new Error("this stack has no in-process worker (inProcessWorker: false)");
+    return worker;
+  };
 
   return {
     apiUrl,
@@ -202,27 +190,20 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       workerProcesses.push(child);
       return child;
     },
-    containment,
+    containment: workers.flatMap((each) => (each.containment ? [each.containment] : [])),
     workerLog,
-    workerMetrics: workerMetrics.registry,
-    async startWorkerHttp() {
-      const server = await startWorkerHttpServer({
-        host: "127.0.0.1",
-        port: 0,
-        registry: workerMetrics.registry,
-        checks: workerReadinessChecks(workerDeps, workerRedis),
-      });
-      workerHttpServers.push(server);
-      return server;
+    get workerMetrics() {
+      return inProcess().metrics;
+    },
+    get workerUrl() {
+      return inProcess().httpUrl!;
     },
     async close() {
-      await Promise.all(workerHttpServers.map((server) => server.close()));
-      // Before removing leftovers: their removal is no incident.
-      await Promise.all(containment.map((watcher) => watcher.close()));
-      await app.close();
+      // Containment first: the removal of leftovers below is no incident.
+      await Promise.all(watchers.map((watcher) => watcher.close()));
       await worker?.close();
+      await api.close();
       await Promise.all(workerProcesses.map((child) => child.stop()));
-      await usageSampler?.close({ removeSchedule: true });
       // A failed test may leave a database behind: remove what this stack created and did not deprovision.
       const leftovers = await db.resource.findMany({ where: { createdAt: { gte: startedAt }, status: { not: "deprovisioned" } } });
       await removeDockerObjectsOf(leftovers.map((resource) => resource.id));
@@ -241,12 +222,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         where: { resourceId: { in: leftovers.map((resource) => resource.id) }, status: { in: ["pending", "running"] } },
         data: { status: "failed", error: "removed by the test harness" },
       });
-      // Remove this stack's queue keys so repeated runs leave Redis as they found it.
-      await queue.queue.obliterate({ force: true }).catch(() => undefined);
-      await Promise.all([queue.close(), ...adminQueues.map((adminQueue) => adminQueue.close())]);
-      await Promise.all([db.$disconnect(), workerDeps.db.$disconnect(), ...containmentDeps.slice(1).map((deps) => deps.db.$disconnect())]);
-      workerRedis.disconnect();
-      apiRedis.disconnect();
+      await db.$disconnect();
+      // Remove this stack's queue keys (jobs, schedules) so repeated runs leave Redis as they found it.
+      const redis = new Redis(env.BERTH_REDIS_URL!, { maxRetriesPerRequest: null });
+      const queues = openBerthQueues({ connection: redis, prefix: queuePrefix });
+      await Promise.all(queues.map((queue) => queue.obliterate({ force: true }).catch(() => undefined)));
+      await Promise.all(queues.map((queue) => queue.close()));
+      redis.disconnect();
       await gateway.close();
       await standIn.close();
     },

@@ -6,13 +6,13 @@ import { promisify } from "node:util";
 import { postgresqlAddon } from "@berth/addon-postgresql";
 import { redisAddon } from "@berth/addon-redis";
 import { defineAddon, type AddonDefinition, type AddonPlan } from "@berth/addon-sdk";
-import { OperationQueue } from "@berth/jobs";
-import { DiskImages, createWorkerDeps, loadWorkerConfig, reconcileOnce, type WorkerDeps } from "@berth/worker";
+import { createWorker, loadWorkerConfig, type BerthWorker, type WorkerDeps } from "@berth/worker";
+import { DiskImages } from "@berth/worker/testing";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { containersOf, dockerExec, dockerInspect, startStack, volumeExists, type Stack } from "../src/index.js";
+import { containersOf, dockerExec, dockerInspect, startStack, testWorkerParts, volumeExists, type Stack } from "../src/index.js";
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -86,23 +86,20 @@ async function checkpoint(resourceId: string): Promise<void> {
 
 describe("disk limits: each database on a filesystem of its plan's size", () => {
   let stack: Stack;
+  /** Another worker of the deployment, never started: the tests run its reconciliation passes and use its runtime. */
+  let reconciler: BerthWorker;
   let deps: WorkerDeps;
-  let queue: OperationQueue;
-  let connection: Redis;
   let diskDir: string;
   beforeAll(async () => {
     stack = await startStack({ addons: testAddons });
     const config = loadWorkerConfig(stack.env, testAddons);
     expect(config.disks.limits).toBe("loop");
     diskDir = join(config.disks.dir, config.deploymentId);
-    deps = createWorkerDeps(config, testAddons, pino({ level: "silent" }));
-    connection = new Redis(stack.env.BERTH_REDIS_URL!, { maxRetriesPerRequest: null });
-    queue = new OperationQueue({ connection, prefix: stack.env.BERTH_QUEUE_PREFIX });
+    reconciler = createWorker(config, { ...testWorkerParts, warmPool: false, logger: pino({ level: "silent" }) });
+    deps = reconciler.deps;
   });
   afterAll(async () => {
-    await queue?.close();
-    connection?.disconnect();
-    await deps?.db.$disconnect();
+    await reconciler?.close();
     await stack?.close();
   });
 
@@ -267,7 +264,7 @@ describe("disk limits: each database on a filesystem of its plan's size", () => 
     await expect(run("docker", ["start", db.container])).rejects.toThrow(/no such file or directory/);
     expect((await dockerInspect(db.container))?.State.Running).toBe(false);
 
-    const report = await reconcileOnce(deps, queue);
+    const report = await reconciler.reconcileOnce();
     console.log(`reconciliation after a simulated reboot: ${JSON.stringify(report)}`);
     expect(report.mountedDisks).toEqual([db.volume]);
     expect(report.startedContainers).toEqual([db.container]);
@@ -286,7 +283,7 @@ describe("disk limits: each database on a filesystem of its plan's size", () => 
       }, WAIT)
       .toBe(42);
     // A second pass has nothing to mend.
-    const again = await reconcileOnce(deps, queue);
+    const again = await reconciler.reconcileOnce();
     expect([again.mountedDisks, again.startedContainers]).toEqual([[], []]);
     client = await connect(db.url);
     await client.end();
@@ -350,7 +347,7 @@ describe("disk limits: each database on a filesystem of its plan's size", () => 
 
     // Crash between the image and the volume of a resource the control plane does not know: reconciliation removes the stray disk.
     await run("docker", ["volume", "rm", volume]);
-    const report = await reconcileOnce(deps, queue);
+    const report = await reconciler.reconcileOnce();
     expect(report.removedVolumes).toContain(volume);
     await expectNothingLeft(diskDir, volume);
   });

@@ -2,31 +2,32 @@ import { randomBytes } from "node:crypto";
 import { addons } from "@berth/addons";
 import { postgresqlAddon } from "@berth/addon-postgresql";
 import { OperationQueue } from "@berth/jobs";
-import { createWorkerDeps, loadWorkerConfig, reconcileOnce, type WorkerDeps } from "@berth/worker";
+import { createWorker, loadWorkerConfig, type BerthWorker } from "@berth/worker";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { containersOf, startStack, startTestRedis, volumeExists, type Stack, type TestRedis } from "../src/index.js";
+import { containersOf, startStack, startTestRedis, testWorkerParts, volumeExists, type Stack, type TestRedis } from "../src/index.js";
 
 const WAIT = { timeout: 120_000, interval: 200 };
 
 describe("Redis loses its data while work is queued", () => {
   let redis: TestRedis;
   let stack: Stack;
-  let deps: WorkerDeps;
+  /** Another worker of the deployment, never started: the tests run its reconciliation passes and use its runtime. */
+  let reconciler: BerthWorker;
   let queue: OperationQueue;
   let connection: Redis;
   beforeAll(async () => {
     redis = await startTestRedis();
     stack = await startStack({ inProcessWorker: false, redisUrl: redis.url, env: { BERTH_JOB_LOCK_SECONDS: "2" } });
-    deps = createWorkerDeps(loadWorkerConfig(stack.env, addons), addons, pino({ level: "silent" }));
+    reconciler = createWorker(loadWorkerConfig(stack.env, addons), { ...testWorkerParts, warmPool: false, logger: pino({ level: "silent" }) });
     connection = new Redis(redis.url, { maxRetriesPerRequest: null });
     queue = new OperationQueue({ connection, prefix: stack.env.BERTH_QUEUE_PREFIX });
   });
   afterAll(async () => {
     await queue?.close();
     connection?.disconnect();
-    await deps?.db.$disconnect();
+    await reconciler?.close();
     try {
       await stack?.close();
     } finally {
@@ -41,7 +42,7 @@ describe("Redis loses its data while work is queued", () => {
     expect(await queue.queue.getJob((await stack.db.operation.findFirstOrThrow({ where: { resourceId: id } })).id)).toBeUndefined();
 
     const worker = await stack.spawnWorker();
-    const report = await reconcileOnce(deps, queue, { graceMs: 0 });
+    const report = await reconciler.reconcileOnce({ graceMs: 0 });
     console.log(`reconciliation after the Redis crash: ${JSON.stringify(report)}`);
     expect(report.resumedOperations).toHaveLength(1);
     await stack.standIn.waitForProvisioned(id, { timeoutMs: WAIT.timeout });
@@ -50,7 +51,7 @@ describe("Redis loses its data while work is queued", () => {
     expect(await containersOf(id)).toEqual([`berth-${id}`]);
 
     // A second pass finds nothing left to do.
-    expect((await reconcileOnce(deps, queue, { graceMs: 0 })).resumedOperations).toEqual([]);
+    expect((await reconciler.reconcileOnce({ graceMs: 0 })).resumedOperations).toEqual([]);
     expect((await driver.deprovision(id)).status).toBe(204);
     await expect.poll(async () => (await stack.db.resource.findUnique({ where: { id } }))?.status, WAIT).toBe("deprovisioned");
     await worker.stop();
@@ -66,8 +67,8 @@ describe("Redis loses its data while work is queued", () => {
     // A container and volume the control plane does not know: e.g. left by a database reset.
     const orphan = `postgresql-orphan${randomBytes(4).toString("hex")}`;
     const plan = postgresqlAddon.plans[0]!;
-    await deps.runtime.ensureVolume(`berth-${orphan}-data`, { resourceId: orphan, addonId: "postgresql", plan: plan.name }, plan.limits.diskMb);
-    await deps.runtime.ensureContainerRunning({
+    await reconciler.deps.runtime.ensureVolume(`berth-${orphan}-data`, { resourceId: orphan, addonId: "postgresql", plan: plan.name }, plan.limits.diskMb);
+    await reconciler.deps.runtime.ensureContainerRunning({
       name: `berth-${orphan}`,
       volumeName: `berth-${orphan}-data`,
       labels: { resourceId: orphan, addonId: "postgresql", plan: plan.name },
@@ -80,7 +81,7 @@ describe("Redis loses its data while work is queued", () => {
     });
     expect(await containersOf(orphan)).toEqual([`berth-${orphan}`]);
 
-    const report = await reconcileOnce(deps, queue, { graceMs: 0 });
+    const report = await reconciler.reconcileOnce({ graceMs: 0 });
     console.log(`reconciliation with one orphan: ${JSON.stringify(report)}`);
     expect(report.removedContainers).toContain(`berth-${orphan}`);
     expect(report.removedVolumes).toContain(`berth-${orphan}-data`);

@@ -48,15 +48,15 @@ describe("metrics, request ids and OpenAPI", () => {
   });
 
   it("serves the worker's /health, /health/ready and /metrics over HTTP", async () => {
-    const http = await stack.startWorkerHttp();
-    expect(await (await fetch(`${http.url}/health`)).json()).toEqual({ status: "ok" });
-    const ready = await fetch(`${http.url}/health/ready`);
+    const url = stack.workerUrl;
+    expect(await (await fetch(`${url}/health`)).json()).toEqual({ status: "ok" });
+    const ready = await fetch(`${url}/health/ready`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: "ready", checks: { redis: "ok", postgres: "ok", docker: "ok" } });
-    const metrics = await fetch(`${http.url}/metrics`);
+    const metrics = await fetch(`${url}/metrics`);
     expect(metrics.status).toBe(200);
     expect(await metrics.text()).toContain("berth_operations_finished_total");
-    expect((await fetch(`${http.url}/nope`)).status).toBe(404);
+    expect((await fetch(`${url}/nope`)).status).toBe(404);
   });
 
   it("honours a safe X-Request-Id and echoes it; replaces an unsafe one", async () => {
@@ -103,7 +103,7 @@ describe("readiness", () => {
   });
 
   it("turns unavailable while Redis is stopped and ready again when it is back, in the API and the worker", async () => {
-    const worker = await stack.startWorkerHttp();
+    const worker = { url: stack.workerUrl };
     const state = async (url: string) => {
       const response = await fetch(`${url}/health/ready`);
       return { status: response.status, body: (await response.json()) as { status: string; checks: Record<string, string> } };

@@ -4,26 +4,20 @@ import { promisify } from "node:util";
 import { addons } from "@berth/addons";
 import { postgresqlAddon, type PostgresqlCredentials } from "@berth/addon-postgresql";
 import { SecretBox } from "@berth/db";
-import { OperationQueue } from "@berth/jobs";
-import { WarmPool } from "@berth/worker";
-import { Redis } from "ioredis";
+import { createWorker, loadWorkerConfig, type WorkerConfig } from "@berth/worker";
 import { pino } from "pino";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { engineTestClients } from "../src/engine-clients.js";
-import { containersOf, dockerExec, dockerInspect, startStack, waitUntil, type Stack } from "../src/index.js";
+import { containersOf, dockerExec, dockerInspect, startStack, testWorkerParts, waitUntil, type Stack } from "../src/index.js";
 
 const run = promisify(execFile);
 
-/** A refiller with another configuration than the worker's, on the stack's queue (as a redeployed worker would be). */
-function warmPoolOf(stack: Stack, targets: ConstructorParameters<typeof WarmPool>[3]) {
-  const connection = new Redis(stack.env.BERTH_REDIS_URL!, { maxRetriesPerRequest: null });
-  const queue = new OperationQueue({ connection, prefix: stack.env.BERTH_QUEUE_PREFIX });
-  onTestFinished(async () => {
-    await queue.close();
-    connection.disconnect();
-  });
-  return new WarmPool(stack.db, queue, pino({ level: "silent" }), targets);
+/** A refiller with another configuration than the worker's, on the stack's queue (as a redeployed worker would be): a worker never started. */
+function warmPoolOf(stack: Stack, targets: WorkerConfig["warmPool"]) {
+  const worker = createWorker({ ...loadWorkerConfig(stack.env, addons), warmPool: targets }, { ...testWorkerParts, logger: pino({ level: "silent" }) });
+  onTestFinished(() => worker.close());
+  return { refillOnce: () => worker.refillWarmPool() };
 }
 
 const PLAN = "postgresql-sandbox";
