@@ -139,6 +139,8 @@ export function createWorker(config: WorkerConfig, options: WorkerOptions = {}):
   async function close(): Promise<void> {
     // Stop taking jobs (running ones finish) and stop the periodic parts; then the connections.
     await Promise.all([worker?.close(), ...tasks.map((task) => task.close()), containment?.close()]);
+    // Nothing asks for a refill any more; one under way must end before its transaction's connection closes.
+    await warmPool?.settled();
     await http?.close();
     await queue.close();
     await deps.db.$disconnect();

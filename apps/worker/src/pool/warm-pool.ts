@@ -61,6 +61,11 @@ export class WarmPool {
     return this.#running;
   }
 
+  /** Resolves once the refill under way, if any (and the one asked for meanwhile), is done. Never rejects. */
+  settled(): Promise<void> {
+    return this.#running ?? Promise.resolve();
+  }
+
   /** Brings every plan's pool to its size: queues builds for the missing, removal for the extra. */
   async refillOnce(): Promise<RefillReport> {
     const queued: QueuedJob[] = [];
