@@ -1,4 +1,16 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
+import { repoRoot } from "./compose.js";
+
+/** The repository's `test-results/` (ignored by git), whatever the working directory. */
+const TEST_RESULTS_DIR = join(repoRoot, "test-results");
+
+/** Where a test writes a result file such as a screenshot: `test-results/<name>` of the repository (made if missing). */
+export async function testResultPath(name: string): Promise<string> {
+  await mkdir(TEST_RESULTS_DIR, { recursive: true });
+  return join(TEST_RESULTS_DIR, name);
+}
 
 /**
  * Debian's Chromium (installed by scripts/services.sh), driven by playwright-core:

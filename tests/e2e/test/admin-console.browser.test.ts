@@ -1,12 +1,10 @@
-import { mkdir } from "node:fs/promises";
 import { OPERATIONS_QUEUE, USAGE_QUEUE } from "@berth/jobs";
 import { Queue } from "bullmq";
 import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { basicAuth, launchChromium, startStack, waitUntil, type Stack } from "../src/index.js";
+import { basicAuth, launchChromium, startStack, testResultPath, waitUntil, type Stack } from "../src/index.js";
 
 const WAIT = { timeout: 120_000, interval: 200 };
-const SCREENSHOTS = "../../test-results";
 
 
 /** The operator console (/admin): bull-board over Berth's queues and the operator page, in a real browser. */
@@ -42,7 +40,6 @@ describe("the operator console", () => {
       failedOperationId = operation?.id ?? "";
       return operation !== null;
     });
-    await mkdir(SCREENSHOTS, { recursive: true });
   });
 
   afterAll(async () => {
@@ -78,7 +75,7 @@ describe("the operator console", () => {
     for (const queue of ["berth-operations", "berth-usage", "berth-maintenance"]) {
       await expect.poll(() => page.getByText(queue, { exact: true }).count(), WAIT).toBeGreaterThan(0);
     }
-    await page.screenshot({ path: `${SCREENSHOTS}/admin-queues.png`, fullPage: true });
+    await page.screenshot({ path: await testResultPath("admin-queues.png"), fullPage: true });
 
     // The job's own page (its id is the operation's), on its log: every step, timestamped, then the outcome.
     expect((await page.goto(`${stack.apiUrl}/admin/queues/queue/${OPERATIONS_QUEUE}/${operationId}`))?.status()).toBe(200);
@@ -86,7 +83,7 @@ describe("the operator console", () => {
     const text = await page.locator("body").innerText();
     for (const step of ["credentials", "placement", "volume", "container", "bootstrap", "readiness", "report-config"]) expect(text).toContain(`step ${step}`);
     expect(text).toContain("succeeded");
-    await page.screenshot({ path: `${SCREENSHOTS}/admin-job.png`, fullPage: true });
+    await page.screenshot({ path: await testResultPath("admin-job.png"), fullPage: true });
     await context.close();
   });
 
@@ -206,7 +203,7 @@ describe("the operator console", () => {
     expect(failedText).toContain("image berth-local/no-such-image:0 is not available on the Docker host");
     expect(await failed.locator("td").nth(3).innerText()).toBe("1");
     expect(await failed.getByRole("link", { name: "job" }).getAttribute("href")).toBe(`/admin/queues/queue/${OPERATIONS_QUEUE}/${failedOperationId}`);
-    await page.screenshot({ path: `${SCREENSHOTS}/admin-operator.png`, fullPage: true });
+    await page.screenshot({ path: await testResultPath("admin-operator.png"), fullPage: true });
 
     // The link leads to the job in bull-board, with its failure in the log.
     await failed.getByRole("link", { name: "job" }).click();

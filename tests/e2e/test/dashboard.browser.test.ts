@@ -1,8 +1,7 @@
-import { mkdir } from "node:fs/promises";
 import { ssoToken } from "@berth/protocol";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, startStack, waitUntil, type Stack } from "../src/index.js";
+import { launchChromium, startStack, testResultPath, waitUntil, type Stack } from "../src/index.js";
 
 const WAIT = { timeout: 120_000, interval: 200 };
 
@@ -58,8 +57,7 @@ describe("single sign-on and the database dashboard", () => {
     expect(await page.getByTestId("connections").textContent()).toMatch(/^\d+$/);
     expect(await page.locator("figure svg polyline").count()).toBe(2);
 
-    await mkdir("../../test-results", { recursive: true });
-    await page.screenshot({ path: "../../test-results/dashboard.png", fullPage: true });
+    await page.screenshot({ path: await testResultPath("dashboard.png"), fullPage: true });
 
     const realUrl = stack.standIn.addonConfig(mine)!.SCALINGO_POSTGRESQL_URL!;
     const password = new URL(realUrl).password;
