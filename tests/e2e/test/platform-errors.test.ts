@@ -40,7 +40,7 @@ describe("Platform API errors", () => {
   it.each([
     { status: 401 as const, body: undefined, reason: "answered 401: injected fault 401" },
     // A platform echoing the provider's own password: the client replaces it before anything records it.
-    { status: 422 as const, body: "password", reason: "answered 422: config: invalid for *** (SCALINGO_REDIS_URL)" },
+    { status: 422 as const, body: "password", reason: "answered 422: config: invalid for [redacted] (SCALINGO_REDIS_URL)" },
   ])("a $status from the platform fails the provision at once, with the platform's reason", async ({ status, body, reason }) => {
     const { password } = stack.credentials("redis");
     stack.standIn.injectFaults({
