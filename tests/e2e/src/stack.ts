@@ -170,8 +170,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   });
   await api.start();
   const apiUrl = api.url;
-  // The test's own view of the control plane.
-  const db = createDatabase({ url: services.databaseUrl });
+  // The test's own view of the control plane: the one the apps use (a fault test may give them its own).
+  const db = createDatabase({ url: apiConfig.databaseUrl });
   const inProcess = () => {
     if (!worker) throw new Error("this stack has no in-process worker (inProcessWorker: false)");
     return worker;
