@@ -76,6 +76,14 @@ ensure_debian_package() {
   fi
 }
 
+# Host tools the worker runs for each database's disk (an ext4 image on a loop device):
+# Debian's e2fsprogs and mount, present on most machines but not guaranteed.
+ensure_disk_tools() {
+  ensure_debian_package mkfs.ext4 e2fsprogs
+  ensure_debian_package resize2fs e2fsprogs
+  ensure_debian_package losetup mount
+}
+
 # Applies the committed migrations to the database at $1.
 migrate() {
   (cd "$BERTH_ROOT/packages/db" && BERTH_DATABASE_URL=$1 pnpm exec prisma migrate deploy >/dev/null)

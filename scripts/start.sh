@@ -8,6 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$BERTH_ROOT"
 
 ensure_toolchain
+ensure_disk_tools
 if [[ -z ${BERTH_REDIS_URL:-} || -z ${BERTH_DATABASE_URL:-} ]]; then
   load_local_services
 fi

@@ -9,6 +9,10 @@ ensure_toolchain
 load_local_services
 # Browser tests drive Debian's Chromium with playwright-core (never a downloaded browser).
 ensure_debian_package chromium chromium
+ensure_disk_tools
+# The isolation tests look into database containers' network namespaces (nsenter, ip).
+ensure_debian_package nsenter util-linux
+ensure_debian_package ip iproute2
 
 # A fresh control-plane database for every run, with the committed migrations.
 test_db=${BERTH_TEST_DATABASE_URL:?}
