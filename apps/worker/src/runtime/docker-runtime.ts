@@ -202,6 +202,8 @@ export class DockerRuntime implements ContainerRuntime {
     });
     const abort = () => stream.destroy(new Error("the command was aborted"));
     signal.addEventListener("abort", abort, { once: true });
+    // A signal that fired while the exec was being created sends no event: end the command now.
+    if (signal.aborted) abort();
     try {
       await new Promise<void>((resolve, reject) => {
         this.#docker.modem.demuxStream(stream, keep, keep);
