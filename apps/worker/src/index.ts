@@ -5,5 +5,4 @@ export type { WorkerDeps } from "./deps.js";
 export type { ReconcileReport } from "./reconcile/reconciler.js";
 export type { RefillReport } from "./pool/warm-pool.js";
 export type { ContainmentWatcher, HandledEvent } from "./containment/containment-watcher.js";
-export { OPERATION_STEPS } from "./job-report.js";
 export { createGateway, loadGatewayConfig, type Gateway, type GatewayConfig, type GatewayOptions } from "./gateway/index.js";
