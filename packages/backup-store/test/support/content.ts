@@ -1,0 +1,83 @@
+import { createHash, randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
+
+const BLOCK = 256 * 1024;
+const MiB = 1024 * 1024;
+export { MiB };
+
+/**
+ * A stream of `total` bytes, blocks of random bytes (incompressible) alternating with blocks of
+ * table-like text (compressible), generated as read: never held whole. Its SHA-256 is known
+ * once it has ended. With `failAfter`, it fails with `failure` after that many bytes instead.
+ */
+export class MixedContent extends Readable {
+  readonly #total: number;
+  readonly #failAfter: number | undefined;
+  readonly #failure: Error;
+  readonly #hash = createHash("sha256");
+  #sent = 0;
+  #block = 0;
+  #sha256: string | undefined;
+
+  constructor(total: number, options: { failAfter?: number; failure?: Error } = {}) {
+    super();
+    this.#total = total;
+    this.#failAfter = options.failAfter;
+    this.#failure = options.failure ?? new Error("the source failed");
+  }
+
+  get sha256(): string {
+    if (!this.#sha256) throw new Error("MixedContent: not ended yet");
+    return this.#sha256;
+  }
+
+  override _read(): void {
+    if (this.#failAfter !== undefined && this.#sent >= this.#failAfter) {
+      this.destroy(this.#failure);
+      return;
+    }
+    if (this.#sent >= this.#total) {
+      this.#sha256 = this.#hash.digest("hex");
+      this.push(null);
+      return;
+    }
+    const size = Math.min(BLOCK, this.#total - this.#sent);
+    const block = this.#block++ % 2 === 0 ? randomBytes(size) : tableText(size, this.#block);
+    this.#hash.update(block);
+    this.#sent += size;
+    this.push(block);
+  }
+}
+
+function tableText(size: number, seed: number): Buffer {
+  const rows: string[] = [];
+  let length = 0;
+  for (let row = 0; length < size; row++) {
+    const line = `${seed * 10_000 + row}\tcustomer-${(row * 7919 + seed) % 100_003}\t2026-${String((row % 12) + 1).padStart(2, "0")}-${String((row % 28) + 1).padStart(2, "0")}\t${((row * 31) % 100_000) / 100}\t${["ok", "pending", "failed"][row % 3]}\n`;
+    rows.push(line);
+    length += line.length;
+  }
+  return Buffer.from(rows.join("")).subarray(0, size);
+}
+
+/** Reads a stream to its end: its size and SHA-256. */
+export async function digestOf(stream: Readable): Promise<{ size: number; sha256: string }> {
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const chunk of stream) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { size, sha256: hash.digest("hex") };
+}
+
+/** Reads a stream until it ends or fails: the bytes it gave, and its error if it failed. */
+export async function drain(stream: Readable): Promise<{ bytes: number; error: unknown }> {
+  let bytes = 0;
+  try {
+    for await (const chunk of stream) bytes += (chunk as Buffer).length;
+    return { bytes, error: undefined };
+  } catch (error) {
+    return { bytes, error };
+  }
+}
