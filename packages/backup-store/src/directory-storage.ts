@@ -71,7 +71,11 @@ export class DirectoryStorage implements ObjectStorage {
   }
 
   async delete(key: string): Promise<void> {
-    await rm(this.#pathOf(key), { force: true });
+    try {
+      await rm(this.#pathOf(key), { force: true });
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+    }
   }
 
   async list(prefix: string): Promise<StoredObjectInfo[]> {
@@ -84,7 +88,7 @@ export class DirectoryStorage implements ObjectStorage {
       try {
         entries = await readdir(join(this.#root, keyPrefix), { withFileTypes: true });
       } catch (error) {
-        if (isMissing(error) || (error as NodeJS.ErrnoException).code === "ENOTDIR") return;
+        if (isMissing(error)) return;
         throw error;
       }
       for (const entry of entries) {
@@ -121,6 +125,8 @@ async function syncDirectory(path: string): Promise<void> {
   }
 }
 
+/** No such file, or a file where the key wants a directory (key `a/b` while `a` is an object). */
 function isMissing(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ENOENT" || code === "ENOTDIR";
 }

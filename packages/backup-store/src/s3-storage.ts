@@ -50,6 +50,9 @@ export class S3Storage implements ObjectStorage {
       // the SDK's default CRC trailers (aws-chunked uploads) are not understood by many S3-compatible stores.
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
+      // A store that stops answering fails the request rather than holding a backup forever;
+      // an idle-socket limit, not a whole-request one, so a long download that moves is not cut.
+      requestHandler: { connectionTimeout: 10_000, socketTimeout: 120_000 },
     });
   }
 

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createHash, randomBytes, type Cipher } from "node:crypto";
 import { Readable } from "node:stream";
 
 const BLOCK = 256 * 1024;
@@ -9,12 +9,16 @@ export { MiB };
  * A stream of `total` bytes, blocks of random bytes (incompressible) alternating with blocks of
  * table-like text (compressible), generated as read: never held whole. Its SHA-256 is known
  * once it has ended. With `failAfter`, it fails with `failure` after that many bytes instead.
+ * The random bytes are an AES-CTR key stream (fresh, and fast enough not to be what a bench
+ * measures); the text comes from one 8 MiB pool, longer than brotli's 4 MiB window, so its
+ * repeats are not found.
  */
 export class MixedContent extends Readable {
   readonly #total: number;
   readonly #failAfter: number | undefined;
   readonly #failure: Error;
   readonly #hash = createHash("sha256");
+  readonly #keyStream: Cipher = createCipheriv("aes-128-ctr", randomBytes(16), randomBytes(16));
   #sent = 0;
   #block = 0;
   #sha256: string | undefined;
@@ -42,22 +46,30 @@ export class MixedContent extends Readable {
       return;
     }
     const size = Math.min(BLOCK, this.#total - this.#sent);
-    const block = this.#block++ % 2 === 0 ? randomBytes(size) : tableText(size, this.#block);
+    const block = this.#block++ % 2 === 0 ? this.#keyStream.update(Buffer.alloc(size)) : textBlock(size, this.#block);
     this.#hash.update(block);
     this.#sent += size;
     this.push(block);
   }
 }
 
+const TEXT_POOL_SIZE = 8 * MiB;
+let textPool: Buffer | undefined;
+
+function textBlock(size: number, blockNumber: number): Buffer {
+  textPool ??= tableText(TEXT_POOL_SIZE, 1);
+  const start = ((blockNumber >> 1) * BLOCK) % (TEXT_POOL_SIZE - BLOCK);
+  return Buffer.from(textPool.subarray(start, start + size));
+}
+
 function tableText(size: number, seed: number): Buffer {
-  const rows: string[] = [];
+  const text = Buffer.allocUnsafe(size + 256);
   let length = 0;
   for (let row = 0; length < size; row++) {
     const line = `${seed * 10_000 + row}\tcustomer-${(row * 7919 + seed) % 100_003}\t2026-${String((row % 12) + 1).padStart(2, "0")}-${String((row % 28) + 1).padStart(2, "0")}\t${((row * 31) % 100_000) / 100}\t${["ok", "pending", "failed"][row % 3]}\n`;
-    rows.push(line);
-    length += line.length;
+    length += text.write(line, length, "latin1");
   }
-  return Buffer.from(rows.join("")).subarray(0, size);
+  return text.subarray(0, size);
 }
 
 /** Reads a stream to its end: its size and SHA-256. */
