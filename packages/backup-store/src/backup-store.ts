@@ -42,6 +42,7 @@ export interface BackupStore {
    * (`not_a_backup`, `unsupported_format`, `unknown_key`) before any content is produced. A later
    * changed or missing byte fails the stream with `BackupIntegrityError` (`tampered`, `truncated`)
    * before the damaged record's content is passed on; content of earlier records has been.
+   * Read the stream to its end or destroy it: it holds a file or a connection.
    */
   open(key: string): Promise<Readable>;
   /**
@@ -82,7 +83,14 @@ export class SealedBackupStore implements BackupStore {
     const digest = new DigestStream();
     // The chain's own failure (the source's) also reaches the backend, through `digest`.
     const chained = new Promise<Error | null | undefined>((resolve) => pipeline(content, compress, seal, digest, resolve));
-    await this.#storage.write(key, digest);
+    try {
+      await this.#storage.write(key, digest);
+    } catch (error) {
+      // A backend that failed before reading (a directory it cannot create) must still end the
+      // chain, or the source would be held open forever.
+      digest.destroy();
+      throw error;
+    }
     const failure = await chained;
     if (failure) {
       // Stored, yet the chain reports a failure after its end: do not keep what may be incomplete.

@@ -47,7 +47,13 @@ export class BackupKeyring {
     }
     this.#current = currentKey;
     this.currentKeyId = keyId(currentKey);
-    this.#byId = new Map([currentKey, ...previousKeys].map((key) => [keyId(key), key]));
+    const byId = new Map<string, Buffer>();
+    for (const key of [currentKey, ...previousKeys]) {
+      const known = byId.get(keyId(key));
+      if (known && !known.equals(key)) throw new Error(`BackupKeyring: two different keys share the fingerprint ${keyId(key)}; replace one`);
+      byId.set(keyId(key), key);
+    }
+    this.#byId = byId;
   }
 
   get current(): { id: string; key: Buffer } {

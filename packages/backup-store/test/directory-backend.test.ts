@@ -108,6 +108,20 @@ describe("the directory backend", () => {
     expect(await allFiles(root)).toEqual([]);
   });
 
+  it("fails a write whose directory cannot be made, ending its source", async () => {
+    await mkdir(join(root, ".."), { recursive: true });
+    await writeFile(root, "a file where the directory should be");
+    const content = new MixedContent(64 * MiB);
+    const refused = await store.write("postgresql/res-9/backup", content).catch((error: unknown) => error);
+    expect((refused as NodeJS.ErrnoException).code).toBe("ENOTDIR");
+    // The chain ends it a moment later; the deadline only stops the wait.
+    const closed = new Promise<boolean>((resolve) => {
+      content.once("close", () => resolve(true));
+      setTimeout(() => resolve(false), 10_000).unref();
+    });
+    expect(content.destroyed || (await closed)).toBe(true);
+  });
+
   it("refuses to open or verify a stored object with a changed byte, or cut short", async () => {
     const written = await store.write("postgresql/res-5/backup", new MixedContent(3 * MiB));
     const path = join(root, "postgresql", "res-5", "backup");

@@ -168,5 +168,16 @@ describe("sealing", () => {
     expect(new BackupKeyring(key).currentKeyId).toBe(keyId(key));
     expect(() => new BackupKeyring(randomBytes(16))).toThrow(/32 bytes/);
     expect(() => new BackupKeyring(key, [randomBytes(31)])).toThrow(/32 bytes/);
+    // The current key listed again among the previous ones is harmless; two keys of one fingerprint are refused.
+    expect(new BackupKeyring(key, [key]).currentKeyId).toBe(keyId(key));
+    const seen = new Map<string, Buffer>();
+    let pair: [Buffer, Buffer] | undefined;
+    while (!pair) {
+      const candidate = randomBytes(32);
+      const twin = seen.get(keyId(candidate));
+      if (twin) pair = [twin, candidate];
+      else seen.set(keyId(candidate), candidate);
+    }
+    expect(() => new BackupKeyring(pair[0], [pair[1]])).toThrow(/share the fingerprint/);
   });
 });
