@@ -23,9 +23,13 @@ export class MixedContent extends Readable {
   #block = 0;
   #sha256: string | undefined;
 
-  constructor(total: number, options: { failAfter?: number; failure?: Error } = {}) {
+  readonly #only: "random" | "text" | undefined;
+
+  /** `only`: every block random, or every block text, rather than both in turn. */
+  constructor(total: number, options: { failAfter?: number; failure?: Error; only?: "random" | "text" } = {}) {
     super();
     this.#total = total;
+    this.#only = options.only;
     this.#failAfter = options.failAfter;
     this.#failure = options.failure ?? new Error("the source failed");
   }
@@ -46,7 +50,9 @@ export class MixedContent extends Readable {
       return;
     }
     const size = Math.min(BLOCK, this.#total - this.#sent);
-    const block = this.#block++ % 2 === 0 ? this.#keyStream.update(Buffer.alloc(size)) : textBlock(size, this.#block);
+    const random = this.#only ? this.#only === "random" : this.#block % 2 === 0;
+    this.#block++;
+    const block = random ? this.#keyStream.update(Buffer.alloc(size)) : textBlock(size, this.#block);
     this.#hash.update(block);
     this.#sent += size;
     this.push(block);
@@ -58,7 +64,7 @@ let textPool: Buffer | undefined;
 
 function textBlock(size: number, blockNumber: number): Buffer {
   textPool ??= tableText(TEXT_POOL_SIZE, 1);
-  const start = ((blockNumber >> 1) * BLOCK) % (TEXT_POOL_SIZE - BLOCK);
+  const start = (blockNumber * BLOCK) % (TEXT_POOL_SIZE - BLOCK);
   return Buffer.from(textPool.subarray(start, start + size));
 }
 
