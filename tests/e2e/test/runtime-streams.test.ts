@@ -192,6 +192,15 @@ describe("runtime: commands streamed in and out of a container", () => {
     expect(input.stream.destroyed).toBe(true);
   });
 
+  it("rejects a load whose command fails while its input stalls, without waiting for the input", async () => {
+    const stalled = new Readable({ read() {} }); // one chunk, then nothing: an upload that hangs
+    stalled.push(Buffer.alloc(1024, 0x61));
+    const failure = await runtime.execWithInput(box, { command: ["sh", "-c", "sleep 1; echo 'pg_restore: error: input file is too short' >&2; exit 1"] }, stalled, forever).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ExecFailedError);
+    expect(failure).toMatchObject({ exitCode: 1, message: "sh exited with 1: pg_restore: error: input file is too short" });
+    expect(stalled.destroyed).toBe(true);
+  });
+
   it("rejects a load whose command exits 0 before it read all its input", async () => {
     const input = randomInput(64 * 1024 * 1024);
     const failure = await runtime.execWithInput(box, { command: ["sh", "-c", "exit 0"] }, input.stream, forever).catch((error: unknown) => error);

@@ -160,7 +160,8 @@ export interface ContainerRuntime {
    * to load: never held whole): the command's own `stdin` first when it has one, then `input`,
    * then end of file. Resolves once all of `input` was written and the command exited 0, with
    * its output (stdout and stderr, the last 4 KiB); rejects with an `ExecFailedError` when it
-   * exits otherwise or before it read all of `input`, with `input`'s own error when it fails
+   * exits otherwise or before it read all of `input` (at once: the rest of `input` is not waited
+   * for), with `input`'s own error when it fails
    * (the command's stdin is then cut short: never take its exit 0 for a whole load), and with the
    * abort when `signal` aborts. `input` is consumed, and destroyed on failure.
    */

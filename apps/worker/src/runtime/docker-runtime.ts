@@ -280,6 +280,8 @@ export class DockerRuntime implements ContainerRuntime {
     signal.addEventListener("abort", abort, { once: true });
     if (signal.aborted) abort();
     let exited = false;
+    let written = false;
+    let endedFirst = false;
     try {
       const reading = (async () => {
         for await (const chunk of started.stdout) output.push(chunk);
@@ -287,11 +289,19 @@ export class DockerRuntime implements ContainerRuntime {
         () => undefined,
         (error: unknown) => error,
       );
+      // A command that ends before its input does (a load that failed) is not kept waiting for
+      // the rest of the input: its exit code tells why.
+      void reading.then(() => {
+        if (written) return;
+        endedFirst = true;
+        input.destroy();
+      });
       const writeError = await writeStdin(socket, command.stdin, input).then(
         () => undefined,
         (error: unknown) => error,
       );
-      if (writeError instanceof InputError) {
+      written = true;
+      if (writeError instanceof InputError && !endedFirst) {
         // Its stdin cut short, the command could well exit 0 on what it got (SQL ends at any
         // statement): it is ended instead, and the load fails with the input's error.
         socket.destroy();
@@ -306,7 +316,7 @@ export class DockerRuntime implements ContainerRuntime {
       exited = exitCode !== -1;
       if (exitCode !== 0) throw new ExecFailedError(program, exitCode, output.text());
       if (writeError !== undefined) {
-        throw new ExecFailedError(program, 0, output.text(), `${program} exited 0 before it read all its input (${(writeError as Error).message})`);
+        throw new ExecFailedError(program, 0, output.text(), `${program} exited 0 before it read all its input`);
       }
       return { exitCode, output: output.text() };
     } catch (error) {
