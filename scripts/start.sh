@@ -32,8 +32,11 @@ if [[ -z ${BERTH_PLATFORM_API_URL:-} ]]; then
   say "platform stand-in: $BERTH_PLATFORM_API_URL"
 fi
 
-# Each database's disk image lives under this checkout's state directory (production: /var/lib/berth/disks).
+# Each database's disk image lives under this checkout's state directory (production: /var/lib/berth/disks),
+# and so do the backups, unless an S3 bucket is configured (production: /var/lib/berth/backups or S3).
 export BERTH_DISK_DIR=${BERTH_DISK_DIR:-$BERTH_ROOT/.berth/disks}
+export BERTH_BACKUP_DIR=${BERTH_BACKUP_DIR:-$BERTH_ROOT/.berth/backups}
+mkdir -p "$BERTH_BACKUP_DIR"
 (cd apps/worker && exec pnpm exec tsx src/main.ts) &
 pids+=($!)
 # The gateway owns the databases' ports and pipes them to each engine's socket inside its volume

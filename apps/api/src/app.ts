@@ -1,4 +1,5 @@
 import type { AddonDefinition } from "@berth/addon-sdk";
+import type { BackupStore } from "@berth/backup-store";
 import { hkdfSync } from "node:crypto";
 import cookie from "@fastify/cookie";
 import type { PrismaClient, SecretBox } from "@berth/db";
@@ -18,6 +19,8 @@ import { installMetrics } from "./observability/metrics.js";
 import { installOpenApi } from "./observability/openapi.js";
 import { REQUEST_ID_HEADER, genReqId } from "./observability/request-id.js";
 import { healthRoutes } from "./routes/health.js";
+import { BackupLinks } from "./routes/backup-links.js";
+import { backupDownloadRoute } from "./routes/backups.js";
 import { resourceRoutes } from "./routes/resources.js";
 
 export interface ApiDeps {
@@ -28,6 +31,8 @@ export interface ApiDeps {
   ssoSalts: ReadonlyMap<string, string>;
   ssoWindow: SsoWindow;
   secrets: SecretBox;
+  /** The backup store (downloads are streamed from it) and the signer of download links. */
+  backups: { store: BackupStore; links: BackupLinks };
   /** Signs dashboard session cookies. */
   sessionKey: Buffer;
   publicUrl: string;
@@ -92,7 +97,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   for (const addon of deps.addons.values()) {
     const credentials = deps.addonCredentials.get(addon.id);
     if (!credentials) throw new Error(`no credentials configured for addon ${addon.id}`);
-    await app.register(resourceRoutes, { prefix: `/${addon.id}/resources`, addon, credentials, resources, db: deps.db });
+    await app.register(resourceRoutes, { prefix: `/${addon.id}/resources`, addon, credentials, resources, db: deps.db, backupLinks: deps.backups.links });
   }
+  await app.register(backupDownloadRoute, { db: deps.db, store: deps.backups.store, links: deps.backups.links, addons: deps.addons });
   return app;
 }

@@ -1,4 +1,5 @@
 import type { AddonDefinition } from "@berth/addon-sdk";
+import { backupBackendFromEnv, backupStoreEnvSchema, type BackupBackendConfig } from "@berth/backup-store";
 import {
   encryptionKey,
   encryptionKeyList,
@@ -35,6 +36,7 @@ export const apiEnvSchema = serviceEnvSchema.extend({
   BERTH_ADMIN_USERNAME: unsetIfEmpty(z.string().regex(/^[^:]+$/, "must contain no ':'").optional()),
   BERTH_ADMIN_PASSWORD: unsetIfEmpty(z.string().min(16, "must be at least 16 characters").optional()),
   BERTH_ADMIN_READ_ONLY: z.stringbool({ error: "must be true or false" }).default(false),
+  ...backupStoreEnvSchema.shape,
 });
 
 /** `BERTH_ADMIN_USERNAME` and `BERTH_ADMIN_PASSWORD` go together. */
@@ -75,6 +77,8 @@ export interface ApiConfig {
   platformAppUrl: string;
   /** The operator console (`/admin`); undefined when no operator credentials are configured: it is off. */
   admin: AdminConsoleConfig | undefined;
+  /** Where backups are stored (downloads are streamed from there). */
+  backups: BackupBackendConfig;
 }
 
 export function loadApiConfig(env: EnvSource, addons: ReadonlyMap<string, AddonDefinition>): ApiConfig {
@@ -104,5 +108,6 @@ export function loadApiConfig(env: EnvSource, addons: ReadonlyMap<string, AddonD
       parsed.BERTH_ADMIN_USERNAME && parsed.BERTH_ADMIN_PASSWORD
         ? { username: parsed.BERTH_ADMIN_USERNAME, password: parsed.BERTH_ADMIN_PASSWORD, readOnly: parsed.BERTH_ADMIN_READ_ONLY }
         : undefined,
+    backups: backupBackendFromEnv(parsed),
   };
 }

@@ -1,9 +1,11 @@
+import { createBackupStore } from "@berth/backup-store";
 import { SecretBox, createDatabase } from "@berth/db";
 import { OperationQueue, openBerthQueues, type OperationQueueOptions } from "@berth/jobs";
 import type { FastifyBaseLogger } from "fastify";
 import { Redis } from "ioredis";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { buildApp, deriveSessionKey } from "./app.js";
+import { BackupLinks } from "./routes/backup-links.js";
 import type { ApiConfig } from "./config.js";
 import type { ApiLogOptions } from "./observability/logging.js";
 
@@ -34,7 +36,9 @@ export async function createApi(config: ApiConfig, options: ApiOptions = {}): Pr
   const queue = new OperationQueue({ connection, prefix: config.queuePrefix, jobOptions: options.jobOptions });
   // Every queue: counted at /metrics, and shown in the operator console when it is on.
   const berthQueues = openBerthQueues({ connection, prefix: config.queuePrefix });
+  const backupStore = createBackupStore({ backend: config.backups, encryptionKey: config.encryptionKey, previousEncryptionKeys: config.previousEncryptionKeys });
   const closeConnections = async () => {
+    backupStore.close();
     await Promise.all([queue.close(), ...berthQueues.map((berthQueue) => berthQueue.close())]);
     connection.disconnect();
     await db.$disconnect();
@@ -50,6 +54,7 @@ export async function createApi(config: ApiConfig, options: ApiOptions = {}): Pr
     ssoSalts: config.ssoSalts,
     ssoWindow: config.sso,
     secrets: new SecretBox(config.encryptionKey, config.previousEncryptionKeys),
+    backups: { store: backupStore, links: new BackupLinks(config.encryptionKey, config.publicUrl) },
     sessionKey: deriveSessionKey(config.encryptionKey),
     publicUrl: config.publicUrl,
     platformAppUrl: config.platformAppUrl,

@@ -32,6 +32,10 @@ const REFUSAL_STATUS: Record<RefusalCode, number> = {
   idempotency_conflict: 409,
   operation_not_found: 404,
   operation_not_retryable: 409,
+  backups_not_supported: 422,
+  backup_not_found: 404,
+  backup_not_restorable: 409,
+  resource_not_backupable: 409,
   service_unavailable: 503,
 };
 

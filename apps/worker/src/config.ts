@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { isAbsolute } from "node:path";
 import type { AddonDefinition } from "@berth/addon-sdk";
+import { backupBackendFromEnv, backupStoreEnvSchema, type BackupBackendConfig } from "@berth/backup-store";
 import {
   addonEnvName,
   encryptionKey,
@@ -45,6 +46,9 @@ export const workerEnvSchema = serviceEnvSchema.extend({
   BERTH_WORKER_HTTP_PORT: port.default(4001),
   BERTH_DISK_LIMITS: z.enum(["loop", "off"], { error: 'must be "loop" (each database on a filesystem of its plan\'s size) or "off" (plain volumes)' }).default("loop"),
   BERTH_DISK_DIR: z.string().refine((path) => isAbsolute(path), "must be an absolute path").default("/var/lib/berth/disks"),
+  BERTH_BACKUP_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  BERTH_DELETED_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(30),
+  ...backupStoreEnvSchema.shape,
 });
 
 export interface WorkerConfig {
@@ -81,6 +85,8 @@ export interface WorkerConfig {
    * volumes on the host's disk, no limit (a worker that cannot mount, e.g. in an unprivileged container).
    */
   disks: { limits: "loop" | "off"; dir: string };
+  /** Where backups are stored, and how many backups or restores one worker runs at once. */
+  backups: { backend: BackupBackendConfig; concurrency: number; deletedRetentionDays: number };
   /** Ready, unassigned databases to keep per plan (`BERTH_WARM_POOL`); empty: none. */
   warmPool: WarmPoolTarget[];
   /** The enabled addons (`BERTH_ADDONS`, by default those whose credentials are configured); the worker runs these only. */
@@ -125,6 +131,7 @@ export function loadWorkerConfig(env: EnvSource, addons: ReadonlyMap<string, Add
     logLevel: parsed.LOG_LEVEL,
     http: { host: parsed.BERTH_WORKER_HTTP_HOST, port: parsed.BERTH_WORKER_HTTP_PORT },
     disks: { limits: parsed.BERTH_DISK_LIMITS, dir: parsed.BERTH_DISK_DIR },
+    backups: { backend: backupBackendFromEnv(parsed), concurrency: parsed.BERTH_BACKUP_CONCURRENCY, deletedRetentionDays: parsed.BERTH_DELETED_RETENTION_DAYS },
     warmPool,
     enabledAddons: enabled,
     addonsLeftOff: selection.leftOff,

@@ -11,10 +11,14 @@ import { startWorkerHttpServer, workerReadinessChecks, type WorkerHttpServer } f
 import { createWorkerDeps } from "./main-deps.js";
 import { createWorkerMetrics } from "./metrics.js";
 import { WarmPool, type RefillReport } from "./pool/warm-pool.js";
+import { startBackupScheduler } from "./backups/backup-schedule.js";
 import { reconcileOnce, startReconciler, type ReconcileReport } from "./reconcile/reconciler.js";
 import type { ScheduledTask } from "./scheduled-task.js";
 import { startUsageSampler } from "./usage/usage-sampler.js";
 import { startOperationWorker } from "./worker.js";
+
+/** How often a pass looks for daily backups that are due (a backup starts within this of its hour). */
+const BACKUP_SCHEDULE_INTERVAL_MS = 5 * 60_000;
 
 /**
  * How one worker is built beyond its configuration. Production (`main.ts`) passes nothing: every
@@ -35,6 +39,8 @@ export interface WorkerOptions {
   reconciler?: boolean;
   /** Follow Docker's events and record incidents (default true). */
   containment?: boolean;
+  /** Queue each database's daily backup when its hour comes (default true). */
+  backupScheduler?: boolean;
   /** Meter every running database (default true)… */
   usageSampler?: boolean;
   /** …this often (default `config.usageIntervalSeconds`). */
@@ -83,6 +89,7 @@ export function createWorker(config: WorkerConfig, options: WorkerOptions = {}):
     reconciler: options.reconciler ?? true,
     containment: options.containment ?? true,
     usageSampler: options.usageSampler ?? true,
+    backupScheduler: options.backupScheduler ?? true,
   };
   const registry = new Registry();
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
@@ -117,6 +124,9 @@ export function createWorker(config: WorkerConfig, options: WorkerOptions = {}):
     void warmPool?.requestRefill();
     if (enabled.reconciler) {
       tasks.push(await startReconciler(deps, { connection, prefix: config.queuePrefix, intervalMs: config.reconcileIntervalSeconds * 1000, queue }));
+    }
+    if (enabled.backupScheduler) {
+      tasks.push(await startBackupScheduler(deps, { connection, prefix: config.queuePrefix, intervalMs: BACKUP_SCHEDULE_INTERVAL_MS, queue }));
     }
     if (enabled.containment) containment = startContainment(deps);
     if (enabled.http) {

@@ -1,4 +1,5 @@
 import type { AddonDefinition } from "@berth/addon-sdk";
+import type { BackupStore } from "@berth/backup-store";
 import type { PrismaClient, SecretBox } from "@berth/db";
 import type { PlatformClient } from "@berth/platform-client";
 import type { Logger } from "pino";
@@ -10,6 +11,12 @@ export interface WorkerDeps {
   db: PrismaClient;
   runtime: ContainerRuntime;
   secrets: SecretBox;
+  /** Where backups go: sealed (compressed, encrypted) objects on the host or in S3. */
+  backups: BackupStore;
+  /** How many backups or restores this worker runs at once (`BERTH_BACKUP_CONCURRENCY`); the rest wait their turn. */
+  backupConcurrency: number;
+  /** Days a deleted database's final backup is kept (`BERTH_DELETED_RETENTION_DAYS`). */
+  deletedRetentionDays: number;
   logger: Logger;
   addons: ReadonlyMap<string, AddonDefinition>;
   /** Per addon: image to run and the client that reports back to the platform. */

@@ -1,3 +1,4 @@
+import { createBackupStore } from "@berth/backup-store";
 import { SecretBox, createDatabase } from "@berth/db";
 import { PlatformClient } from "@berth/platform-client";
 import { pino, type Logger } from "pino";
@@ -23,6 +24,9 @@ export function createWorkerDeps(
     runtime,
     metrics,
     secrets: new SecretBox(config.encryptionKey, config.previousEncryptionKeys),
+    backups: createBackupStore({ backend: config.backups.backend, encryptionKey: config.encryptionKey, previousEncryptionKeys: config.previousEncryptionKeys }),
+    backupConcurrency: config.backups.concurrency,
+    deletedRetentionDays: config.backups.deletedRetentionDays,
     logger,
     addons: config.enabledAddons,
     addonRuntime: new Map(

@@ -9,6 +9,8 @@ export interface WorkerMetrics {
   readonly operationsFinished: Counter<"kind" | "outcome">;
   /** Errors that left the Docker runtime, per runtime operation. */
   readonly dockerErrors: Counter<"operation">;
+  /** Bytes stored per backup taken (compressed and encrypted), per addon; durations are `operationDuration{kind="backup"|"restore"}`. */
+  readonly backupBytes: Histogram<"addon">;
 }
 
 export function createWorkerMetrics(registry: Registry = new Registry()): WorkerMetrics {
@@ -31,6 +33,13 @@ export function createWorkerMetrics(registry: Registry = new Registry()): Worker
       name: "berth_docker_errors_total",
       help: "Errors returned by the Docker Engine (through the runtime)",
       labelNames: ["operation"] as const,
+      registers: [registry],
+    }),
+    backupBytes: new Histogram({
+      name: "berth_backup_size_bytes",
+      help: "Bytes stored per backup taken (compressed and encrypted)",
+      labelNames: ["addon"] as const,
+      buckets: [1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11],
       registers: [registry],
     }),
   };

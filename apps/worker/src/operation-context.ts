@@ -35,8 +35,9 @@ export class OperationContext<K extends OperationKind = OperationKind> {
     return containerNameOf(this.resource.id);
   }
 
+  /** The database's volume: the one it was provisioned with, or the one a restore switched it to. */
   get volumeName(): string {
-    return volumeNameOf(this.resource.id);
+    return this.resource.volumeName ?? volumeNameOf(this.resource.id);
   }
 
   /** Records the step (one of its kind's, in the catalog) on the operation, for operators and resumption, and in the job's log. */

@@ -2,8 +2,9 @@ import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type 
 import { redact } from "@berth/config";
 import { OPERATIONS_QUEUE, jobCatalog, type JobName } from "@berth/jobs";
 import { OPERATION_KINDS, attemptFailed, beginAttempt, operationFailed, operationSucceeded } from "@berth/operations";
+import type { Operation } from "@berth/db";
 import type { WorkerDeps } from "./deps.js";
-import { PermanentError, RefusedError, classifyFailure } from "./errors.js";
+import { PermanentError, classifyFailure } from "./errors.js";
 import { runHandler } from "./handlers/index.js";
 import { JobReport } from "./job-report.js";
 import { OperationContext } from "./operation-context.js";
@@ -67,6 +68,28 @@ export async function runOperation(jobDeps: WorkerDeps, job: Job, token: string 
     throw new DelayedError();
   }
 
+  // Backups and restores stream whole databases: at most `backupConcurrency` at once in this worker.
+  const heavy = HEAVY_KINDS.has(operation.kind);
+  if (heavy && (heavyRunning.get(jobDeps) ?? 0) >= deps.backupConcurrency) {
+    await job.moveToDelayed(Date.now() + ORDERING_DELAY_MS, token);
+    throw new DelayedError();
+  }
+  if (heavy) heavyRunning.set(jobDeps, (heavyRunning.get(jobDeps) ?? 0) + 1);
+  try {
+    await runAttempt(deps, job, operation);
+  } finally {
+    if (heavy) heavyRunning.set(jobDeps, heavyRunning.get(jobDeps)! - 1);
+  }
+}
+
+/** Kinds that count against `backupConcurrency`. */
+const HEAVY_KINDS = new Set<Operation["kind"]>(["backup", "restore"]);
+/** Backups and restores running, per worker (its deps). */
+const heavyRunning = new WeakMap<WorkerDeps, number>();
+
+async function runAttempt(deps: WorkerDeps, job: Job, operation: Operation): Promise<void> {
+  const { db } = deps;
+  const operationId = operation.id;
   await beginAttempt(db, operation);
   const resource = await db.resource.findUniqueOrThrow({ where: { id: operation.resourceId } });
   // Counted on the operation, so an operator's retry goes on from the attempts before it.
@@ -95,8 +118,7 @@ export async function runOperation(jobDeps: WorkerDeps, job: Job, token: string 
     deps.logger.warn({ operationId, resourceId: resource.id, err: message, final }, "operation attempt failed");
     finished(final ? "failed" : "retrying");
     await report.failed(attempt, message, final);
-    // Declined (a RefusedError), nothing changed: the resource keeps the status the handler restored.
-    if (final) await operationFailed(db, operation, message, { resourceUnchanged: error instanceof RefusedError });
+    if (final) await operationFailed(db, operation, message);
     else await attemptFailed(db, operation.id, message);
     throw error;
   }

@@ -46,7 +46,7 @@ describe("JobReport", () => {
   });
 
   it("has steps for every kind of operation", () => {
-    expect(stepPercent("deprovision", "volume")).toBe(50);
+    expect(stepPercent("deprovision", "volume")).toBe(67);
     expect(stepPercent("change_plan", "disk-check")).toBe(0);
     expect(stepPercent("change_plan", "container")).toBe(40);
     expect(stepPercent("change_plan", "nowhere")).toBeUndefined();

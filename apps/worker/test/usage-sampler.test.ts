@@ -3,6 +3,7 @@ import { Writable } from "node:stream";
 import type { AddonDefinition, Endpoint } from "@berth/addon-sdk";
 import { addons as installedAddons } from "@berth/addons";
 import { ConfigError, addonEnvName } from "@berth/config";
+import type { BackupStore } from "@berth/backup-store";
 import { SecretBox, createDatabase, type PrismaClient } from "@berth/db";
 import { USAGE_QUEUE } from "@berth/jobs";
 import { Queue } from "bullmq";
@@ -108,6 +109,9 @@ describe.skipIf(!databaseUrl)("sampleUsageOnce", () => {
       placement: { publicHost: "127.0.0.1", bindAddress: "127.0.0.1", portRange: { first: 1, last: 2 } },
       readinessIntervalMs: 100,
       usageRetentionDays: 90,
+      backups: {} as BackupStore, // not reached: metering takes no backup
+      backupConcurrency: 1,
+      deletedRetentionDays: 30,
     };
     let port = 1;
     for (const [name, id] of Object.entries(ids)) {

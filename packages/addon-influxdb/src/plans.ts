@@ -33,5 +33,6 @@ export const influxdbPlans: readonly AddonPlan[] = [
     description: "Busy apps: 1 GiB of memory, two CPUs, 200,000 series, 50 GiB of disk.",
     limits: { memoryMb: 1024, cpus: 2, pids: 512, diskMb: 50 * GiB },
     settings: { cache_max_memory_mb: 256, max_series_per_database: 200_000, max_select_buckets: 1_000_000, max_concurrent_queries: 40 },
+    backupRetention: { monthly: 12 },
   },
 ];

@@ -28,5 +28,6 @@ export const mysqlPlans: readonly AddonPlan[] = [
     description: "Busy apps: 1 GiB of memory, two CPUs, 100 connections, 50 GiB of disk.",
     limits: { memoryMb: 1024, cpus: 2, pids: 1024, diskMb: 50 * GiB },
     settings: { max_connections: 100, innodb_buffer_pool_mb: 512 },
+    backupRetention: { monthly: 12 },
   },
 ];

@@ -31,5 +31,6 @@ export const postgresqlPlans: readonly AddonPlan[] = [
     description: "Busy apps: 1 GiB of memory, two CPUs, 100 connections, 50 GiB of disk.",
     limits: { memoryMb: 1024 * MiB, cpus: 2, pids: 1024, diskMb: 50 * GiB },
     settings: { max_connections: 100, shared_buffers_mb: 256 },
+    backupRetention: { monthly: 12 },
   },
 ];

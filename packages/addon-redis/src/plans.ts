@@ -31,5 +31,6 @@ export const redisPlans: readonly AddonPlan[] = [
     description: "Busy apps: 1 GiB of data, 2000 clients, 4 GiB of disk.",
     limits: { memoryMb: 1536, cpus: 1, pids: 128, diskMb: 4 * GiB },
     settings: { maxmemory_mb: 1024, maxclients: 2000 },
+    backupRetention: { monthly: 12 },
   },
 ];

@@ -17,6 +17,11 @@ export interface AddonPlan {
   readonly limits: PlanLimits;
   /** Engine settings this plan fixes (e.g. `max_connections`), shown in the manifest and applied by `containerSpec`. */
   readonly settings: Readonly<Record<string, number | string>>;
+  /**
+   * How many backups the plan keeps, over Berth's default (7 dailies, 4 weeklies, no monthlies,
+   * the 10 last manual ones: Scalingo's rule for its small plans; its business plans add 12 monthlies).
+   */
+  readonly backupRetention?: Partial<{ readonly daily: number; readonly weekly: number; readonly monthly: number; readonly manual: number }>;
 }
 
 export interface PlanLimits {

@@ -17,3 +17,4 @@ export type { ObjectStorage, StoredObjectInfo } from "./object-storage.js";
 export { DirectoryStorage } from "./directory-storage.js";
 export { S3Storage, type S3StorageOptions } from "./s3-storage.js";
 export { BackupKeyring, keyId } from "./sealing.js";
+export { backupStoreEnvSchema, backupBackendFromEnv, type BackupBackendConfig } from "./env.js";

@@ -11,6 +11,8 @@ export const jobCatalog = {
   provision: operationJob,
   "change-plan": operationJob,
   deprovision: operationJob,
+  backup: operationJob,
+  restore: operationJob,
 } as const;
 
 export type JobName = keyof typeof jobCatalog;
@@ -41,3 +43,7 @@ export const USAGE_SCHEDULER_ID = "berth-usage-sampler";
 export const MAINTENANCE_QUEUE = "berth-maintenance";
 export const RECONCILE_JOB = "reconcile";
 export const RECONCILE_SCHEDULER_ID = "berth-reconciler";
+
+/** Daily backups: a pass every few minutes queues the backups whose hour has come (on the maintenance queue). */
+export const BACKUP_SCHEDULE_JOB = "schedule-backups";
+export const BACKUP_SCHEDULER_ID = "berth-backup-scheduler";

@@ -14,14 +14,16 @@ export const RESOURCE_TRANSITIONS = {
   warming: ["warm", "failed", "deprovisioning"],
   warm: ["provisioning", "deprovisioning"],
   provisioning: ["provisioned", "failed", "deprovisioning"],
-  provisioned: ["changing_plan", "degraded", "failed", "deprovisioning"],
+  provisioned: ["changing_plan", "restoring", "degraded", "failed", "deprovisioning"],
   // Hurt by something unplanned (see the worker's containment/): back once it answers, or cured by a plan change.
-  degraded: ["provisioned", "changing_plan", "failed", "deprovisioning"],
+  degraded: ["provisioned", "changing_plan", "restoring", "failed", "deprovisioning"],
   changing_plan: ["provisioned", "failed", "deprovisioning"],
+  // A restore that fails before the switch leaves the database as it was: back to provisioned.
+  restoring: ["provisioned", "failed", "deprovisioning"],
   deprovisioning: ["deprovisioned", "failed"],
   deprovisioned: [],
   // An operator's retry puts the resource back in the status of the work it resumes.
-  failed: ["warming", "provisioning", "changing_plan", "deprovisioning"],
+  failed: ["warming", "provisioning", "changing_plan", "restoring", "deprovisioning"],
 } as const satisfies { readonly [S in ResourceStatus]: readonly ResourceStatus[] };
 
 /** The statuses a resource may move to `to` from (staying in `to` is always allowed: every step may be replayed). */
@@ -45,8 +47,10 @@ const STATUS_SETS = {
   metered: ["provisioned", "degraded", "changing_plan"],
   /** The plan of a database in these may be changed. */
   planChangeable: ["provisioned", "degraded", "changing_plan"],
+  /** A backup may be taken of a database in these, and one restored into it. */
+  backupable: ["provisioned", "degraded"],
   /** Provisioning has nothing left to build (a replay after success, or removed meanwhile). */
-  built: ["warm", "provisioned", "degraded", "changing_plan", "deprovisioning", "deprovisioned"],
+  built: ["warm", "provisioned", "degraded", "changing_plan", "restoring", "deprovisioning", "deprovisioned"],
   /** Removed, or being removed. */
   removed: ["deprovisioning", "deprovisioned"],
 } as const satisfies Record<string, readonly ResourceStatus[]>;
@@ -69,10 +73,14 @@ export function isPlatforms(status: ResourceStatus): boolean {
 
 /**
  * The catalog of operation kinds: the job that carries each out, the status its resource shows
- * while it runs, and its steps in the order its handler takes them. `steps` is the path every
- * successful run takes (a step's progress percent is the share of steps before it; the fault
- * tests kill a worker at each); `offPath` are steps taken only on the way to a failure or a
- * refusal (they keep the percent reached).
+ * while it runs (null: it keeps its status, the database serving as before), and its steps in the
+ * order its handler takes them. `steps` is the path every successful run takes (a step's progress
+ * percent is the share of steps before it; the fault tests kill a worker at each); `offPath` are
+ * steps taken only on the way to a failure or a refusal (they keep the percent reached).
+ * `failsFrom`: the statuses in which the operation's final failure marks its resource `failed`,
+ * for an operator to repair: the ones the operation put it in. A handler that undid what it
+ * started (a refused plan change, a restore abandoned before its switch) moved the resource out
+ * of them, and a backup never changes its database: those failures leave the resource's status.
  */
 export const OPERATION_KINDS = {
   provision: {
@@ -80,21 +88,48 @@ export const OPERATION_KINDS = {
     runningStatus: "provisioning",
     steps: ["credentials", "placement", "volume", "container", "bootstrap", "readiness", "rotate-credentials", "report-config", "report-provisioned"],
     offPath: ["cleanup"],
+    failsFrom: ["provisioning", "warming"],
   },
   change_plan: {
     job: "change-plan",
     runningStatus: "changing_plan",
     steps: ["disk-check", "disk", "container", "readiness", "report-config"],
     offPath: [],
+    failsFrom: ["changing_plan"],
   },
   deprovision: {
     job: "deprovision",
     runningStatus: "deprovisioning",
-    steps: ["container", "volume"],
+    // The final backup first: nothing is removed until it is stored.
+    steps: ["final-backup", "container", "volume"],
     offPath: [],
+    failsFrom: ["deprovisioning"],
+  },
+  backup: {
+    job: "backup",
+    runningStatus: null,
+    // The dump streamed from the database's container into the backup store; then the retention rule.
+    steps: ["dump", "prune"],
+    offPath: [],
+    failsFrom: [],
+  },
+  restore: {
+    job: "restore",
+    runningStatus: "restoring",
+    // Verified, loaded into a new volume by a staging container, then switched to: until `switch`
+    // the database serves from its old volume, untouched; after it, the old volume is removed.
+    steps: ["verify", "volume", "staging", "load", "switch", "readiness", "cleanup"],
+    offPath: ["abandon"],
+    failsFrom: ["restoring"],
   },
 } as const satisfies {
-  readonly [K in OperationKind]: { job: JobName; runningStatus: ResourceStatus; steps: readonly string[]; offPath: readonly string[] };
+  readonly [K in OperationKind]: {
+    job: JobName;
+    runningStatus: ResourceStatus | null;
+    steps: readonly string[];
+    offPath: readonly string[];
+    failsFrom: readonly ResourceStatus[];
+  };
 };
 
 /** A step of one kind of operation: `ctx.step` takes only these, so a step is added to the catalog first. */

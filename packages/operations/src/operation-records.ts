@@ -1,5 +1,5 @@
 import type { Operation, OperationKind, Prisma, PrismaClient } from "@berth/db";
-import { newResourceId, transition, transitionUpdate } from "./lifecycle.js";
+import { OPERATION_KINDS, newResourceId, transition, transitionUpdate } from "./lifecycle.js";
 
 /**
  * The worker's writes of an operation's own status (pending → running → succeeded | failed) and
@@ -29,23 +29,22 @@ export async function attemptFailed(db: PrismaClient, operationId: string, error
 }
 
 /**
- * The operation failed for good. A refusal (`resourceUnchanged`: declined before anything changed)
- * leaves the resource's status as the handler restored it; any other failure marks the resource
- * `failed` with the reason, in the same transaction, for an operator to repair.
+ * The operation failed for good. Its resource is marked `failed` with the reason, in the same
+ * transaction, when it is still in a status the operation put it in (`failsFrom` in the catalog),
+ * for an operator to repair; a handler that undid its work, or a kind that never changes its
+ * database (a backup), leaves the resource's status as it is.
  */
-export async function operationFailed(
-  db: PrismaClient,
-  operation: Pick<Operation, "id" | "kind" | "resourceId">,
-  error: string,
-  { resourceUnchanged }: { resourceUnchanged: boolean },
-): Promise<void> {
-  const failOperation = db.operation.update({ where: { id: operation.id }, data: { status: "failed", error, finishedAt: new Date() } });
-  if (resourceUnchanged) {
-    await failOperation;
-    return;
-  }
+export async function operationFailed(db: PrismaClient, operation: Pick<Operation, "id" | "kind" | "resourceId" | "backupId">, error: string): Promise<void> {
   const reason = `${operation.kind} failed: ${error}`;
-  await db.$transaction([failOperation, db.resource.updateMany(transitionUpdate(operation.resourceId, "failed", { data: { statusReason: reason } }))]);
+  const from = OPERATION_KINDS[operation.kind].failsFrom;
+  await db.$transaction([
+    db.operation.update({ where: { id: operation.id }, data: { status: "failed", error, finishedAt: new Date() } }),
+    ...(from.length === 0 ? [] : [db.resource.updateMany(transitionUpdate(operation.resourceId, "failed", { from, data: { statusReason: reason } }))]),
+    // The backup a failed backup operation was taking failed with it.
+    ...(operation.kind === "backup" && operation.backupId
+      ? [db.backup.updateMany({ where: { id: operation.backupId, status: { in: ["scheduled", "running"] } }, data: { status: "failed", error, finishedAt: new Date() } })]
+      : []),
+  ]);
 }
 
 /** A warm pool database to build: a resource with no app, `warming`, and its provision operation. */

@@ -10,6 +10,10 @@ export type RefusalCode =
   | "idempotency_conflict"
   | "operation_not_found"
   | "operation_not_retryable"
+  | "backups_not_supported"
+  | "backup_not_found"
+  | "backup_not_restorable"
+  | "resource_not_backupable"
   | "service_unavailable";
 
 export class OperationRefusal extends Error {
@@ -35,6 +39,13 @@ export const refusals = {
       "idempotency_conflict",
       `uuid '${uuid}' was already used to provision resource '${resourceId}' with ${differences.join(" and ")}; a uuid names one provision request, send the same one or use another uuid.`,
     ),
+  backupsNotSupported: (addonId: string) => new OperationRefusal("backups_not_supported", `Addon ${addonId} has no backups.`),
+  backupNotFound: (resourceId: string, backupId: string) =>
+    new OperationRefusal("backup_not_found", `No backup with id '${backupId}' exists for resource '${resourceId}'.`),
+  backupNotRestorable: (backupId: string, status: string) =>
+    new OperationRefusal("backup_not_restorable", `Backup '${backupId}' is ${status}: only a finished (done) backup can be restored.`),
+  resourceNotBackupable: (id: string, status: string) =>
+    new OperationRefusal("resource_not_backupable", `Resource '${id}' is ${status}: backups and restores need a running database.`),
   operationNotFound: (id: string) => new OperationRefusal("operation_not_found", `No operation with id '${id}' exists.`),
   operationNotRetryable: (id: string, why: string) => new OperationRefusal("operation_not_retryable", `Operation '${id}' cannot be retried: ${why}.`),
   queueUnavailable: (cause: unknown) =>

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { findPlan, type AddonDefinition, type AddonPlan } from "@berth/addon-sdk";
-import { Prisma, isUniqueViolation, type Operation, type PrismaClient, type Resource, type ResourceStatus } from "@berth/db";
+import { Prisma, isUniqueViolation, type Backup, type BackupMethod, type Operation, type PrismaClient, type Resource, type ResourceStatus } from "@berth/db";
 import type { OperationQueue } from "@berth/jobs";
 import type { PlanChangeRequest, ProvisionRequest } from "@berth/protocol";
-import { OPERATION_KINDS, isPlatforms, newResourceId, requireTransition } from "./lifecycle.js";
+import { OPERATION_KINDS, isIn, isPlatforms, newResourceId, requireTransition } from "./lifecycle.js";
 import { refusals } from "./refusals.js";
 
 /** The control plane stores UTC wall-clock times (Prisma's convention for `timestamp` columns). */
@@ -129,6 +129,68 @@ export class ResourceService {
   }
 
   /**
+   * Records a backup (`scheduled`) and the operation that takes it, under the resource's row lock
+   * like any operation, and queues its job. A backup is taken of a running database only; the
+   * operations of a resource run one at a time, so one backup of it runs at a time.
+   */
+  async backup(addon: AddonDefinition, id: string, method: BackupMethod): Promise<Backup> {
+    if (!addon.backup) throw refusals.backupsNotSupported(addon.id);
+    const format = addon.backup.format;
+    const recorded = await this.db.$transaction(async (tx) => {
+      const resource = await lockResource(tx, addon, id);
+      if (!resource || !(await acceptsPlatformRequests(tx, resource))) throw refusals.resourceNotFound(id);
+      if (!isIn("backupable", resource.status)) throw refusals.resourceNotBackupable(id, resource.status);
+      const backup = await tx.backup.create({ data: { resourceId: id, method, format } });
+      const operation = await tx.operation.create({ data: { resourceId: id, kind: "backup", backupId: backup.id } });
+      return { backup, operationId: operation.id };
+    });
+    await this.enqueue("backup", recorded.operationId, id);
+    return recorded.backup;
+  }
+
+  /**
+   * Records a restore of one of the resource's finished backups into it, and queues its job. The
+   * database keeps serving its current data until the restore's switch (see the worker's handler).
+   */
+  async restore(addon: AddonDefinition, id: string, backupId: string): Promise<Operation> {
+    if (!addon.backup) throw refusals.backupsNotSupported(addon.id);
+    const recorded = await this.db.$transaction(async (tx) => {
+      const resource = await lockResource(tx, addon, id);
+      if (!resource || !(await acceptsPlatformRequests(tx, resource))) throw refusals.resourceNotFound(id);
+      const backup = await tx.backup.findFirst({ where: { id: backupId, resourceId: id } });
+      if (!backup) throw refusals.backupNotFound(id, backupId);
+      if (backup.status !== "done") throw refusals.backupNotRestorable(backupId, backup.status);
+      if (!isIn("backupable", resource.status)) throw refusals.resourceNotBackupable(id, resource.status);
+      return tx.operation.create({ data: { resourceId: id, kind: "restore", backupId } });
+    });
+    await this.enqueue("restore", recorded.id, id);
+    return recorded;
+  }
+
+  /** The resource's backups, newest first (a deprovisioned resource's final one included). */
+  async listBackups(addon: AddonDefinition, id: string): Promise<Backup[]> {
+    const resource = await this.db.resource.findFirst({ where: { id, addon: addon.id } });
+    if (!resource || isIn("pooled", resource.status)) throw refusals.resourceNotFound(id);
+    return this.db.backup.findMany({ where: { resourceId: id }, orderBy: { createdAt: "desc" } });
+  }
+
+  /** One finished backup of the resource, for its download. */
+  async finishedBackup(addon: AddonDefinition, id: string, backupId: string): Promise<Backup> {
+    const backup = await this.db.backup.findFirst({ where: { id: backupId, resourceId: id, resource: { addon: addon.id } } });
+    if (!backup) throw refusals.backupNotFound(id, backupId);
+    if (backup.status !== "done" || backup.objectKey === null) throw refusals.backupNotRestorable(backupId, backup.status);
+    return backup;
+  }
+
+  /** Sets the hour (UTC) of the resource's daily backup. */
+  async setBackupHour(addon: AddonDefinition, id: string, hour: number): Promise<void> {
+    if (!addon.backup) throw refusals.backupsNotSupported(addon.id);
+    const resource = await this.db.resource.findFirst({ where: { id, addon: addon.id } });
+    if (!resource || !isPlatforms(resource.status)) throw refusals.resourceNotFound(id);
+    await this.db.resource.update({ where: { id }, data: { backupHour: hour } });
+  }
+
+  /**
    * An operator's retry of a failed operation: back to pending without its error,
    * its resource back to the status of that work in progress, and its job run
    * again. Only a resource's latest operation is retried: a later one has
@@ -156,11 +218,14 @@ export class ResourceService {
         data: { status: "pending", error: null, finishedAt: null },
       });
       if (reset.count === 0) throw refusals.operationNotRetryable(operationId, "it changed meanwhile; look again");
-      if (operation.resource.status === "failed") {
-        // A warm pool database that failed to build is built again as one (it has no app to report to).
-        const pooled = operation.kind === "provision" && operation.resource.claimedAt === null && operation.resource.appId === "";
-        const resumed = pooled ? "warming" : OPERATION_KINDS[operation.kind].runningStatus;
+      // A warm pool database that failed to build is built again as one (it has no app to report to).
+      const pooled = operation.kind === "provision" && operation.resource.claimedAt === null && operation.resource.appId === "";
+      const resumed = pooled ? "warming" : OPERATION_KINDS[operation.kind].runningStatus;
+      if (operation.resource.status === "failed" && resumed !== null) {
         await requireTransition(tx, operation.resourceId, resumed, { from: ["failed"], data: { statusReason: null } });
+      }
+      if (operation.kind === "backup" && operation.backupId) {
+        await tx.backup.update({ where: { id: operation.backupId }, data: { status: "scheduled", error: null, finishedAt: null } });
       }
       return tx.operation.findUniqueOrThrow({ where: { id: operationId } });
     });

@@ -36,7 +36,11 @@ describe("the resource lifecycle", () => {
     expect(canTransition("warm", "provisioning")).toBe(true); // the API's claim of a pool database
     expect(canTransition("provisioned", "degraded")).toBe(true);
     expect(canTransition("degraded", "provisioned")).toBe(true);
-    for (const kind of Object.values(OPERATION_KINDS)) expect(canTransition("failed", kind.runningStatus)).toBe(true);
+    for (const kind of Object.values(OPERATION_KINDS)) {
+      if (kind.runningStatus !== null) expect(canTransition("failed", kind.runningStatus)).toBe(true);
+      // A final failure marks the resource failed only from a status the lifecycle lets fail.
+      for (const from of kind.failsFrom) expect(canTransition(from, "failed"), `${kind.job}: ${from}`).toBe(true);
+    }
   });
 
   it("refuses what would lose track of a database", () => {
@@ -48,7 +52,7 @@ describe("the resource lifecycle", () => {
 
   it("gives each step of a path its share of the steps before it; a step off the path has none", () => {
     const steps = OPERATION_KINDS.deprovision.steps;
-    expect(steps.map((step) => stepPercent("deprovision", step))).toEqual([0, 50]);
+    expect(steps.map((step) => stepPercent("deprovision", step))).toEqual([0, 33, 67]);
     expect(stepPercent("provision", "cleanup")).toBeUndefined();
   });
 });

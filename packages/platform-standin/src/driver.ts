@@ -74,6 +74,11 @@ export function createPlatformDriver(options: PlatformDriverOptions): PlatformDr
       return { status: response.status, body: parsedBody };
     },
 
+    async request(method, path, body) {
+      const response = await send(method, `${baseUrl}/${path.replace(/^\/+/, "")}`, body);
+      return { status: response.status, body: parseJson(response.text) };
+    },
+
     async deprovision(resourceId): Promise<DriverResponse<string>> {
       const response = await send("DELETE", resourceUrl(baseUrl, resourceId));
       // 404 and 410 mean "already gone" (spec §7.8).

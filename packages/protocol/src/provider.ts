@@ -120,3 +120,33 @@ export const usageResponseSchema = z.object({
   memory_limit_bytes: z.number().int().positive().nullable(),
 });
 export type UsageResponse = z.infer<typeof usageResponseSchema>;
+
+/**
+ * Backups (shaped like Scalingo's database API): `GET|POST /<addon>/resources/:id/backups`,
+ * `GET …/backups/:backup_id/archive`, `POST …/restore`, `PUT …/backup-schedule`.
+ */
+export const backupStatusSchema = z.enum(["scheduled", "running", "done", "failed"]);
+export const backupMethodSchema = z.enum(["periodic", "manual", "final"]);
+
+export const backupSchema = z.object({
+  id: z.string(),
+  status: backupStatusSchema,
+  method: backupMethodSchema,
+  /** Bytes stored (compressed and encrypted); null until done. */
+  size: z.number().int().nullable(),
+  created_at: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+});
+export type BackupView = z.infer<typeof backupSchema>;
+
+export const backupListResponseSchema = z.object({ backups: z.array(backupSchema) });
+export const backupCreatedResponseSchema = z.object({ backup: backupSchema.pick({ id: true, status: true }) });
+export const backupParamsSchema = z.object({ id: identifier, backup_id: z.uuid() });
+export const backupArchiveResponseSchema = z.object({ download_url: z.url(), expires_at: z.string() });
+
+export const restoreRequestSchema = z.object({ backup_id: z.uuid() });
+export const restoreResponseSchema = z.object({ operation_id: z.string(), message: z.string() });
+
+export const backupScheduleRequestSchema = z.object({ hour: z.number().int().min(0).max(23) });
+export const backupScheduleResponseSchema = z.object({ hour: z.number().int() });

@@ -1,8 +1,10 @@
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { AddonDefinition } from "@berth/addon-sdk";
 import type { EngineTestClient } from "@berth/addon-sdk/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SecretBox } from "@berth/db";
-import { containersOf, dockerInspect, volumeExists } from "./docker.js";
+import { containersOf, dockerInspect, volumeExists, volumesOf } from "./docker.js";
 import { networkOfNamespace, tcpConnects, tcpFromNamespaceOf, type Target } from "./network-namespace.js";
 import { startStack, type Stack } from "./stack.js";
 
@@ -112,15 +114,119 @@ export function runAddonContract(addon: AddonDefinition, engine: EngineTestClien
       await session.close();
     });
 
+    describe.runIf(addon.backup)("backups", () => {
+      const api = (method: string, path: string, body?: unknown) => stack.driver(addon.id).request(method, `${id}/${path}`, body);
+      let backupId: string;
+
+      it("takes a backup on demand, listed with its method, size and times", async () => {
+        const session = await engine.connect(url);
+        await session.write("backed-up", "in the backup");
+        await session.close();
+        const created = await api("POST", "backups");
+        expect(created.status).toBe(202);
+        backupId = (created.body as { backup: { id: string; status: string } }).backup.id;
+        expect(created.body).toEqual({ backup: { id: backupId, status: "scheduled" } });
+        const listed = async () => ((await api("GET", "backups")).body as { backups: { id: string; status: string }[] }).backups.find((b) => b.id === backupId);
+        await expect.poll(async () => (await listed())?.status, WAIT).toBe("done");
+        const backup = (await listed()) as unknown as Record<string, unknown>;
+        expect(backup).toMatchObject({ method: "manual", status: "done" });
+        expect(backup.size).toBeGreaterThan(0);
+        for (const field of ["created_at", "started_at", "finished_at"]) expect(Date.parse(backup[field] as string)).not.toBeNaN();
+      });
+
+      it("downloads it through a signed link valid 10 minutes: the engine's own dump, decrypted", async () => {
+        const archive = await api("GET", `backups/${backupId}/archive`);
+        expect(archive.status).toBe(200);
+        const { download_url, expires_at } = archive.body as { download_url: string; expires_at: string };
+        const minutesLeft = (Date.parse(expires_at) - Date.now()) / 60_000;
+        expect(minutesLeft).toBeGreaterThan(8);
+        expect(minutesLeft).toBeLessThanOrEqual(10);
+        // The link is on the API's public URL (BERTH_PUBLIC_URL); this stack's API listens on a port of its own.
+        const link = new URL(download_url);
+        expect(link.origin).toBe(new URL(stack.env.BERTH_PUBLIC_URL ?? "http://127.0.0.1:4000").origin);
+        const local = new URL(`${link.pathname}${link.search}`, stack.apiUrl);
+        const response = await fetch(local);
+        expect(response.status).toBe(200);
+        expect(response.headers.get("content-disposition")).toContain(`.${addon.backup!.format}"`);
+        const dump = Buffer.from(await response.arrayBuffer());
+        const record = await stack.db.backup.findUniqueOrThrow({ where: { id: backupId } });
+        expect(dump.length).toBe(Number(record.contentSize));
+        expect(dump.length).toBeLessThan(Number(record.size) * 50); // what is stored is the dump, compressed
+        const forged = new URL(local);
+        forged.searchParams.set("token", forged.searchParams.get("token")!.replace(/.$/, (last) => (last === "A" ? "B" : "A")));
+        const refused = await fetch(forged);
+        expect([refused.status, ((await refused.json()) as { error: string }).error]).toEqual([403, "download_link_invalid"]);
+      });
+
+      it("restores it: the data written since is gone, the backup's is back, on one volume", async () => {
+        const before = await engine.connect(url);
+        await before.write("backed-up", "changed after the backup");
+        await before.write("after-backup", "written after the backup");
+        await before.close();
+        const restored = await api("POST", "restore", { backup_id: backupId });
+        expect(restored.status).toBe(202);
+        const operationId = (restored.body as { operation_id: string }).operation_id;
+        await expect.poll(async () => (await stack.db.operation.findUnique({ where: { id: operationId } }))?.status, WAIT).toBe("succeeded");
+        expect(await status()).toBe("provisioned");
+        const after = await engine.connect(url);
+        expect(await after.read("backed-up")).toBe("in the backup");
+        expect(await after.read("greeting")).toBe(`hello from ${addon.id}`);
+        expect(await after.read("after-backup")).toBeUndefined();
+        await after.close();
+        expect(await volumesOf(id)).toEqual([(await stack.db.resource.findUniqueOrThrow({ where: { id } })).volumeName]);
+      });
+
+      it("refuses a damaged backup before touching the database", async () => {
+        const created = await api("POST", "backups");
+        const damagedId = (created.body as { backup: { id: string } }).backup.id;
+        await expect.poll(async () => (await stack.db.backup.findUnique({ where: { id: damagedId } }))?.status, WAIT).toBe("done");
+        const record = await stack.db.backup.findUniqueOrThrow({ where: { id: damagedId } });
+        const file = join(stack.env.BERTH_BACKUP_DIR!, record.objectKey!);
+        const bytes = await readFile(file);
+        bytes[bytes.length >> 1]! ^= 0xff;
+        await writeFile(file, bytes);
+        const session = await engine.connect(url);
+        await session.write("backed-up", "written after the damaged backup");
+        await session.close();
+        const restored = await api("POST", "restore", { backup_id: damagedId });
+        const operationId = (restored.body as { operation_id: string }).operation_id;
+        await expect.poll(async () => (await stack.db.operation.findUnique({ where: { id: operationId } }))?.status, WAIT).toBe("failed");
+        expect((await stack.db.operation.findUniqueOrThrow({ where: { id: operationId } })).error).toMatch(/damaged/);
+        expect(await status()).toBe("provisioned");
+        const after = await engine.connect(url);
+        expect(await after.read("backed-up")).toBe("written after the damaged backup");
+        await after.close();
+      });
+
+      it("answers bad requests with a stable code", async () => {
+        const codeOf = async (method: string, path: string, body?: unknown) => {
+          const response = await api(method, path, body);
+          return [response.status, (response.body as { error: string }).error];
+        };
+        expect(await codeOf("POST", "restore", { backup_id: "00000000-0000-4000-8000-000000000000" })).toEqual([404, "backup_not_found"]);
+        expect(await codeOf("POST", "restore", { backup_id: "not-a-uuid" })).toEqual([400, "invalid_request"]);
+        expect(await codeOf("GET", "backups/00000000-0000-4000-8000-000000000000/archive")).toEqual([404, "backup_not_found"]);
+        expect(await codeOf("PUT", "backup-schedule", { hour: 24 })).toEqual([400, "invalid_request"]);
+        expect(await api("PUT", "backup-schedule", { hour: 3 })).toMatchObject({ status: 200, body: { hour: 3 } });
+      });
+    });
+
     it("deprovisions leaving no container, volume or live record", async () => {
       const response = await stack.driver(addon.id).deprovision(id);
       expect([response.status, response.body]).toEqual([204, ""]);
       await expect.poll(status, WAIT).toBe("deprovisioned");
       expect(await containersOf(id)).toEqual([]);
-      expect(await volumeExists(`berth-${id}-data`)).toBe(false);
+      expect(await volumesOf(id)).toEqual([]);
       const record = await stack.db.resource.findUniqueOrThrow({ where: { id } });
       expect([record.port, record.credentials]).toEqual([null, null]);
       await expect(engine.connect(url)).rejects.toThrow();
+      if (addon.backup) {
+        // Its data was kept first: a final backup, listed with the deleted resource's backups.
+        const listed = (await stack.driver(addon.id).request("GET", `${id}/backups`)).body as { backups: { method: string; status: string }[] };
+        expect(listed.backups.filter((backup) => backup.method === "final")).toMatchObject([{ status: "done" }]);
+        const backups = await stack.driver(addon.id).request("POST", `${id}/backups`);
+        expect([backups.status, (backups.body as { error: string }).error]).toEqual([404, "resource_not_found"]);
+      }
     });
 
     async function expectPlanApplied(plan: typeof firstPlan) {

@@ -36,6 +36,12 @@ export async function dockerExec(containerName: string, { command, stdin, user }
 }
 
 /** Names of containers labelled for this resource. */
+/** The Docker volumes of a resource (a restore leaves exactly one: the one it switched to). */
+export async function volumesOf(resourceId: string): Promise<string[]> {
+  const { stdout } = await run("docker", ["volume", "ls", "-q", "--filter", `label=berth.resource=${resourceId}`]);
+  return stdout.split("\n").filter(Boolean);
+}
+
 export async function containersOf(resourceId: string): Promise<string[]> {
   const { stdout } = await run("docker", ["ps", "-a", "--filter", `label=berth.resource=${resourceId}`, "--format", "{{.Names}}"]);
   return stdout.split("\n").filter(Boolean);

@@ -1,4 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddonDefinition } from "@berth/addon-sdk";
 import { addons as installedAddons } from "@berth/addons";
@@ -119,6 +121,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     BERTH_GATEWAY_DRAIN_SECONDS: "1",
     // Disk images of this checkout's tests, like scripts/start.sh's (the deployment id makes a subdirectory per test database).
     BERTH_DISK_DIR: process.env.BERTH_DISK_DIR ?? join(import.meta.dirname, "..", "..", "..", ".berth", "disks"),
+    // Backups of this stack only (its own encryption key could open no other's anyway).
+    BERTH_BACKUP_DIR: join(tmpdir(), `berth-backups-${queuePrefix}`),
     BERTH_ADMIN_USERNAME: `operator-${randomBytes(4).toString("hex")}`,
     BERTH_ADMIN_PASSWORD: randomBytes(24).toString("base64url"),
     ...options.env,
@@ -227,6 +231,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         data: { status: "failed", error: "removed by the test harness" },
       });
       await db.$disconnect();
+      await rm(env.BERTH_BACKUP_DIR!, { recursive: true, force: true });
       // Remove this stack's queue keys (jobs, schedules) so repeated runs leave Redis as they found it.
       const redis = new Redis(env.BERTH_REDIS_URL!, { maxRetriesPerRequest: null });
       const queues = openBerthQueues({ connection: redis, prefix: queuePrefix });

@@ -3,7 +3,7 @@ import { SecretBox, type OperationKind } from "@berth/db";
 import { OPERATION_KINDS } from "@berth/operations";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { containersOf, dockerInspect, startStack, volumeExists, waitUntil, type Stack } from "../src/index.js";
+import { containersOf, dockerInspect, startStack, volumeExists, volumesOf, waitUntil, type Stack } from "../src/index.js";
 
 const WAIT = { timeout: 120_000, interval: 200 };
 const ADDON = "postgresql";
@@ -34,6 +34,8 @@ const scenarios: { readonly [K in OperationKind]: (step: string) => Scenario } =
       : { run: (stack) => provisionOnDemand(stack, step) },
   change_plan: () => ({ run: shrinkPlan }),
   deprovision: () => ({ run: deprovisionLive }),
+  backup: () => ({ run: backUp }),
+  restore: () => ({ run: restoreBackup }),
 };
 
 /**
@@ -139,7 +141,7 @@ async function shrinkPlan(stack: Stack): Promise<Outcome> {
   };
 }
 
-/** A deprovision of a live database: the survivor removes everything. */
+/** A deprovision of a live database: the survivor keeps a final backup, then removes everything. */
 async function deprovisionLive(stack: Stack): Promise<Outcome> {
   const id = await provisionedDatabase(stack, SMALL);
   expect((await stack.driver(ADDON).deprovision(id)).status).toBe(204);
@@ -149,6 +151,54 @@ async function deprovisionLive(stack: Stack): Promise<Outcome> {
       expect((await stack.db.resource.findUniqueOrThrow({ where: { id } })).status).toBe("deprovisioned");
       expect(await containersOf(id)).toEqual([]);
       expect(await volumeExists(`berth-${id}-data`)).toBe(false);
+      // Its data was kept first, once.
+      const finals = await stack.db.backup.findMany({ where: { resourceId: id, method: "final" } });
+      expect(finals.map((backup) => backup.status)).toEqual(["done"]);
+    },
+  };
+}
+
+/** A backup of a database holding a row: the survivor stores it whole, checksummed. */
+async function backUp(stack: Stack): Promise<Outcome> {
+  const id = await provisionedDatabase(stack, SMALL);
+  await query(stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('backed up')");
+  const created = await stack.driver(ADDON).request("POST", `${id}/backups`);
+  expect(created.status).toBe(202);
+  const backupId = (created.body as { backup: { id: string } }).backup.id;
+  return {
+    id,
+    async check() {
+      const backup = await stack.db.backup.findUniqueOrThrow({ where: { id: backupId } });
+      expect(backup).toMatchObject({ status: "done", method: "manual" });
+      expect(backup.sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(Number(backup.size)).toBeGreaterThan(0);
+      expect((await stack.db.resource.findUniqueOrThrow({ where: { id } })).status).toBe("provisioned");
+    },
+  };
+}
+
+/**
+ * A restore of a backup taken before a second row was written: the survivor finishes it (or, killed
+ * before the switch, starts it over), and the database holds the backup's data only, on one volume.
+ */
+async function restoreBackup(stack: Stack): Promise<Outcome> {
+  const id = await provisionedDatabase(stack, SMALL);
+  const url = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
+  await query(url, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('in the backup')");
+  const created = await stack.driver(ADDON).request("POST", `${id}/backups`);
+  const backupId = (created.body as { backup: { id: string } }).backup.id;
+  await expect.poll(async () => (await stack.db.backup.findUnique({ where: { id: backupId } }))?.status, WAIT).toBe("done");
+  await query(url, "INSERT INTO kept VALUES ('written after the backup')");
+  const restore = await stack.driver(ADDON).request("POST", `${id}/restore`, { backup_id: backupId });
+  expect(restore.status).toBe(202);
+  return {
+    id,
+    async check() {
+      const resource = await stack.db.resource.findUniqueOrThrow({ where: { id } });
+      expect(resource.status).toBe("provisioned");
+      expect(await query(url, "SELECT note FROM kept")).toEqual([{ note: "in the backup" }]);
+      expect(await containersOf(id)).toEqual([`berth-${id}`]);
+      expect(await volumesOf(id)).toEqual([resource.volumeName]);
     },
   };
 }

@@ -45,6 +45,8 @@ const OPERATION_LABEL: Record<Operation["kind"], string> = {
   provision: "Provisioning",
   change_plan: "Plan change",
   deprovision: "Deprovisioning",
+  backup: "Backup",
+  restore: "Restore",
 };
 
 function meter(used: number, limit: number | undefined): RawHtml {

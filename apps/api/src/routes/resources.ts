@@ -12,6 +12,8 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { registerAddonAuth } from "../plugins/addon-auth.js";
 import type { ResourceService } from "@berth/operations";
+import type { BackupLinks } from "./backup-links.js";
+import { backupRoutes } from "./backups.js";
 import { usageRoutes } from "./usage.js";
 
 export interface ResourceRoutesOptions {
@@ -19,15 +21,17 @@ export interface ResourceRoutesOptions {
   credentials: { username: string; password: string };
   resources: ResourceService;
   db: PrismaClient;
+  backupLinks: BackupLinks;
 }
 
 const errors = { 400: errorResponseSchema, 401: errorResponseSchema, 404: errorResponseSchema, 409: errorResponseSchema, 422: errorResponseSchema };
 
 /** The provider endpoints of one addon (spec §2), mounted at `/<addon>/resources` behind that addon's credentials. */
-export async function resourceRoutes(scope: FastifyInstance, { addon, credentials, resources, db }: ResourceRoutesOptions): Promise<void> {
+export async function resourceRoutes(scope: FastifyInstance, { addon, credentials, resources, db, backupLinks }: ResourceRoutesOptions): Promise<void> {
   await registerAddonAuth(scope, { addonId: addon.id, ...credentials });
   const app = scope.withTypeProvider<ZodTypeProvider>();
   usageRoutes(scope, { addon, db });
+  backupRoutes(scope, { addon, resources, links: backupLinks });
 
   app.post(
     "/",

@@ -1,14 +1,21 @@
 import { requireTransition } from "@berth/operations";
 import type { OperationContext } from "../operation-context.js";
+import { waitUntilReady } from "../readiness.js";
+import { dumpInto } from "./backup.js";
 
 /**
- * Removes the container and its volume, then releases the port and forgets
- * the credentials. The data is deleted: there is no retention period yet.
+ * Removes a database: first a final backup of its data (kept `BERTH_DELETED_RETENTION_DAYS`, so a
+ * deletion can be undone), then its container and volume; then the port is released and the
+ * credentials forgotten. Nothing is removed until the final backup is stored: a dump that keeps
+ * failing fails the deprovision with the data in place, for an operator to decide.
  */
 export async function deprovision(ctx: OperationContext<"deprovision">): Promise<void> {
   const { deps, resource } = ctx;
   if (resource.status === "deprovisioned") return;
   await requireTransition(deps.db, resource.id, "deprovisioning");
+
+  await ctx.step("final-backup");
+  await takeFinalBackup(ctx);
 
   await ctx.step("container");
   await deps.runtime.removeContainer(ctx.containerName);
@@ -19,4 +26,21 @@ export async function deprovision(ctx: OperationContext<"deprovision">): Promise
   await requireTransition(deps.db, resource.id, "deprovisioned", {
     data: { statusReason: null, deprovisionedAt: new Date(), port: null, credentials: null },
   });
+}
+
+/**
+ * The final backup, for a database a customer had (a warm pool's, or one whose provisioning never
+ * finished, holds no customer data) of an engine with backups. Its container is started again if it
+ * was stopped; a replay finds the backup done and goes on.
+ */
+async function takeFinalBackup(ctx: OperationContext<"deprovision">): Promise<void> {
+  const { deps, resource } = ctx;
+  if (!ctx.addon.backup || resource.provisionedAt === null || resource.credentials === null || resource.port === null) return;
+  const existing = await deps.db.backup.findFirst({ where: { resourceId: resource.id, method: "final" }, orderBy: { createdAt: "desc" } });
+  if (existing?.status === "done") return;
+  const record = existing ?? (await deps.db.backup.create({ data: { resourceId: resource.id, method: "final", format: ctx.addon.backup.format } }));
+  const credentials = ctx.credentials();
+  await deps.runtime.ensureContainerRunning(ctx.containerRequest(ctx.plan(resource.plan), credentials));
+  await waitUntilReady(ctx.addon, [ctx.endpoints(credentials).probe], deps.readinessIntervalMs);
+  await dumpInto(deps, { addon: ctx.addon, containerName: ctx.containerName, credentials }, record);
 }

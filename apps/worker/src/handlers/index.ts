@@ -1,14 +1,18 @@
 import type { OperationKind } from "@berth/db";
 import type { OperationContext } from "../operation-context.js";
+import { backup } from "./backup.js";
 import { changePlan } from "./change-plan.js";
 import { deprovision } from "./deprovision.js";
 import { provision } from "./provision.js";
+import { restore } from "./restore.js";
 
 /** One handler per kind of operation of the catalog; a missing one does not compile. */
 const handlers: { readonly [K in OperationKind]: (ctx: OperationContext<K>) => Promise<void> } = {
   provision,
   change_plan: changePlan,
   deprovision,
+  backup,
+  restore,
 };
 
 /** Runs the handler of the context's kind of operation. */

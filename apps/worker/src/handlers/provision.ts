@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from "node:timers/promises";
-import { generatePassword, type AddonCredentials, type AdminCommand, type Endpoint } from "@berth/addon-sdk";
+import { generatePassword, type AddonCredentials, type Endpoint } from "@berth/addon-sdk";
 import { isIn, requireTransition } from "@berth/operations";
 import type { OperationContext } from "../operation-context.js";
+import { runAdminCommand, runUntilSuccess } from "../admin-commands.js";
 import { PermanentError } from "../errors.js";
 import { ensurePort } from "../placement.js";
 import { ReadinessTimeoutError, waitUntilReady } from "../readiness.js";
@@ -40,7 +40,7 @@ export async function provision(ctx: OperationContext<"provision">): Promise<voi
 
   if (ctx.addon.bootstrap) {
     await ctx.step("bootstrap");
-    await runUntilSuccess(ctx, ctx.addon.bootstrap(credentials), ctx.addon.readyTimeoutMs);
+    await runUntilSuccess(deps, { addonId: ctx.addon.id, containerName: ctx.containerName, command: ctx.addon.bootstrap(credentials), timeoutMs: ctx.addon.readyTimeoutMs });
   }
 
   await ctx.step("readiness");
@@ -78,35 +78,6 @@ export async function provision(ctx: OperationContext<"provision">): Promise<voi
   await requireTransition(deps.db, resource.id, "provisioned", { data: { statusReason: null, provisionedAt: new Date() } });
 }
 
-/**
- * Runs the engine's set-up command until it succeeds: the server may still be starting, and a
- * first start of a new cluster can take a while. A crash here is harmless (the command is idempotent).
- */
-async function runUntilSuccess(ctx: OperationContext<"provision">, command: AdminCommand, timeoutMs: number): Promise<void> {
-  const deadline = AbortSignal.timeout(timeoutMs);
-  let lastError: unknown;
-  while (!deadline.aborted) {
-    try {
-      await runAdminCommand(ctx, command, deadline);
-      return;
-    } catch (error) {
-      lastError = error;
-    }
-    await sleep(ctx.deps.readinessIntervalMs, undefined, { signal: deadline }).catch(() => undefined);
-  }
-  throw new PermanentError(`${ctx.addon.id} could not be set up within ${timeoutMs} ms: ${errorMessage(lastError)}`);
-}
-
-/** One administrative command in the database's container; a non-zero exit is an error with its output. */
-async function runAdminCommand(ctx: OperationContext<"provision">, command: AdminCommand, signal: AbortSignal): Promise<void> {
-  const { exitCode, output } = await ctx.deps.runtime.exec(ctx.containerName, command, signal);
-  if (exitCode !== 0) throw new Error(`${command.command[0]} exited with ${exitCode}: ${output || "no output"}`);
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** How long one attempt to change or try a password may take. */
 const ROTATION_TIMEOUT_MS = 10_000;
 
@@ -129,7 +100,7 @@ async function handOverCredentials(ctx: OperationContext<"provision">, current: 
   const next = deps.secrets.openJson<AddonCredentials>(sealedNext);
   const probeAt = (credentials: AddonCredentials): Endpoint => ctx.endpoints(credentials).probe;
   try {
-    await runAdminCommand(ctx, addon.rotatePassword(current, next.password!), AbortSignal.timeout(ROTATION_TIMEOUT_MS));
+    await runAdminCommand(deps, ctx.containerName, addon.rotatePassword(current, next.password!), AbortSignal.timeout(ROTATION_TIMEOUT_MS));
   } catch (error) {
     // Changed before a crash: the engine takes the new password already.
     await addon.probe(probeAt(next), AbortSignal.timeout(ROTATION_TIMEOUT_MS)).catch(() => {

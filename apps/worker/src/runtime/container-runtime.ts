@@ -13,8 +13,12 @@ export interface ContainerRequest {
   readonly volumeName: string;
   readonly spec: ContainerSpec;
   readonly labels: ManagedLabels;
-  /** The database's public port: the gateway listens on it and pipes to the engine's socket (`spec.socketPath`). */
-  readonly port: number;
+  /**
+   * The database's public port: the gateway listens on it and pipes to the engine's socket
+   * (`spec.socketPath`). Absent for a container nobody connects to (a restore's staging one):
+   * the gateway routes nothing to it.
+   */
+  readonly port?: number;
 }
 
 /** One database as the gateway routes it: its public port to the Unix socket of its engine. */

@@ -130,7 +130,7 @@ export class DockerRuntime implements ContainerRuntime {
         Image: spec.image,
         Cmd: [...spec.command],
         Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
-        Labels: { ...labelsOf(labels, this.#deploymentId), [LABEL.port]: String(port), [LABEL.socket]: spec.socketPath },
+        Labels: { ...labelsOf(labels, this.#deploymentId), ...(port === undefined ? {} : { [LABEL.port]: String(port), [LABEL.socket]: spec.socketPath }) },
         StopTimeout: spec.stopTimeoutSeconds,
         HostConfig: {
           // No network at all: no route to the host's services, to other tenants or out. The engine

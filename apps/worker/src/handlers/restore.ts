@@ -1,0 +1,109 @@
+import { BackupIntegrityError } from "@berth/backup-store";
+import { isIn, requireTransition } from "@berth/operations";
+import { runUntilSuccess } from "../admin-commands.js";
+import { PermanentError } from "../errors.js";
+import type { OperationContext } from "../operation-context.js";
+import { waitUntilReady } from "../readiness.js";
+import type { ContainerRequest } from "../runtime/container-runtime.js";
+
+/** How long loading one backup may take before the attempt is given up (and retried from the start). */
+const LOAD_TIMEOUT_MS = 6 * 3600_000;
+
+/**
+ * Restores one of the database's backups into it. The backup is verified (checksum and every
+ * record's tag) before anything is touched; then loaded into a new volume by a staging container
+ * (same image, limits and credentials, no public port), while the database keeps serving from its
+ * old volume. Only when the load succeeded does the database switch: its container is replaced by
+ * one on the new volume, and once it answers, the old volume is removed.
+ *
+ * Before the switch, a failure (or a crash, then a retry) leaves the database as it was: the
+ * staging container and the new volume are discarded, and a retry starts over on an empty volume.
+ * After the switch, a retry finishes the switch; the data is the backup's.
+ */
+export async function restore(ctx: OperationContext<"restore">): Promise<void> {
+  const { deps, resource, operation } = ctx;
+  const engine = ctx.addon.backup;
+  if (!engine) throw new PermanentError(`addon ${ctx.addon.id} has no backups`);
+  if (operation.backupId === null) throw new PermanentError("restore operation without its backup");
+  const record = await deps.db.backup.findUniqueOrThrow({ where: { id: operation.backupId } });
+  if (record.status !== "done" || record.objectKey === null || record.sha256 === null || record.contentSize === null) {
+    throw new PermanentError(`backup ${record.id} is ${record.status}: it cannot be restored`);
+  }
+  const objectKey = record.objectKey;
+  const plan = ctx.plan(resource.plan);
+  const credentials = ctx.credentials();
+  const labels = { resourceId: resource.id, addonId: ctx.addon.id, plan: plan.name };
+  const spec = ctx.addon.containerSpec({ plan, credentials, image: ctx.image });
+  // Named after the operation: every attempt of this restore finds the same one.
+  const restoredVolume = `${ctx.volumeName.replace(/-r[0-9a-f]{8}$/, "")}-r${operation.id.slice(0, 8)}`;
+  const staging: ContainerRequest = { name: `${ctx.containerName}-restore`, volumeName: restoredVolume, spec, labels };
+
+  if (ctx.volumeName !== restoredVolume) {
+    if (!isIn("backupable", resource.status) && resource.status !== "restoring") {
+      throw new PermanentError(`cannot restore into a database that is ${resource.status}`);
+    }
+    await ctx.step("verify");
+    try {
+      await deps.backups.verify(objectKey, record.sha256);
+    } catch (error) {
+      // Refused before the database is touched: it stays as it is.
+      if (error instanceof BackupIntegrityError) throw new PermanentError(`backup ${record.id} is damaged (${error.reason}); nothing was restored`);
+      throw error;
+    }
+    await requireTransition(deps.db, resource.id, "restoring");
+    const previousVolume = ctx.volumeName;
+    const signal = AbortSignal.timeout(LOAD_TIMEOUT_MS);
+    try {
+      await ctx.step("volume");
+      // A crashed attempt may have left part of a load: start over on an empty volume.
+      await deps.runtime.removeContainer(staging.name);
+      await deps.runtime.removeVolume(restoredVolume);
+      await deps.runtime.ensureVolume(restoredVolume, labels, plan.limits.diskMb);
+
+      await ctx.step("staging");
+      if (engine.restore.kind === "file") {
+        const file = { volumeName: restoredVolume, labels, spec, path: engine.restore.path, size: Number(record.contentSize), mode: engine.restore.mode };
+        await deps.runtime.writeVolumeFile(file, await deps.backups.open(objectKey), signal);
+      }
+      await deps.runtime.ensureContainerRunning(staging);
+      if (ctx.addon.bootstrap) {
+        const command = ctx.addon.bootstrap(credentials);
+        await runUntilSuccess(deps, { addonId: ctx.addon.id, containerName: staging.name, command, timeoutMs: ctx.addon.readyTimeoutMs });
+      }
+
+      await ctx.step("load");
+      if (engine.restore.kind === "load") {
+        await deps.runtime.execWithInput(staging.name, engine.restore.load(credentials), await deps.backups.open(objectKey), signal);
+      }
+
+      await ctx.step("switch");
+      await deps.runtime.removeContainer(staging.name);
+      await deps.runtime.removeContainer(ctx.containerName);
+      await deps.db.resource.update({ where: { id: resource.id }, data: { volumeName: restoredVolume } });
+      await ctx.reloadResource();
+    } catch (error) {
+      await ctx.step("abandon");
+      // Back on the volume it had (also when the failure came right after the switch was recorded).
+      await deps.db.resource.update({ where: { id: resource.id }, data: { volumeName: previousVolume } });
+      await ctx.reloadResource();
+      await deps.runtime.removeContainer(staging.name);
+      await deps.runtime.removeVolume(restoredVolume);
+      await deps.runtime.ensureContainerRunning(ctx.containerRequest(plan, credentials));
+      await requireTransition(deps.db, resource.id, "provisioned");
+      throw error;
+    }
+  }
+
+  // Switched: the database runs on the restored volume (again, after a crash past the switch).
+  await deps.runtime.ensureContainerRunning(ctx.containerRequest(plan, credentials));
+  await ctx.step("readiness");
+  await waitUntilReady(ctx.addon, [ctx.endpoints(credentials).probe], deps.readinessIntervalMs);
+
+  await ctx.step("cleanup");
+  await deps.runtime.removeContainer(staging.name);
+  const managed = await deps.runtime.listManaged();
+  for (const volume of managed.volumes.filter((each) => each.resourceId === resource.id && each.name !== restoredVolume)) {
+    await deps.runtime.removeVolume(volume.name);
+  }
+  await requireTransition(deps.db, resource.id, "provisioned", { data: { statusReason: null } });
+}
