@@ -1,4 +1,4 @@
-import { OPERATION_STEPS } from "@berth/worker";
+import { OPERATION_STEPS } from "@berth/worker/testing";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { containersOf, startStack, volumeExists, type Stack } from "../src/index.js";
