@@ -23,7 +23,7 @@ function warmPoolOf(stack: Stack, targets: WorkerConfig["warmPool"]) {
 
 const PLAN = "postgresql-sandbox";
 /** Every engine that can change a password gets a pool of its first plan. */
-const POOLED = [...addons.values()].filter((addon) => addon.rotatePassword);
+const POOLED = [...addons.values()].filter((addon) => addon.rotatePassword !== undefined);
 
 /** Connects with a URL and runs one query; rejects when the server refuses the credentials. */
 async function query(url: string, sql: string): Promise<unknown[]> {

@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import type { Prisma, PrismaClient } from "@berth/db";
 import type { OperationQueue } from "@berth/jobs";
 import type { Logger } from "pino";
-import type { WorkerDeps } from "../deps.js";
 
 /** How many ready databases of one plan to keep unassigned (`BERTH_WARM_POOL`). */
 export interface WarmPoolTarget {
@@ -143,11 +142,3 @@ export class WarmPool {
 }
 
 type QueuedJob = { operationId: string; resourceId: string; job: "provision" | "deprovision" };
-
-/** Creates the worker's warm pool, makes the handlers refill it after each claim, and fills it now. */
-export function startWarmPool(deps: WorkerDeps, queue: OperationQueue, targets: readonly WarmPoolTarget[]): WarmPool {
-  const pool = new WarmPool(deps.db, queue, deps.logger, targets);
-  deps.warmPool = pool;
-  void pool.requestRefill();
-  return pool;
-}

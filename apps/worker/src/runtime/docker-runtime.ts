@@ -119,7 +119,6 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async ensureContainerRunning({ name, volumeName, spec, labels, port }: ContainerRequest): Promise<ContainerState> {
-    let container = this.#docker.getContainer(name);
     try {
       await this.#docker.createContainer({
         name,
@@ -148,7 +147,7 @@ export class DockerRuntime implements ContainerRuntime {
       if (status === 404) throw new PermanentError(`image ${spec.image} is not available on the Docker host`);
       if (status !== 409) throw error; // 409: a container with this name exists (a replayed step); use it
     }
-    container = this.#docker.getContainer(name);
+    const container = this.#docker.getContainer(name);
     const before = await container.inspect();
     // Written before every start (also of a container a crashed step created): same content each time.
     if (!before.State.Running && spec.files.length > 0) await container.putArchive(filesArchive(spec), { path: "/" });
