@@ -1,24 +1,7 @@
 import type { OperationKind } from "@berth/db";
 import type { JobProgress } from "@berth/jobs";
+import { stepPercent, type OperationStep } from "@berth/operations";
 import type { Job } from "bullmq";
-
-/**
- * The steps of each kind of operation, in the order its handler takes them
- * (`ctx.step(...)` in handlers/). A step's percent is the share of steps
- * before it; a step off the list (the cleanup after a database that never
- * became ready) keeps the percent reached.
- */
-export const OPERATION_STEPS: Record<OperationKind, readonly string[]> = {
-  provision: ["credentials", "placement", "volume", "container", "bootstrap", "readiness", "rotate-credentials", "report-config", "report-provisioned"],
-  change_plan: ["container", "readiness", "report-config"],
-  deprovision: ["container", "volume"],
-};
-
-export function stepPercent(kind: OperationKind, step: string): number | undefined {
-  const steps = OPERATION_STEPS[kind];
-  const index = steps.indexOf(step);
-  return index < 0 ? undefined : Math.round((index / steps.length) * 100);
-}
 
 /**
  * Tells an operation's job where the operation stands, for bull-board and
@@ -43,7 +26,8 @@ export class JobReport {
     await this.log(`attempt ${attempt}: ${this.kind.replace("_", " ")} started`);
   }
 
-  async step(name: string): Promise<void> {
+  /** A step of the catalog (`OPERATION_KINDS` in @berth/operations): its percent is the share of the path's steps before it. */
+  async step(name: OperationStep): Promise<void> {
     this.percent = stepPercent(this.kind, name) ?? this.percent;
     await this.progress({ step: name, percent: this.percent });
     await this.log(`step ${name} (${this.percent}%)`);

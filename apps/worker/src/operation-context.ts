@@ -1,5 +1,6 @@
 import { findPlan, type AddonCredentials, type AddonDefinition, type AddonPlan, type Endpoint } from "@berth/addon-sdk";
-import type { Operation, Resource } from "@berth/db";
+import type { Operation, OperationKind, Resource } from "@berth/db";
+import { recordStep, type OperationStep } from "@berth/operations";
 import type { PlatformClient } from "@berth/platform-client";
 import type { Logger } from "pino";
 import type { WorkerDeps } from "./deps.js";
@@ -8,8 +9,8 @@ import { containerNameOf, volumeNameOf } from "./names.js";
 import { probeHostFor } from "./readiness.js";
 import type { ContainerRequest } from "./runtime/container-runtime.js";
 
-/** What one handler run sees: the operation, its resource and addon, and helpers bound to them. */
-export class OperationContext {
+/** What one handler run sees: the operation (of kind `K`), its resource and addon, and helpers bound to them. */
+export class OperationContext<K extends OperationKind = OperationKind> {
   readonly addon: AddonDefinition;
   readonly platform: PlatformClient;
   readonly image: string;
@@ -17,9 +18,9 @@ export class OperationContext {
 
   constructor(
     readonly deps: WorkerDeps,
-    readonly operation: Operation,
+    readonly operation: Operation & { readonly kind: K },
     public resource: Resource,
-    private readonly reportStep: (step: string) => Promise<void>,
+    private readonly reportStep: (step: OperationStep) => Promise<void>,
   ) {
     const addon = deps.addons.get(resource.addon);
     const runtime = deps.addonRuntime.get(resource.addon);
@@ -38,10 +39,10 @@ export class OperationContext {
     return volumeNameOf(this.resource.id);
   }
 
-  /** Records the step on the operation (for operators and resumption) and in the job's log. */
-  async step(name: string): Promise<void> {
+  /** Records the step (one of its kind's, in the catalog) on the operation, for operators and resumption, and in the job's log. */
+  async step(name: OperationStep<K>): Promise<void> {
     this.logger.info({ step: name }, "step");
-    await this.deps.db.operation.update({ where: { id: this.operation.id }, data: { step: name } });
+    await recordStep(this.deps.db, this.operation.id, name);
     await this.reportStep(name);
   }
 

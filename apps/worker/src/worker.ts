@@ -1,9 +1,10 @@
 import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
 import { redact } from "@berth/config";
 import { OPERATIONS_QUEUE, jobCatalog, type JobName } from "@berth/jobs";
+import { OPERATION_KINDS, attemptFailed, beginAttempt, operationFailed, operationSucceeded } from "@berth/operations";
 import type { WorkerDeps } from "./deps.js";
 import { PermanentError, RefusedError, classifyFailure } from "./errors.js";
-import { handlers } from "./handlers/index.js";
+import { runHandler } from "./handlers/index.js";
 import { JobReport } from "./job-report.js";
 import { OperationContext } from "./operation-context.js";
 import { credentialSecrets } from "./credential-secrets.js";
@@ -54,6 +55,7 @@ async function runOperation(jobDeps: WorkerDeps, job: Job, token: string | undef
   const operation = await db.operation.findUnique({ where: { id: operationId } });
   if (!operation) throw new PermanentError(`operation ${operationId} does not exist`);
   if (operation.status === "succeeded" || operation.status === "failed") return; // already settled: a duplicate delivery
+  if (OPERATION_KINDS[operation.kind].job !== name) throw new PermanentError(`job ${name} does not carry out ${operation.kind} operations`);
 
   // Operations of one resource run one at a time, in the order the platform sent them.
   const earlier = await db.operation.findFirst({
@@ -65,10 +67,7 @@ async function runOperation(jobDeps: WorkerDeps, job: Job, token: string | undef
     throw new DelayedError();
   }
 
-  await db.operation.update({
-    where: { id: operation.id },
-    data: { status: "running", startedAt: operation.startedAt ?? new Date(), attempts: { increment: 1 }, error: null },
-  });
+  await beginAttempt(db, operation);
   const resource = await db.resource.findUniqueOrThrow({ where: { id: operation.resourceId } });
   // Counted on the operation, so an operator's retry goes on from the attempts before it.
   const attempt = operation.attempts + 1;
@@ -85,8 +84,8 @@ async function runOperation(jobDeps: WorkerDeps, job: Job, token: string | undef
       deps.onStep?.(operation.kind, step);
       await report.step(step);
     });
-    await handlers[name](ctx);
-    await db.operation.update({ where: { id: operation.id }, data: { status: "succeeded", finishedAt: new Date() } });
+    await runHandler(ctx);
+    await operationSucceeded(db, operation.id);
     await report.succeeded();
     finished("succeeded");
   } catch (thrown) {
@@ -96,20 +95,9 @@ async function runOperation(jobDeps: WorkerDeps, job: Job, token: string | undef
     deps.logger.warn({ operationId, resourceId: resource.id, err: message, final }, "operation attempt failed");
     finished(final ? "failed" : "retrying");
     await report.failed(attempt, message, final);
-    if (final && error instanceof RefusedError) {
-      // Declined, nothing changed: the resource keeps its status (the handler restored it).
-      await db.operation.update({ where: { id: operation.id }, data: { status: "failed", error: message, finishedAt: new Date() } });
-    } else if (final) {
-      await db.$transaction([
-        db.operation.update({ where: { id: operation.id }, data: { status: "failed", error: message, finishedAt: new Date() } }),
-        db.resource.update({
-          where: { id: resource.id },
-          data: { status: "failed", statusReason: `${operation.kind} failed: ${message}` },
-        }),
-      ]);
-    } else {
-      await db.operation.update({ where: { id: operation.id }, data: { error: message } });
-    }
+    // Declined (a RefusedError), nothing changed: the resource keeps the status the handler restored.
+    if (final) await operationFailed(db, operation, message, { resourceUnchanged: error instanceof RefusedError });
+    else await attemptFailed(db, operation.id, message);
     throw error;
   }
 }

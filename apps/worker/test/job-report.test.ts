@@ -1,6 +1,7 @@
 import type { JobProgress } from "@berth/jobs";
 import { describe, expect, it } from "vitest";
-import { JobReport, OPERATION_STEPS, stepPercent } from "../src/job-report.js";
+import { OPERATION_KINDS, stepPercent } from "@berth/operations";
+import { JobReport } from "../src/job-report.js";
 
 function fakeJob() {
   const logs: string[] = [];
@@ -20,11 +21,11 @@ describe("JobReport", () => {
     const { job, logs, progress } = fakeJob();
     const report = new JobReport(job, "provision", () => new Date("2026-01-02T03:04:05.000Z"));
     await report.started(1);
-    for (const step of OPERATION_STEPS.provision) await report.step(step);
+    for (const step of OPERATION_KINDS.provision.steps) await report.step(step);
     await report.succeeded();
 
     expect(progress.map((p) => p.percent)).toEqual([0, 0, 11, 22, 33, 44, 56, 67, 78, 89, 100]);
-    expect(progress.map((p) => p.step)).toEqual(["started", ...OPERATION_STEPS.provision, "done"]);
+    expect(progress.map((p) => p.step)).toEqual(["started", ...OPERATION_KINDS.provision.steps, "done"]);
     expect(logs[0]).toBe("2026-01-02T03:04:05.000Z attempt 1: provision started");
     expect(logs).toContain("2026-01-02T03:04:05.000Z step container (33%)");
     expect(logs.at(-1)).toBe("2026-01-02T03:04:05.000Z succeeded");
@@ -46,7 +47,8 @@ describe("JobReport", () => {
 
   it("has steps for every kind of operation", () => {
     expect(stepPercent("deprovision", "volume")).toBe(50);
-    expect(stepPercent("change_plan", "container")).toBe(0);
+    expect(stepPercent("change_plan", "disk-check")).toBe(0);
+    expect(stepPercent("change_plan", "container")).toBe(40);
     expect(stepPercent("change_plan", "nowhere")).toBeUndefined();
   });
 });

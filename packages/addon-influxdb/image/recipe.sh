@@ -4,16 +4,18 @@
 # its arguments, /var/lib/influxdb, /etc/influxdb/influxdb.conf), so the addon's code is the same
 # with either. influxd is Debian's Go build (static but for libc); curl goes in for Berth's
 # administrative commands (statements sent over the server's socket, the credentials on curl's
-# stdin), as the official image has it.
+# stdin), and tar for its backups (the portable backup is a directory, streamed out and back in as
+# one tar archive), as the official image has them.
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # ENGINE_VERSION and DOCKERFILE_EXTRA are read by build.sh
 
 recipe_rootfs() {
   need_pkg /usr/bin/influxd influxdb
   need_pkg /usr/bin/curl curl
+  need_pkg /usr/bin/tar tar
   ENGINE_VERSION=$(/usr/bin/influxd version | sed -n 's/^InfluxDB v\([^ ]*\).*/\1/p')
   base_rootfs influxdb 999 /var/lib/influxdb
-  add_bin /usr/bin/influxd /usr/bin/curl
+  add_bin /usr/bin/influxd /usr/bin/curl /usr/bin/tar
   add_zoneinfo # tz() in queries
   mkdir -p "$ROOTFS/etc/influxdb"
   install -m 644 /etc/influxdb/influxdb.conf "$ROOTFS/etc/influxdb/influxdb.conf"

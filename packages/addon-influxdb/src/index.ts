@@ -152,7 +152,78 @@ export const influxdbAddon = defineAddon<InfluxdbCredentials>({
     if (typeof active !== "number") throw new Error("/debug/vars did not report httpd reqActive");
     return Math.max(0, active - 1);
   },
+
+  backup: {
+    format: "tar",
+    // InfluxDB's portable backup of the app's database (the server snapshots each shard while it
+    // serves) through its backup service on the container's loopback, into a scratch directory of
+    // the container, streamed out as one tar archive, with the database's name beside it.
+    dump: ({ database }) => ({ command: ["sh", "-c", BACKUP_SCRIPT, "berth-influxdb-dump", database] }),
+    restore: {
+      kind: "load",
+      // A portable restore makes the database itself (it refuses one that exists), under the new
+      // database's name: the empty one `bootstrap` made is dropped first, and the app's user,
+      // whose grant went with it, gets `ALL` on the restored one. Berth's administrator runs the
+      // statements; its credentials are the first line of stdin, before the archive.
+      load: ({ user, database, adminPassword }) => ({
+        command: [
+          "sh", "-c", RESTORE_SCRIPT, "berth-influxdb-load", database,
+          `unix-socket = ${curlString(SOCKET_PATH)}`,
+          `data-urlencode = ${curlString(`q=DROP DATABASE ${ident(database)}`)}`,
+          `data-urlencode = ${curlString(`q=GRANT ALL ON ${ident(database)} TO ${ident(user)}`)}`,
+          `data-urlencode = ${curlString(`db=${database}`)}\ndata-urlencode = ${curlString("q=SELECT * FROM /.*/ LIMIT 1")}`,
+        ],
+        stdin: `user = ${curlString(`${INFLUXDB_ADMIN}:${adminPassword}`)}\n`,
+      }),
+    },
+  },
 });
+
+/** The backup's own file, beside InfluxDB's: the dumped database's name, which a restore needs. */
+const BACKUP_DATABASE_FILE = "berth-database";
+
+/** Argument: the database. The backup service listens on the container's loopback (`bind-address`). */
+const BACKUP_SCRIPT = `set -eu
+dir=/tmp/berth-backup.$$
+trap 'rm -rf "$dir"' EXIT
+mkdir -m 700 "$dir"
+influxd backup -portable -host 127.0.0.1:8088 -db "$1" "$dir" >&2
+printf '%s\n' "$1" >"$dir/${BACKUP_DATABASE_FILE}"
+tar --numeric-owner -C "$dir" -cf - .
+`;
+
+/**
+ * Arguments: the new database, then curl options: the socket's, each statement's (DROP, GRANT),
+ * and those of a query of every shard of the restored database. Stdin: curl's \`user = …\` line,
+ * then the archive (read to its end). The restore client is done before the server has enabled
+ * the last shard it wrote again ("shard is disabled"): the load waits for that, so what it
+ * restored is readable once it exits 0.
+ */
+const RESTORE_SCRIPT = `set -eu
+IFS= read -r credentials
+database=$1 socket=$2 drop=$3 grant=$4 every_shard=$5
+dir=/tmp/berth-restore.$$
+trap 'rm -rf "$dir"' EXIT
+mkdir -m 700 "$dir"
+tar -x -C "$dir" -f -
+cat >/dev/null
+ask() { printf '%s\\n' 'url = "http://localhost/query"' "$socket" "$credentials" "$1" 'max-time = 60' silent show-error | curl -K -; }
+query() {
+  out=$(ask "$1")
+  case $out in *'"error"'*) printf '%s\\n' "$out" >&2; exit 1 ;; esac
+}
+source=$(cat "$dir/${BACKUP_DATABASE_FILE}")
+query "$drop"
+influxd restore -portable -host 127.0.0.1:8088 -db "$source" -newdb "$database" "$dir" >&2
+query "$grant"
+waited=0
+while out=$(ask "$every_shard"); case $out in *'shard is disabled'*) true ;; *) false ;; esac; do
+  [ "$waited" -lt 600 ] || { echo "the restored shards are still disabled after 60 s" >&2; exit 1; }
+  waited=$((waited + 1))
+  sleep 0.1
+done
+case $out in *'"error"'*) printf '%s\\n' "$out" >&2; exit 1 ;; esac
+`;
 
 const REQUEST_TIMEOUT_MS = 2_000;
 

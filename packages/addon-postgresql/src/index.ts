@@ -126,7 +126,32 @@ REVOKE ALL ON SCHEMA public FROM PUBLIC;
   // It lives in the cluster's catalog, so it survives container restarts and replacements.
   rotatePassword: ({ user }, password) =>
     asAdministrator(`ALTER ROLE ${ident(user)} PASSWORD ${literal(scramSha256Verifier(password))};\n`),
+
+  backup: {
+    format: "pgdump",
+    // pg_dump's custom format (compressed, what pg_restore reads) of the app's database, by the
+    // superuser over the container's socket. pg_dump reads it all in one repeatable-read
+    // transaction: a consistent copy while the app goes on writing.
+    dump: ({ database }) => ({
+      command: ["pg_dump", ...ADMIN_CONNECTION, "--format=custom", `--dbname=${database}`],
+      user: "postgres",
+    }),
+    restore: {
+      kind: "load",
+      // Every object is made by the app's role (SET ROLE), so it owns them all and can alter or
+      // drop them, whatever role owned them in the dumped database (--no-owner); privileges are
+      // not replayed (--no-acl: they name the dumped database's roles, and the app's role is the
+      // only one that connects). One transaction: a load that fails leaves nothing half done.
+      load: ({ user, database }) => ({
+        command: ["pg_restore", ...ADMIN_CONNECTION, `--dbname=${database}`, "--no-owner", "--no-acl", `--role=${user}`, "--single-transaction", "--exit-on-error"],
+        user: "postgres",
+      }),
+    },
+  },
 });
+
+/** The superuser over the container's own socket (peer authentication), never asked for a password. */
+const ADMIN_CONNECTION = ["--host", RUN_PATH, "--port", "5432", "--username", "postgres", "--no-password"] as const;
 
 /** SQL run by the superuser over the container's own socket (peer authentication); statements on stdin. */
 function asAdministrator(sql: string): AdminCommand {

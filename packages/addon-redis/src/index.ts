@@ -18,6 +18,7 @@ export interface RedisCredentials extends Record<string, string> {
 export const REDIS_EVICTION_POLICY = "noeviction";
 
 const DATA_PATH = "/data";
+const SOCKET_PATH = `${DATA_PATH}/redis.sock`;
 /** The official images run Redis as uid/gid 999. */
 const REDIS_UID = 999;
 
@@ -79,7 +80,7 @@ export const redisAddon = defineAddon<RedisCredentials>({
     command: [
       "redis-server",
       "--port", "0",
-      "--unixsocket", `${DATA_PATH}/redis.sock`,
+      "--unixsocket", SOCKET_PATH,
       "--unixsocketperm", "777",
       "--aclfile", `${DATA_PATH}/users.acl`,
       "--maxmemory", `${plan.settings.maxmemory_mb}mb`,
@@ -93,7 +94,7 @@ export const redisAddon = defineAddon<RedisCredentials>({
     files: [{ path: `${DATA_PATH}/users.acl`, content: aclFile(credentials), mode: 0o600 }],
     fileOwner: { uid: REDIS_UID, gid: REDIS_UID },
     dataPath: DATA_PATH,
-    socketPath: `${DATA_PATH}/redis.sock`,
+    socketPath: SOCKET_PATH,
     ...containerLimits(plan),
     stopTimeoutSeconds: 30,
   }),
@@ -109,7 +110,59 @@ export const redisAddon = defineAddon<RedisCredentials>({
       if (connected === undefined) throw new Error("INFO clients did not report connected_clients");
       return Number(connected) - 1; // minus this session
     }),
+
+  backup: {
+    format: "rdb",
+    // An RDB snapshot (a forked child writes it while the server goes on serving), made for this
+    // backup, then streamed out. Berth's `berth` user asks for it: its password on stdin.
+    dump: ({ adminPassword }) => ({ command: ["sh", "-c", SNAPSHOT_SCRIPT, "berth-redis-dump", SOCKET_PATH, `${DATA_PATH}/dump.rdb`], stdin: `${adminPassword}\n` }),
+    // Loaded by the engine at its first start: with append-only persistence on, Redis loads an
+    // `appendonly.aof` it finds in its directory (without an AOF directory yet) as the base of
+    // its AOF, and an RDB is a valid base (the AOF's RDB preamble); it then moves it into its AOF
+    // directory and goes on appending. (A plain `dump.rdb` would be ignored while AOF is on.)
+    restore: { kind: "file", path: "appendonly.aof" },
+  },
 });
+
+/**
+ * Takes a new RDB snapshot and writes it to stdout: `BGSAVE SCHEDULE` (retried while another
+ * snapshot runs, so the one streamed is never older than the request), waits until a snapshot
+ * that began after the request has ended (INFO persistence: `rdb_saves` counts every snapshot
+ * begun, `rdb_bgsave_in_progress` the one running), fails unless it ended `ok`, then streams the
+ * file. A newer automatic snapshot replacing it meanwhile is fine: Redis renames each one into
+ * place whole, and `cat` reads the file it opened. Arguments: the socket and the RDB file; the
+ * `berth` user's password is the first line of stdin (dash's `printf` is a builtin: no argument
+ * shows it).
+ */
+const SNAPSHOT_SCRIPT = `set -eu
+IFS= read -r password
+socket=$1 rdb=$2
+cr=$(printf '\\r')
+cli() { printf '%s\\n' "$password" | redis-cli --no-auth-warning --user berth --askpass -s "$socket" "$@"; }
+persistence() {
+  info=$(cli INFO persistence)
+  case $info in *rdb_saves:*) ;; *) printf 'INFO persistence: %s\\n' "$info" >&2; exit 1 ;; esac
+}
+field() { value=\${info#*"$1:"}; printf '%s' "\${value%%"$cr"*}"; }
+persistence
+before=$(field rdb_saves)
+while :; do
+  reply=$(cli BGSAVE SCHEDULE)
+  case $reply in
+    "Background saving started"* | "Background saving scheduled"*) break ;;
+    *"already in progress"*) sleep 0.2 ;;
+    *) printf 'BGSAVE: %s\\n' "$reply" >&2; exit 1 ;;
+  esac
+done
+while :; do
+  persistence
+  if [ "$(field rdb_bgsave_in_progress)" = 0 ] && [ "$(field rdb_saves)" -gt "$before" ]; then break; fi
+  sleep 0.2
+done
+status=$(field rdb_last_bgsave_status)
+[ "$status" = ok ] || { printf 'the RDB snapshot failed (rdb_last_bgsave_status:%s): see the server log\\n' "$status" >&2; exit 1; }
+exec cat "$rdb"
+`;
 
 /** One short authenticated session, without retries or an offline queue; an abort ends it. */
 function withSession<T>(endpoint: Endpoint<RedisCredentials>, signal: AbortSignal, use: (client: Redis) => Promise<T>): Promise<T> {

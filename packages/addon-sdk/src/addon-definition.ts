@@ -154,6 +154,56 @@ export interface AddonDefinition<C extends AddonCredentials = AddonCredentials> 
    * Addons without it get no warm pool: their databases are built when asked for.
    */
   rotatePassword?(credentials: C, password: string): AdminCommand;
+  /**
+   * Backups (optional: an engine without it has none): how to take a consistent copy of the
+   * app's data while the database serves, and how to put one into a new database.
+   */
+  readonly backup?: AddonBackup<C>;
+}
+
+/**
+ * An engine's backups. The worker runs the commands inside the database's container (Docker
+ * exec) and streams the dump through: it is never held whole in memory nor written to the
+ * worker's disk in clear.
+ */
+export interface AddonBackup<C extends AddonCredentials = AddonCredentials> {
+  /** What a dump is, also the extension of its downloaded file: `pgdump`, `sql`, `rdb`, `tar`. */
+  readonly format: string;
+  /**
+   * A command, run in the database's running container, whose stdout is the dump: a consistent
+   * copy of the app's data taken while the database serves. It exits non-zero (its stderr saying
+   * why) whenever the copy is not whole, so a dump that exits 0 is complete.
+   */
+  dump(credentials: C): AdminCommand;
+  /** How a dump goes into a new database: one made for it, on a new, empty volume. */
+  readonly restore: BackupRestore<C>;
+}
+
+/**
+ * The two ways an engine takes a dump back, both into a database Berth has just made (its own
+ * credentials, possibly other names than the dumped one's):
+ * - `load`: a command reads the dump on its stdin into the running engine, once `bootstrap` has
+ *   run and the database is ready. Exits 0 only when all of it is loaded.
+ * - `file`: the dump is written as a file into the new volume before the engine's first start,
+ *   which loads it by itself; then `bootstrap` and readiness as for any new database.
+ */
+export type BackupRestore<C extends AddonCredentials = AddonCredentials> = LoadRestore<C> | FileRestore;
+
+export interface LoadRestore<C extends AddonCredentials = AddonCredentials> {
+  readonly kind: "load";
+  /**
+   * The loading command. Its stdin is the command's own `stdin` first, when it has one (secrets
+   * the command reads before the dump, e.g. a password line), then the dump, then end of file.
+   */
+  load(credentials: C): AdminCommand;
+}
+
+export interface FileRestore {
+  readonly kind: "file";
+  /** Where the dump goes, relative to the volume's root (`ContainerSpec.dataPath` in the container). */
+  readonly path: string;
+  /** Owned by `ContainerSpec.fileOwner`, with this mode (default 0o600). */
+  readonly mode?: number;
 }
 
 export interface LocalImage {

@@ -4,6 +4,7 @@ import type { AddonCredentials, AddonDefinition } from "./addon-definition.js";
 
 const LOCAL_IMAGE_TAG_PATTERN = /^berth-local\/[a-z0-9][a-z0-9._-]*:[A-Za-z0-9._-]+$/;
 const ADDON_ID_PATTERN = /^[a-z][a-z0-9-]{1,30}$/;
+const BACKUP_FORMAT_PATTERN = /^[a-z0-9]{1,12}$/;
 /** The smallest disk a plan may have (the tests' tiny plans use it). */
 export const MIN_DISK_MB = 32;
 
@@ -37,6 +38,18 @@ export function defineAddon<C extends AddonCredentials>(addon: AddonDefinition<C
     }
   }
   if (addon.readyTimeoutMs <= 0) problems.push("readyTimeoutMs must be positive");
+  if (addon.backup) {
+    if (!BACKUP_FORMAT_PATTERN.test(addon.backup.format)) problems.push(`backup.format "${addon.backup.format}" must match ${BACKUP_FORMAT_PATTERN} (it is a file extension)`);
+    const { restore } = addon.backup;
+    if (restore.kind === "file" && !isInsideVolume(restore.path)) {
+      problems.push(`backup.restore.path "${restore.path}" must be a relative path inside the volume (no "..", not absolute)`);
+    }
+  }
   if (problems.length > 0) throw new Error(`Addon "${addon.id}" is invalid:\n  - ${problems.join("\n  - ")}`);
   return Object.freeze(addon);
+}
+
+/** A path relative to a volume's root that stays inside it. */
+function isInsideVolume(path: string): boolean {
+  return path.split("/").every((part) => part !== "" && part !== "." && part !== "..");
 }

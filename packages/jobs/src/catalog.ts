@@ -41,10 +41,3 @@ export const USAGE_SCHEDULER_ID = "berth-usage-sampler";
 export const MAINTENANCE_QUEUE = "berth-maintenance";
 export const RECONCILE_JOB = "reconcile";
 export const RECONCILE_SCHEDULER_ID = "berth-reconciler";
-
-/** The job that carries out each kind of operation recorded in the control plane. */
-export const JOB_FOR_OPERATION = {
-  provision: "provision",
-  change_plan: "change-plan",
-  deprovision: "deprovision",
-} as const satisfies Record<string, JobName>;

@@ -24,22 +24,22 @@ export class OperationQueue {
   }
 
   /**
-   * Runs an operation's job again (an operator's retry). BullMQ ignores `add` with the id
-   * of a job it still holds, so a finished job is moved back to waiting, with a fresh
-   * attempt budget; a job BullMQ has removed meanwhile is added anew; a job still
-   * waiting, delayed or running is left alone: it will run anyway.
+   * Makes sure an operation's job will run: added anew when BullMQ holds none (never queued, or
+   * removed), moved back to waiting when it failed or completed without settling its operation
+   * (`freshAttempts`: with a full attempt budget, for an operator's retry), and left alone when it
+   * is waiting, delayed or running: it will run anyway. True when it had to queue it.
    */
-  async rerun<N extends JobName>(name: N, data: JobData<N>): Promise<void> {
+  async resume<N extends JobName>(name: N, data: JobData<N>, { freshAttempts = false } = {}): Promise<boolean> {
     const payload = jobCatalog[name].parse(data);
     const job = await this.queue.getJob(payload.operationId);
-    if (!job) {
+    const state = job ? await job.getState() : "missing";
+    if (!job || state === "unknown" || state === "missing") {
       await this.queue.add(name, payload, { jobId: payload.operationId });
-      return;
+      return true;
     }
-    const state = await job.getState();
-    if (state === "failed" || state === "completed") {
-      await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
-    }
+    if (state !== "failed" && state !== "completed") return false;
+    await job.retry(state, freshAttempts ? { resetAttemptsMade: true, resetAttemptsStarted: true } : {});
+    return true;
   }
 
   close(): Promise<void> {

@@ -1,2 +1,31 @@
 export { ResourceService, type AcceptedProvision, type PlanChangeOutcome } from "./resource-service.js";
 export { OperationRefusal, refusals, type RefusalCode } from "./refusals.js";
+export {
+  OPERATION_KINDS,
+  RESOURCE_TRANSITIONS,
+  IllegalTransitionError,
+  canTransition,
+  isIn,
+  isPlatforms,
+  newResourceId,
+  requireTransition,
+  statusesBefore,
+  statusesIn,
+  stepPercent,
+  transition,
+  transitionUpdate,
+  type OperationStep,
+  type ResourceWriter,
+  type StatusSet,
+  type TransitionOptions,
+} from "./lifecycle.js";
+export {
+  attemptFailed,
+  beginAttempt,
+  operationFailed,
+  operationSucceeded,
+  recordPoolBuild,
+  recordPoolRemoval,
+  recordStep,
+  type QueuedOperation,
+} from "./operation-records.js";

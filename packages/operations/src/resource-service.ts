@@ -1,16 +1,10 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { findPlan, type AddonDefinition, type AddonPlan } from "@berth/addon-sdk";
 import { Prisma, isUniqueViolation, type Operation, type PrismaClient, type Resource, type ResourceStatus } from "@berth/db";
-import { JOB_FOR_OPERATION, type JobName, type OperationQueue } from "@berth/jobs";
+import type { OperationQueue } from "@berth/jobs";
 import type { PlanChangeRequest, ProvisionRequest } from "@berth/protocol";
+import { OPERATION_KINDS, isPlatforms, newResourceId, requireTransition } from "./lifecycle.js";
 import { refusals } from "./refusals.js";
-
-/** The status a resource shows again while a retried operation of this kind runs. */
-const STATUS_WHILE_RUNNING: Record<Operation["kind"], ResourceStatus> = {
-  provision: "provisioning",
-  change_plan: "changing_plan",
-  deprovision: "deprovisioning",
-};
 
 /** The control plane stores UTC wall-clock times (Prisma's convention for `timestamp` columns). */
 const UTC_NOW = Prisma.sql`(now() AT TIME ZONE 'UTC')`;
@@ -39,7 +33,8 @@ export class ResourceService {
    * Records a provision request and queues its job. One statement (the platform waits on
    * it): it claims a ready database of the plan from the warm pool when there is one,
    * else records a new resource, and records the operation. A repeated uuid hits the
-   * unique index instead of costing every request a lookup first.
+   * unique index instead of costing every request a lookup first. (A claim is the lifecycle's
+   * `warm` → `provisioning`, written in SQL to stay one statement; the lifecycle's tests pin the move.)
    */
   async provision(addon: AddonDefinition, request: ProvisionRequest): Promise<AcceptedProvision> {
     const plan = requirePlan(addon, request.plan);
@@ -60,7 +55,7 @@ export class ResourceService {
           RETURNING id
         ), created AS (
           INSERT INTO resources (id, addon, platform_uuid, app_id, plan, options, status, created_at, updated_at)
-          SELECT ${`${addon.id}-${randomBytes(8).toString("hex")}`}, ${addon.id}, ${uuid}, ${request.app_id}, ${plan.name},
+          SELECT ${newResourceId(addon.id)}, ${addon.id}, ${uuid}, ${request.app_id}, ${plan.name},
                  ${options}::jsonb, 'provisioning'::"ResourceStatus", ${UTC_NOW}, ${UTC_NOW}
           WHERE NOT EXISTS (SELECT 1 FROM claimed)
           RETURNING id
@@ -110,7 +105,7 @@ export class ResourceService {
       return { plan, operationId: operation.id };
     });
     if (recorded.operationId === null) return { kind: "unchanged", plan: recorded.plan };
-    await this.enqueue("change-plan", recorded.operationId, id);
+    await this.enqueue("change_plan", recorded.operationId, id);
     return { kind: "queued", plan: recorded.plan };
   }
 
@@ -162,15 +157,15 @@ export class ResourceService {
       });
       if (reset.count === 0) throw refusals.operationNotRetryable(operationId, "it changed meanwhile; look again");
       if (operation.resource.status === "failed") {
-        await tx.resource.update({
-          where: { id: operation.resourceId },
-          data: { status: STATUS_WHILE_RUNNING[operation.kind], statusReason: null },
-        });
+        // A warm pool database that failed to build is built again as one (it has no app to report to).
+        const pooled = operation.kind === "provision" && operation.resource.claimedAt === null && operation.resource.appId === "";
+        const resumed = pooled ? "warming" : OPERATION_KINDS[operation.kind].runningStatus;
+        await requireTransition(tx, operation.resourceId, resumed, { from: ["failed"], data: { statusReason: null } });
       }
       return tx.operation.findUniqueOrThrow({ where: { id: operationId } });
     });
     try {
-      await this.queue.rerun(JOB_FOR_OPERATION[operation.kind], { operationId, resourceId: operation.resourceId });
+      await this.queue.resume(OPERATION_KINDS[operation.kind].job, { operationId, resourceId: operation.resourceId }, { freshAttempts: true });
     } catch (error) {
       throw refusals.queueUnavailable(error);
     }
@@ -207,12 +202,16 @@ export class ResourceService {
       where: { resourceId: resource.id, status: { in: ["pending", "running"] } },
       orderBy: { seq: "asc" },
     });
-    for (const operation of unfinished) await this.enqueue(JOB_FOR_OPERATION[operation.kind], operation.id, resource.id);
+    try {
+      for (const operation of unfinished) await this.queue.resume(OPERATION_KINDS[operation.kind].job, { operationId: operation.id, resourceId: resource.id });
+    } catch (error) {
+      throw refusals.queueUnavailable(error);
+    }
   }
 
-  private async enqueue(name: JobName, operationId: string, resourceId: string): Promise<void> {
+  private async enqueue(kind: Operation["kind"], operationId: string, resourceId: string): Promise<void> {
     try {
-      await this.queue.enqueue(name, { operationId, resourceId });
+      await this.queue.enqueue(OPERATION_KINDS[kind].job, { operationId, resourceId });
     } catch (error) {
       throw refusals.queueUnavailable(error);
     }
@@ -231,12 +230,9 @@ async function lockResource(tx: Prisma.TransactionClient, addon: AddonDefinition
   return tx.resource.findUniqueOrThrow({ where: { id } });
 }
 
-/** Statuses of resources the platform cannot act on: a warm pool's (never handed to it), removed or being removed. */
-const NOT_THE_PLATFORMS: readonly ResourceStatus[] = ["warming", "warm", "deprovisioning", "deprovisioned"];
-
 /** A resource the platform may still act on: handed to it, not removed, and no deprovision recorded (once one is, it is gone for the platform). */
 async function acceptsPlatformRequests(tx: Prisma.TransactionClient, resource: Resource): Promise<boolean> {
-  if (NOT_THE_PLATFORMS.includes(resource.status)) return false;
+  if (!isPlatforms(resource.status)) return false;
   const deprovision = await tx.operation.findFirst({
     where: { resourceId: resource.id, kind: "deprovision", status: { in: ["pending", "running", "succeeded"] } },
     select: { id: true },

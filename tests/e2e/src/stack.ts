@@ -64,8 +64,11 @@ export interface Stack {
   readonly env: Readonly<Record<string, string>>;
   /** The operator console's credentials (`BERTH_ADMIN_USERNAME`, `_PASSWORD`); undefined when the console is off. */
   adminCredentials(): { username: string; password: string } | undefined;
-  /** Starts a worker in a process of its own (`worker-process.ts`); `killAtStep` makes it SIGKILL itself as that step begins. */
-  spawnWorker(options?: { killAtStep?: string; killKind?: string }): Promise<WorkerProcess>;
+  /**
+   * Starts a worker in a process of its own (`worker-process.ts`); `killAtStep` makes it SIGKILL itself as that
+   * step of a `killKind` operation begins; `env` is added to the stack's (e.g. a warm pool for this worker only).
+   */
+  spawnWorker(options?: { killAtStep?: string; killKind?: string; env?: Record<string, string> }): Promise<WorkerProcess>;
   /** The stack's containment watchers (see `StackOptions.containmentWatchers`). */
   readonly containment: readonly NonNullable<BerthWorker["containment"]>[];
   /** Log lines (pino JSON, level warn and above) of the in-process worker and its containment watchers. */
@@ -189,8 +192,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     driver: (id) => standIn.driver(id, `${apiUrl}/${id}/resources`),
     env,
     adminCredentials: () => apiConfig.admin && { username: apiConfig.admin.username, password: apiConfig.admin.password },
-    async spawnWorker({ killAtStep, killKind } = {}) {
-      const child = await spawnWorkerProcess({ ...env, ...(killAtStep ? { FAULT_KILL_AT_STEP: killAtStep, FAULT_KILL_KIND: killKind ?? "provision" } : {}) });
+    async spawnWorker({ killAtStep, killKind, env: extra } = {}) {
+      const fault: Record<string, string> = killAtStep ? { FAULT_KILL_AT_STEP: killAtStep, FAULT_KILL_KIND: killKind ?? "provision" } : {};
+      const child = await spawnWorkerProcess({ ...env, ...extra, ...fault });
       workerProcesses.push(child);
       return child;
     },

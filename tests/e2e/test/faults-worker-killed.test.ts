@@ -1,23 +1,47 @@
-import { OPERATION_STEPS } from "@berth/worker/testing";
+import type { PostgresqlCredentials } from "@berth/addon-postgresql";
+import { SecretBox, type OperationKind } from "@berth/db";
+import { OPERATION_KINDS } from "@berth/operations";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { containersOf, startStack, volumeExists, type Stack } from "../src/index.js";
+import { containersOf, dockerInspect, startStack, volumeExists, waitUntil, type Stack } from "../src/index.js";
 
 const WAIT = { timeout: 120_000, interval: 200 };
+const ADDON = "postgresql";
+const SMALL = "postgresql-sandbox";
+const LARGER = "postgresql-starter-512";
+
+/** Every step of every kind of operation, from the catalog: a step added to it is killed here without a word changed. */
+const KILLS = (Object.keys(OPERATION_KINDS) as OperationKind[]).flatMap((kind) => OPERATION_KINDS[kind].steps.map((step) => ({ kind, step })));
+
+/** What the resource must look like once a survivor finished the operation, beyond "the operation succeeded". */
+type Outcome = { id: string; check: () => Promise<void> };
 
 /**
- * The steps of provisioning, as the worker lists them, but the warm pool's password hand-over,
- * which a database built on demand never takes (the warm pool's tests cover it).
+ * How to bring an operation to a step while a victim worker (started with `workerEnv`) is ready to
+ * die there: `run` records the operation (and whatever must exist before) and returns what to check.
  */
-const PROVISION_STEPS = OPERATION_STEPS.provision.filter((step) => step !== "rotate-credentials");
+interface Scenario {
+  readonly workerEnv?: Record<string, string>;
+  run(stack: Stack): Promise<Outcome>;
+}
+
+/** Typed by kind: a kind added to the catalog does not compile until it has its scenario. */
+const scenarios: { readonly [K in OperationKind]: (step: string) => Scenario } = {
+  provision: (step) =>
+    step === "rotate-credentials"
+      ? // The victim keeps a pool of one (a worker without a pool removes pool databases it finds).
+        { workerEnv: { BERTH_WARM_POOL: `${SMALL}=1` }, run: claimWarmDatabase }
+      : { run: (stack) => provisionOnDemand(stack, step) },
+  change_plan: () => ({ run: shrinkPlan }),
+  deprovision: () => ({ run: deprovisionLive }),
+};
 
 /**
- * A worker killed with SIGKILL as each step of provisioning begins: the job
- * comes back to another worker, which finishes it. Every resource must end
- * provisioned exactly once — one container, one volume, one provision action,
- * the same credentials in every callback.
+ * A worker killed with SIGKILL as each step of each operation begins: the job comes back to
+ * another worker, which finishes it, exactly once: one container, one volume, one provision
+ * action, the same credentials in every callback, the data kept.
  */
-describe("a worker killed at each step of provisioning", () => {
+describe("a worker killed at each step of each operation", () => {
   let stack: Stack;
   beforeAll(async () => {
     // A short job lock: a killed worker's job goes to the next one within seconds.
@@ -27,65 +51,149 @@ describe("a worker killed at each step of provisioning", () => {
     await stack?.close();
   });
 
-  it.each(PROVISION_STEPS)("killed as '%s' begins, the next worker provisions once", async (step) => {
-    const driver = stack.driver("postgresql");
-    const victim = await stack.spawnWorker({ killAtStep: step });
-    const response = await driver.provision({ plan: "postgresql-sandbox", app_id: `fault-${step}` });
-    expect(response.status).toBe(202);
-    const id = (response.body as { id: string }).id;
-    expect((await victim.exited).signal).toBe("SIGKILL");
-
-    const survivor = await stack.spawnWorker();
-    await stack.standIn.waitForProvisioned(id, { timeoutMs: WAIT.timeout });
-    await expect.poll(async () => (await stack.db.resource.findUnique({ where: { id } }))?.status, WAIT).toBe("provisioned");
-    await survivor.stop();
-
-    const configCalls = stack.standIn.calls.filter((call) => call.resourceId === id && call.path.endsWith("/config") && call.status === 200);
-    const urls = new Set(configCalls.map((call) => JSON.stringify(call.body)));
-    const operation = await stack.db.operation.findFirstOrThrow({ where: { resourceId: id } });
-    const found = {
-      containers: await containersOf(id),
-      volume: await volumeExists(`berth-${id}-data`),
-      provisionActions: stack.standIn.provisionActions(id),
-      distinctConfigs: urls.size,
-      operation: [operation.status, operation.attempts],
-    };
-    console.log(`killed at ${step}: config callbacks ${configCalls.length}, found ${JSON.stringify(found)}`);
-    expect(found.containers).toEqual([`berth-${id}`]);
-    expect(found.volume).toBe(true);
-    expect(found.provisionActions).toBe(1);
-    expect(found.distinctConfigs).toBe(1);
-    expect(operation.status).toBe("succeeded");
-    expect(operation.attempts).toBeGreaterThanOrEqual(2);
-
-    // The URL the platform holds works: no second database, no other credentials.
-    const client = new pg.Client({ connectionString: stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL });
-    await client.connect();
-    expect((await client.query("SELECT 1 AS ok")).rows).toEqual([{ ok: 1 }]);
-    await client.end();
-
-    const cleaner = await stack.spawnWorker();
-    expect((await driver.deprovision(id)).status).toBe(204);
-    await expect.poll(async () => (await stack.db.resource.findUnique({ where: { id } }))?.status, WAIT).toBe("deprovisioned");
-    await cleaner.stop();
-    expect(await containersOf(id)).toEqual([]);
+  it("covers every step of the catalog, the warm pool's password hand-over included", () => {
+    console.log(`steps killed: ${KILLS.map(({ kind, step }) => `${kind}/${step}`).join(", ")}`);
+    expect(KILLS).toContainEqual({ kind: "provision", step: "rotate-credentials" });
   });
 
-  it("killed while deprovisioning, the next worker removes everything", async () => {
-    const driver = stack.driver("postgresql");
-    const helper = await stack.spawnWorker();
-    const id = ((await driver.provision({ plan: "postgresql-sandbox", app_id: "fault-deprovision" })).body as { id: string }).id;
-    await stack.standIn.waitForProvisioned(id, { timeoutMs: WAIT.timeout });
-    await expect.poll(async () => (await stack.db.resource.findUnique({ where: { id } }))?.status, WAIT).toBe("provisioned");
-    await helper.stop();
+  it.each(KILLS)("$kind: killed as '$step' begins, the next worker finishes it once", async ({ kind, step }) => {
+    const scenario = scenarios[kind](step);
+    const victim = await stack.spawnWorker({ killAtStep: step, killKind: kind, env: scenario.workerEnv });
+    const outcome = await scenario.run(stack);
+    const exit = await Promise.race([victim.exited, sleepThen(WAIT.timeout, "never reached")]);
+    expect(exit, `the victim worker was to die at ${kind}/${step}`).toEqual({ code: null, signal: "SIGKILL" });
 
-    const victim = await stack.spawnWorker({ killAtStep: "volume", killKind: "deprovision" });
-    expect((await driver.deprovision(id)).status).toBe(204);
-    expect((await victim.exited).signal).toBe("SIGKILL");
     const survivor = await stack.spawnWorker();
-    await expect.poll(async () => (await stack.db.resource.findUnique({ where: { id } }))?.status, WAIT).toBe("deprovisioned");
-    await survivor.stop();
-    expect(await containersOf(id)).toEqual([]);
-    expect(await volumeExists(`berth-${id}-data`)).toBe(false);
+    try {
+      await expect.poll(async () => (await latestOperation(stack, outcome.id)).status, WAIT).toBe("succeeded");
+      expect((await latestOperation(stack, outcome.id)).attempts).toBeGreaterThanOrEqual(2);
+      await outcome.check();
+      if (kind !== "deprovision") {
+        expect((await stack.driver(ADDON).deprovision(outcome.id)).status).toBe(204);
+        await expect.poll(async () => (await stack.db.resource.findUnique({ where: { id: outcome.id } }))?.status, WAIT).toBe("deprovisioned");
+        expect(await containersOf(outcome.id)).toEqual([]);
+      }
+    } finally {
+      await survivor.stop();
+    }
   });
 });
+
+/** A provision the platform asks for, built on demand (no warm pool). */
+async function provisionOnDemand(stack: Stack, step: string): Promise<Outcome> {
+  const response = await stack.driver(ADDON).provision({ plan: SMALL, app_id: `fault-${step}` });
+  expect(response.status).toBe(202);
+  const id = (response.body as { id: string }).id;
+  return { id, check: () => checkProvisionedOnce(stack, id) };
+}
+
+/**
+ * A provision that claims a warm pool database (the victim built it): the victim dies as it gives
+ * the database the customer's own password. The survivor finishes the hand-over: the URL the
+ * platform holds has the new password, and the pool's password no longer opens the database.
+ */
+async function claimWarmDatabase(stack: Stack): Promise<Outcome> {
+  const warm = () => stack.db.resource.findFirst({ where: { addon: ADDON, plan: SMALL, status: "warm", appId: "" } });
+  await waitUntil("a warm database", async () => (await warm()) !== null, { timeoutMs: WAIT.timeout });
+  const pooled = (await warm())!;
+  const secrets = new SecretBox(Buffer.from(stack.env.BERTH_ENCRYPTION_KEY!, "base64"));
+  const poolCredentials = secrets.openJson<PostgresqlCredentials>(pooled.credentials!);
+
+  const response = await stack.driver(ADDON).provision({ plan: SMALL, app_id: "fault-rotate-credentials" });
+  expect(response.status).toBe(202);
+  const id = (response.body as { id: string }).id;
+  expect(id, "the provision claims the warm database").toBe(pooled.id);
+  return {
+    id,
+    async check() {
+      await checkProvisionedOnce(stack, id);
+      const resource = await stack.db.resource.findUniqueOrThrow({ where: { id } });
+      expect(resource.credentialsRotatedAt).not.toBeNull();
+      expect(resource.nextCredentials).toBeNull();
+      const url = new URL(stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!);
+      expect(decodeURIComponent(url.password)).not.toBe(poolCredentials.password);
+      url.password = encodeURIComponent(poolCredentials.password);
+      await expect(query(url.toString(), "SELECT 1")).rejects.toThrow(/password authentication failed/);
+    },
+  };
+}
+
+/** A plan change to a smaller plan (every step is taken, the disk check first), on a database holding a row. */
+async function shrinkPlan(stack: Stack): Promise<Outcome> {
+  const id = await provisionedDatabase(stack, LARGER);
+  const url = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
+  await query(url, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('written before the plan change')");
+  expect((await stack.driver(ADDON).changePlan(id, SMALL)).status).toBe(200);
+  return {
+    id,
+    async check() {
+      const resource = await stack.db.resource.findUniqueOrThrow({ where: { id } });
+      expect([resource.plan, resource.status]).toEqual([SMALL, "provisioned"]);
+      expect(await containersOf(id)).toEqual([`berth-${id}`]);
+      const inspected = await dockerInspect(`berth-${id}`);
+      expect(inspected?.HostConfig.Memory).toBe(256 * 1024 * 1024);
+      expect(await query(stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!, "SELECT note FROM kept")).toEqual([
+        { note: "written before the plan change" },
+      ]);
+    },
+  };
+}
+
+/** A deprovision of a live database: the survivor removes everything. */
+async function deprovisionLive(stack: Stack): Promise<Outcome> {
+  const id = await provisionedDatabase(stack, SMALL);
+  expect((await stack.driver(ADDON).deprovision(id)).status).toBe(204);
+  return {
+    id,
+    async check() {
+      expect((await stack.db.resource.findUniqueOrThrow({ where: { id } })).status).toBe("deprovisioned");
+      expect(await containersOf(id)).toEqual([]);
+      expect(await volumeExists(`berth-${id}-data`)).toBe(false);
+    },
+  };
+}
+
+/**
+ * A database provisioned by a helper worker, before the victim's operation. The victim is already
+ * running and would take the provision's job too, but it dies only at a step of another kind.
+ */
+async function provisionedDatabase(stack: Stack, plan: string): Promise<string> {
+  const response = await stack.driver(ADDON).provision({ plan, app_id: `fault-before-${plan}` });
+  const id = (response.body as { id: string }).id;
+  await stack.standIn.waitForProvisioned(id, { timeoutMs: WAIT.timeout });
+  await expect.poll(async () => (await stack.db.resource.findUnique({ where: { id } }))?.status, WAIT).toBe("provisioned");
+  return id;
+}
+
+async function checkProvisionedOnce(stack: Stack, id: string): Promise<void> {
+  await stack.standIn.waitForProvisioned(id, { timeoutMs: WAIT.timeout });
+  await expect.poll(async () => (await stack.db.resource.findUnique({ where: { id } }))?.status, WAIT).toBe("provisioned");
+  const configCalls = stack.standIn.calls.filter((call) => call.resourceId === id && call.path.endsWith("/config") && call.status === 200);
+  const found = {
+    containers: await containersOf(id),
+    volume: await volumeExists(`berth-${id}-data`),
+    provisionActions: stack.standIn.provisionActions(id),
+    distinctConfigs: new Set(configCalls.map((call) => JSON.stringify(call.body))).size,
+  };
+  expect(found).toEqual({ containers: [`berth-${id}`], volume: true, provisionActions: 1, distinctConfigs: 1 });
+  // The URL the platform holds works: no second database, no other credentials.
+  expect(await query(stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!, "SELECT 1 AS ok")).toEqual([{ ok: 1 }]);
+}
+
+function latestOperation(stack: Stack, id: string) {
+  return stack.db.operation.findFirstOrThrow({ where: { resourceId: id }, orderBy: { seq: "desc" } });
+}
+
+async function query(url: string, sql: string): Promise<unknown[]> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+function sleepThen(ms: number, value: string): Promise<string> {
+  return new Promise((resolve) => setTimeout(resolve, ms, value).unref());
+}

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { findPlan, type AddonCredentials } from "@berth/addon-sdk";
 import type { Resource } from "@berth/db";
+import { isIn, statusesIn } from "@berth/operations";
 import type { WorkerDeps } from "../deps.js";
 import { containerNameOf } from "../names.js";
 import { probeHostFor } from "../readiness.js";
@@ -85,7 +86,7 @@ export function startContainment(deps: WorkerDeps, options: ContainmentOptions =
       return note(event, "not-tracked");
     }
     const resource = await deps.db.resource.findUnique({ where: { id: event.resourceId } });
-    if (!resource || (resource.status !== "provisioned" && resource.status !== "degraded")) {
+    if (!resource || !isIn("live", resource.status)) {
       logger.debug({ resourceId: event.resourceId, action: event.action, status: resource?.status }, "containment: event of a database that is not live; ignored");
       return note(event, "ignored");
     }
@@ -128,7 +129,7 @@ export function startContainment(deps: WorkerDeps, options: ContainmentOptions =
       reason,
       statusReason: reason,
       occurredAt: event.at,
-      fromStatuses: ["provisioned", "degraded"],
+      fromStatuses: statusesIn("live"),
     };
   }
 
@@ -148,13 +149,13 @@ export function startContainment(deps: WorkerDeps, options: ContainmentOptions =
       reason,
       statusReason: oom ? `${oom.reason}; ${reason}` : reason,
       occurredAt: event.at,
-      fromStatuses: ["provisioned", "degraded"],
+      fromStatuses: statusesIn("live"),
     };
   }
 
   /** After a gap in the events: what Docker's state says now. */
   async function resync(): Promise<void> {
-    const live = await deps.db.resource.findMany({ where: { status: { in: ["provisioned", "degraded"] } } });
+    const live = await deps.db.resource.findMany({ where: { status: { in: statusesIn("live") } } });
     for (const resource of live.filter((r) => r.status === "degraded")) ensureRecovery(resource.id);
     const provisioned = live.filter((r) => r.status === "provisioned");
     let next = 0;

@@ -1,4 +1,5 @@
-import { Prisma, type PrismaClient } from "@berth/db";
+import { Prisma, type PrismaClient, type ResourceStatus } from "@berth/db";
+import { canTransition } from "@berth/operations";
 
 /** What hurt a database, ready to be recorded: from a Docker event, or found when resynchronising. */
 export interface Incident {
@@ -17,7 +18,7 @@ export interface Incident {
    * Resource statuses in which it is recorded: `provisioned` and `degraded` for Docker's events,
    * only `provisioned` for a stop found when resynchronising (a degraded one is known already).
    */
-  readonly fromStatuses: readonly ("provisioned" | "degraded")[];
+  readonly fromStatuses: readonly ResourceStatus[];
 }
 
 export type RecordOutcome =
@@ -56,6 +57,9 @@ function utc(date: Date): Prisma.Sql {
  *   recorded the same stop (same container, within 2 s of its `FinishedAt`).
  */
 export async function recordIncident(db: PrismaClient, incident: Incident, { marginMs }: { marginMs: number }): Promise<RecordOutcome> {
+  // The lifecycle's move to `degraded`, written in SQL to stay one statement with the event's insert.
+  const markable = incident.fromStatuses.filter((status) => canTransition(status, "degraded"));
+  if (markable.length === 0) return "ignored";
   const at = incident.occurredAt;
   const plannedStopGuard =
     incident.kind === "exit"
@@ -84,7 +88,7 @@ export async function recordIncident(db: PrismaClient, incident: Incident, { mar
     return tx.$queryRaw<{ target: number; recorded: number }[]>`
     WITH target AS (
       SELECT r.id, r.addon FROM resources r
-      WHERE r.id = ${incident.resourceId} AND r.status::text IN (${Prisma.join([...incident.fromStatuses])})
+      WHERE r.id = ${incident.resourceId} AND r.status::text IN (${Prisma.join(markable)})
       ${plannedStopGuard}
     ), recorded AS (
       INSERT INTO containment_events (event_key, resource_id, addon, container_name, kind, exit_code, reason, occurred_at, recorded_at)
@@ -97,7 +101,7 @@ export async function recordIncident(db: PrismaClient, incident: Incident, { mar
     ), marked AS (
       UPDATE resources SET status = 'degraded', status_reason = ${incident.statusReason}, updated_at = ${UTC_NOW}
       FROM recorded
-      WHERE resources.id = recorded.resource_id AND resources.status::text IN (${Prisma.join([...incident.fromStatuses])})
+      WHERE resources.id = recorded.resource_id AND resources.status::text IN (${Prisma.join(markable)})
       RETURNING resources.id
     )
     SELECT (SELECT count(*) FROM target)::int AS target, (SELECT count(*) FROM recorded)::int AS recorded`;
@@ -105,6 +109,10 @@ export async function recordIncident(db: PrismaClient, incident: Incident, { mar
   if (!row || row.target === 0) return "ignored";
   return row.recorded > 0 ? "recorded" : "duplicate";
 }
+
+/** The lifecycle's move back from an incident (checked where the module loads), written in SQL in `markRecovered`. */
+const RECOVERY = { from: "degraded", to: "provisioned" } as const satisfies { from: ResourceStatus; to: ResourceStatus };
+if (!canTransition(RECOVERY.from, RECOVERY.to)) throw new Error("the resource lifecycle no longer allows degraded → provisioned");
 
 /** The newest event of a resource so far (0 without any): a recovery is valid only if none came after it. */
 export async function latestEventId(db: PrismaClient, resourceId: string): Promise<bigint> {
@@ -120,8 +128,8 @@ export async function latestEventId(db: PrismaClient, resourceId: string): Promi
 export async function markRecovered(db: PrismaClient, resourceId: string, seenUpTo: bigint): Promise<boolean> {
   const [row] = await db.$queryRaw<{ back: number }[]>`
     WITH back AS (
-      UPDATE resources SET status = 'provisioned', status_reason = NULL, updated_at = ${UTC_NOW}
-      WHERE id = ${resourceId} AND status = 'degraded'
+      UPDATE resources SET status = ${RECOVERY.to}::"ResourceStatus", status_reason = NULL, updated_at = ${UTC_NOW}
+      WHERE id = ${resourceId} AND status = ${RECOVERY.from}::"ResourceStatus"
         AND NOT EXISTS (SELECT 1 FROM containment_events e WHERE e.resource_id = ${resourceId} AND e.id > ${seenUpTo.toString()}::bigint)
       RETURNING id
     ), settled AS (

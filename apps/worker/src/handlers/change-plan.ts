@@ -1,4 +1,4 @@
-import { isDeepStrictEqual } from "node:util";
+import { isIn, requireTransition } from "@berth/operations";
 import { LABEL } from "../runtime/container-runtime.js";
 import type { OperationContext } from "../operation-context.js";
 import { PermanentError, RefusedError } from "../errors.js";
@@ -7,25 +7,25 @@ import { waitUntilReady } from "../readiness.js";
 /**
  * Moves a database to another plan: its container is replaced by one with the
  * new plan's limits and settings, on the same volume, port and credentials, so
- * the data stays. Config vars are pushed again only if they changed.
+ * the data stays. Config vars are pushed again.
  *
  * The disk follows the plan: a bigger one grows online where the kernel allows it; a smaller one
  * is checked first (refused, nothing changed, when the data would take more than 80% of it), then
  * shrunk offline while the container is being replaced (as a bigger one is where online growth is
  * not allowed).
  */
-export async function changePlan(ctx: OperationContext): Promise<void> {
+export async function changePlan(ctx: OperationContext<"change_plan">): Promise<void> {
   const { deps, resource, operation } = ctx;
   if (operation.targetPlan === null) throw new PermanentError("plan change without a target plan");
   // Defence in depth: the API records no plan change after a deprovision, but one recorded before
   // it by an older API, or replayed, finds the database removed or going: nothing left to change.
-  if (resource.status === "deprovisioning" || resource.status === "deprovisioned") {
+  if (isIn("removed", resource.status)) {
     deps.logger.info({ operationId: operation.id, resourceId: resource.id, status: resource.status }, "plan change: the resource is removed, nothing to do");
     return;
   }
   const target = ctx.plan(operation.targetPlan);
   // A degraded database (hurt by an OOM kill or an exit, see containment/) may change plan: often the cure.
-  if (resource.status !== "provisioned" && resource.status !== "degraded" && resource.status !== "changing_plan") {
+  if (!isIn("planChangeable", resource.status)) {
     throw new PermanentError(`cannot change the plan of a resource that is ${resource.status}`);
   }
   const current = ctx.plan(resource.plan);
@@ -37,11 +37,12 @@ export async function changePlan(ctx: OperationContext): Promise<void> {
       await deps.runtime.checkVolumeFits(ctx.volumeName, target.limits.diskMb);
     } catch (error) {
       if (!(error instanceof PermanentError)) throw error;
-      await deps.db.resource.update({ where: { id: resource.id }, data: { status: "provisioned" } });
+      // Back to how it was (a degraded database stays degraded; one a crashed attempt left changing is serving).
+      if (resource.status === "changing_plan") await requireTransition(deps.db, resource.id, "provisioned");
       throw new RefusedError(`plan change to ${target.name} refused: ${error.message}`);
     }
   }
-  await deps.db.resource.update({ where: { id: resource.id }, data: { status: "changing_plan" } });
+  await requireTransition(deps.db, resource.id, "changing_plan");
   const credentials = ctx.credentials();
 
   // The disk follows the plan: online where it can (a bigger disk, a kernel that allows it), else
@@ -61,7 +62,7 @@ export async function changePlan(ctx: OperationContext): Promise<void> {
         if (!(error instanceof RefusedError)) throw error;
         // resize2fs itself refused the size (the check passed): back on the current plan, as it was.
         await deps.runtime.ensureContainerRunning(ctx.containerRequest(current, credentials));
-        await deps.db.resource.update({ where: { id: resource.id }, data: { status: "provisioned" } });
+        await requireTransition(deps.db, resource.id, "provisioned");
         throw new RefusedError(`plan change to ${target.name} refused: ${error.message}`);
       }
       if (resized !== "done") throw new Error(`the disk of ${ctx.volumeName} is still in use after its container was removed`);
@@ -73,15 +74,10 @@ export async function changePlan(ctx: OperationContext): Promise<void> {
   const endpoints = ctx.endpoints(credentials);
   await waitUntilReady(ctx.addon, [endpoints.probe], deps.readinessIntervalMs);
 
-  const before = ctx.addon.connectionConfig(endpoints.public, current);
-  const after = ctx.addon.connectionConfig(endpoints.public, target);
-  if (!isDeepStrictEqual(before, after)) {
-    await ctx.step("report-config");
-    await ctx.platform.patchAddonConfig(resource.id, after);
-  }
+  // Every time, though no engine's variables depend on the plan today: an idempotent call keeps
+  // the platform's copy true, and every run takes the same steps (the fault tests kill at each).
+  await ctx.step("report-config");
+  await ctx.platform.patchAddonConfig(resource.id, ctx.addon.connectionConfig(endpoints.public, target));
 
-  await deps.db.resource.update({
-    where: { id: resource.id },
-    data: { plan: target.name, status: "provisioned", statusReason: null, image: ctx.image },
-  });
+  await requireTransition(deps.db, resource.id, "provisioned", { data: { plan: target.name, statusReason: null, image: ctx.image } });
 }

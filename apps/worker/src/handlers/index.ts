@@ -1,12 +1,18 @@
-import type { JobName } from "@berth/jobs";
+import type { OperationKind } from "@berth/db";
 import type { OperationContext } from "../operation-context.js";
 import { changePlan } from "./change-plan.js";
 import { deprovision } from "./deprovision.js";
 import { provision } from "./provision.js";
 
-/** One handler per job of the catalog; a missing one does not compile. */
-export const handlers: { readonly [N in JobName]: (ctx: OperationContext) => Promise<void> } = {
+/** One handler per kind of operation of the catalog; a missing one does not compile. */
+const handlers: { readonly [K in OperationKind]: (ctx: OperationContext<K>) => Promise<void> } = {
   provision,
-  "change-plan": changePlan,
+  change_plan: changePlan,
   deprovision,
 };
+
+/** Runs the handler of the context's kind of operation. */
+export function runHandler(ctx: OperationContext): Promise<void> {
+  // The context's kind is its operation's: the handler of that kind takes it.
+  return (handlers[ctx.operation.kind] as (ctx: OperationContext) => Promise<void>)(ctx);
+}

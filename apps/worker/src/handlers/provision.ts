@@ -1,12 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { generatePassword, type AddonCredentials, type AdminCommand, type Endpoint } from "@berth/addon-sdk";
+import { isIn, requireTransition } from "@berth/operations";
 import type { OperationContext } from "../operation-context.js";
 import { PermanentError } from "../errors.js";
 import { ensurePort } from "../placement.js";
 import { ReadinessTimeoutError, waitUntilReady } from "../readiness.js";
-
-/** Statuses after which a provision has nothing left to build. */
-const BUILT = new Set(["warm", "provisioned", "deprovisioning", "deprovisioned"]);
 
 /**
  * Creates the database: credentials, port, volume, container, readiness,
@@ -17,10 +15,10 @@ const BUILT = new Set(["warm", "provisioned", "deprovisioning", "deprovisioned"]
  * when it is ready (it has no app to report to yet); a claimed one finds every
  * object in place, gets the customer's own password, then is reported.
  */
-export async function provision(ctx: OperationContext): Promise<void> {
+export async function provision(ctx: OperationContext<"provision">): Promise<void> {
   const { deps, resource } = ctx;
   // A replay after success, or a resource the platform removed meanwhile: nothing to build.
-  if (BUILT.has(resource.status)) return;
+  if (isIn("built", resource.status)) return;
   const plan = ctx.plan(resource.plan);
 
   await ctx.step("credentials");
@@ -62,7 +60,7 @@ export async function provision(ctx: OperationContext): Promise<void> {
   }
 
   if (ctx.resource.status === "warming") {
-    await deps.db.resource.update({ where: { id: resource.id }, data: { status: "warm", statusReason: null } });
+    await requireTransition(deps.db, resource.id, "warm", { data: { statusReason: null } });
     return;
   }
   if (ctx.resource.claimedAt !== null && ctx.resource.credentialsRotatedAt === null) {
@@ -77,17 +75,14 @@ export async function provision(ctx: OperationContext): Promise<void> {
   await ctx.step("report-provisioned");
   await ctx.platform.markProvisioned(resource.id);
 
-  await deps.db.resource.update({
-    where: { id: resource.id },
-    data: { status: "provisioned", statusReason: null, provisionedAt: new Date() },
-  });
+  await requireTransition(deps.db, resource.id, "provisioned", { data: { statusReason: null, provisionedAt: new Date() } });
 }
 
 /**
  * Runs the engine's set-up command until it succeeds: the server may still be starting, and a
  * first start of a new cluster can take a while. A crash here is harmless (the command is idempotent).
  */
-async function runUntilSuccess(ctx: OperationContext, command: AdminCommand, timeoutMs: number): Promise<void> {
+async function runUntilSuccess(ctx: OperationContext<"provision">, command: AdminCommand, timeoutMs: number): Promise<void> {
   const deadline = AbortSignal.timeout(timeoutMs);
   let lastError: unknown;
   while (!deadline.aborted) {
@@ -103,7 +98,7 @@ async function runUntilSuccess(ctx: OperationContext, command: AdminCommand, tim
 }
 
 /** One administrative command in the database's container; a non-zero exit is an error with its output. */
-async function runAdminCommand(ctx: OperationContext, command: AdminCommand, signal: AbortSignal): Promise<void> {
+async function runAdminCommand(ctx: OperationContext<"provision">, command: AdminCommand, signal: AbortSignal): Promise<void> {
   const { exitCode, output } = await ctx.deps.runtime.exec(ctx.containerName, command, signal);
   if (exitCode !== 0) throw new Error(`${command.command[0]} exited with ${exitCode}: ${output || "no output"}`);
 }
@@ -121,7 +116,7 @@ const ROTATION_TIMEOUT_MS = 10_000;
  * only once the engine has them, so a crash at any point resumes without ever
  * losing the password that works.
  */
-async function handOverCredentials(ctx: OperationContext, current: AddonCredentials): Promise<AddonCredentials> {
+async function handOverCredentials(ctx: OperationContext<"provision">, current: AddonCredentials): Promise<AddonCredentials> {
   const { deps, addon } = ctx;
   const id = ctx.resource.id;
   if (!addon.rotatePassword) throw new PermanentError(`addon ${addon.id} cannot change passwords, so it has no warm pool`);

@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
 import type { Prisma, PrismaClient } from "@berth/db";
 import type { OperationQueue } from "@berth/jobs";
+import { OPERATION_KINDS, recordPoolBuild, recordPoolRemoval, type QueuedOperation } from "@berth/operations";
 import type { Logger } from "pino";
 
 /** How many ready databases of one plan to keep unassigned (`BERTH_WARM_POOL`). */
@@ -67,7 +67,7 @@ export class WarmPool {
 
   /** Brings every plan's pool to its size: queues builds for the missing, removal for the extra. */
   async refillOnce(): Promise<RefillReport> {
-    const queued: QueuedJob[] = [];
+    const queued: QueuedOperation[] = [];
     const report: RefillReport = { building: [], removing: [], pausedPlans: [] };
     await this.db.$transaction(async (tx) => {
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(${REFILL_LOCK_KEY})`;
@@ -102,25 +102,15 @@ export class WarmPool {
           continue;
         }
         for (let index = pool.length; index < size; index++) {
-          const resource = await tx.resource.create({
-            data: {
-              id: `${addonId}-${randomBytes(8).toString("hex")}`,
-              addon: addonId,
-              appId: "",
-              plan,
-              status: "warming",
-              operations: { create: { kind: "provision", targetPlan: plan } },
-            },
-            include: { operations: true },
-          });
-          queued.push({ operationId: resource.operations[0]!.id, resourceId: resource.id, job: "provision" });
-          report.building.push(resource.id);
+          const build = await recordPoolBuild(tx, addonId, plan);
+          queued.push(build);
+          report.building.push(build.resourceId);
         }
       }
     });
     // After the commit: a job must never run before its operation row exists. A lost enqueue is
     // picked up by the reconciler, like any operation without a job.
-    for (const { job, operationId, resourceId } of queued) await this.queue.enqueue(job, { operationId, resourceId });
+    for (const { kind, operationId, resourceId } of queued) await this.queue.enqueue(OPERATION_KINDS[kind].job, { operationId, resourceId });
     if (report.building.length + report.removing.length > 0 || report.pausedPlans.length > 0) {
       this.logger[report.pausedPlans.length > 0 ? "warn" : "info"](report, "warm pool refill");
     }
@@ -132,13 +122,10 @@ export class WarmPool {
    * still in the status it was read in: the API may have claimed it since (its claim locks the
    * row, and this update waits for it, then finds it no longer `warm`).
    */
-  private async remove(tx: Prisma.TransactionClient, id: string, status: "warm" | "failed", queued: QueuedJob[], report: RefillReport): Promise<void> {
-    const taken = await tx.resource.updateMany({ where: { id, status }, data: { status: "deprovisioning" } });
-    if (taken.count === 0) return;
-    const operation = await tx.operation.create({ data: { resourceId: id, kind: "deprovision" } });
-    queued.push({ operationId: operation.id, resourceId: id, job: "deprovision" });
+  private async remove(tx: Prisma.TransactionClient, id: string, status: "warm" | "failed", queued: QueuedOperation[], report: RefillReport): Promise<void> {
+    const removal = await recordPoolRemoval(tx, id, status);
+    if (!removal) return;
+    queued.push(removal);
     report.removing.push(id);
   }
 }
-
-type QueuedJob = { operationId: string; resourceId: string; job: "provision" | "deprovision" };

@@ -1,4 +1,5 @@
-import { JOB_FOR_OPERATION, MAINTENANCE_QUEUE, RECONCILE_JOB, RECONCILE_SCHEDULER_ID, type OperationQueue } from "@berth/jobs";
+import { MAINTENANCE_QUEUE, RECONCILE_JOB, RECONCILE_SCHEDULER_ID, type OperationQueue } from "@berth/jobs";
+import { OPERATION_KINDS } from "@berth/operations";
 import type { ConnectionOptions } from "bullmq";
 import type { WorkerDeps } from "../deps.js";
 import { startScheduledTask, type ScheduledTask } from "../scheduled-task.js";
@@ -67,16 +68,10 @@ export async function reconcileOnce(deps: WorkerDeps, queue: OperationQueue, { g
     orderBy: { seq: "asc" },
   });
   for (const operation of unfinished) {
-    const job = await queue.queue.getJob(operation.id);
-    const state = job ? await job.getState() : "missing";
-    if (state === "failed") await job!.retry("failed");
-    else if (state === "completed") {
-      await job!.remove();
-      await queue.enqueue(JOB_FOR_OPERATION[operation.kind], { operationId: operation.id, resourceId: operation.resourceId });
-    } else if (state === "missing" || state === "unknown") {
-      await queue.enqueue(JOB_FOR_OPERATION[operation.kind], { operationId: operation.id, resourceId: operation.resourceId });
-    } else continue; // waiting, delayed, active or prioritized: someone will run it
-    report.resumedOperations.push(operation.id);
+    // A job waiting, delayed or running is left alone: someone will run it.
+    if (await queue.resume(OPERATION_KINDS[operation.kind].job, { operationId: operation.id, resourceId: operation.resourceId })) {
+      report.resumedOperations.push(operation.id);
+    }
   }
 
   await deps.warmPool?.requestRefill();

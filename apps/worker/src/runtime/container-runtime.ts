@@ -1,3 +1,4 @@
+import type { Readable } from "node:stream";
 import type { AdminCommand, ContainerSpec } from "@berth/addon-sdk";
 
 /** Labels every Berth container and volume carries, so Docker's state can be matched to the control plane. */
@@ -43,6 +44,43 @@ export interface ContainerState {
 export interface ExecResult {
   readonly exitCode: number;
   readonly output: string;
+}
+
+/**
+ * A command in a container that did not succeed: it exited non-zero (or its exit could not be
+ * had), with the end of what it said on stderr.
+ */
+export class ExecFailedError extends Error {
+  constructor(
+    /** The program, `command[0]` (never its arguments). */
+    readonly program: string,
+    /** -1 when the command's exit could not be had. */
+    readonly exitCode: number,
+    /** The last 4 KiB of its stderr (of its output, for a command whose stdout is not a stream). */
+    readonly stderr: string,
+    message = `${program} exited with ${exitCode}: ${stderr || "nothing on stderr"}`,
+  ) {
+    super(message);
+    this.name = "ExecFailedError";
+  }
+}
+
+/** A file to write into a volume no container runs on (e.g. a dump its engine loads at its first start). */
+export interface VolumeFile {
+  readonly volumeName: string;
+  readonly labels: ManagedLabels;
+  /**
+   * The spec of the database that will run on the volume: the file is written through a container
+   * of its image that mounts the volume at `dataPath` (created for this, never started, removed
+   * after), and is owned by its `fileOwner`.
+   */
+  readonly spec: ContainerSpec;
+  /** Relative to the volume's root; missing parent directories are made for the owner, mode 0700. */
+  readonly path: string;
+  /** Default 0o600. */
+  readonly mode?: number;
+  /** The content's exact length in bytes (a tar header carries it before the content): any other length fails the write. */
+  readonly size: number;
 }
 
 /** What a running database uses right now, as the container engine sees it. */
@@ -108,6 +146,33 @@ export interface ContainerRuntime {
    * rejects when the container is absent or not running, or when `signal` aborts.
    */
   exec(containerName: string, command: AdminCommand, signal: AbortSignal): Promise<ExecResult>;
+  /**
+   * Runs a command in the running container and streams its stdout, with backpressure (a dump:
+   * never held whole). `stdin` is written to it and closed. The stream ends once the command has
+   * exited 0; it errors with an `ExecFailedError` (the end of its stderr in the message) when it
+   * exits otherwise, and with the abort when `signal` aborts. Destroying the stream ends the
+   * connection: the command gets EPIPE at its next write. Rejects (before any output) when the
+   * container is absent or not running.
+   */
+  execStream(containerName: string, command: AdminCommand, signal: AbortSignal): Promise<Readable>;
+  /**
+   * Runs a command in the running container with `input` as its stdin, with backpressure (a dump
+   * to load: never held whole): the command's own `stdin` first when it has one, then `input`,
+   * then end of file. Resolves once all of `input` was written and the command exited 0, with
+   * its output (stdout and stderr, the last 4 KiB); rejects with an `ExecFailedError` when it
+   * exits otherwise or before it read all of `input` (at once: the rest of `input` is not waited
+   * for), with `input`'s own error when it fails
+   * (the command's stdin is then cut short: never take its exit 0 for a whole load), and with the
+   * abort when `signal` aborts. `input` is consumed, and destroyed on failure.
+   */
+  execWithInput(containerName: string, command: AdminCommand, input: Readable, signal: AbortSignal): Promise<ExecResult>;
+  /**
+   * Writes `content` (exactly `file.size` bytes, streamed) as a file into a volume, before a
+   * database starts on it; an existing file of that path is replaced. Rejects when the content
+   * fails or has another length, or when `signal` aborts; `content` is consumed, and destroyed on
+   * failure. A failed write may leave part of the file: the volume is the caller's to discard.
+   */
+  writeVolumeFile(file: VolumeFile, content: Readable, signal: AbortSignal): Promise<void>;
   /** Stops (with the container's own stop timeout) and removes; absent is fine. */
   removeContainer(name: string): Promise<void>;
   removeVolume(name: string): Promise<void>;

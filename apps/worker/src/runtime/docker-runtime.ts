@@ -1,12 +1,15 @@
 import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import readline from "node:readline";
-import { Writable } from "node:stream";
+import { Readable, Transform, Writable, type Duplex } from "node:stream";
+import { finished, pipeline } from "node:stream/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { AdminCommand, ContainerSpec } from "@berth/addon-sdk";
 import Docker from "dockerode";
 import tar from "tar-stream";
 import { PermanentError } from "../errors.js";
 import {
+  ExecFailedError,
   LABEL,
   labelsOf,
   type DiskMending,
@@ -19,6 +22,7 @@ import {
   type GatewayRoute,
   type ManagedLabels,
   type ManagedObjects,
+  type VolumeFile,
 } from "./container-runtime.js";
 import { DiskImages } from "./disk-images.js";
 
@@ -189,13 +193,10 @@ export class DockerRuntime implements ContainerRuntime {
       ...(user ? { User: user } : {}),
     });
     const stream = await exec.start({ hijack: true, stdin: stdin !== undefined });
-    const kept: Buffer[] = [];
-    let keptBytes = 0;
+    const output = new OutputTail();
     const keep = new Writable({
       write(chunk: Buffer, _encoding, done) {
-        kept.push(chunk);
-        keptBytes += chunk.length;
-        while (keptBytes - (kept[0]?.length ?? 0) > EXEC_OUTPUT_BYTES) keptBytes -= kept.shift()!.length;
+        output.push(chunk);
         done();
       },
     });
@@ -216,7 +217,212 @@ export class DockerRuntime implements ContainerRuntime {
     }
     signal.throwIfAborted();
     const { ExitCode } = await exec.inspect();
-    return { exitCode: ExitCode ?? -1, output: Buffer.concat(kept).toString("utf8").slice(-EXEC_OUTPUT_BYTES).trim() };
+    return { exitCode: ExitCode ?? -1, output: output.text() };
+  }
+
+  async execStream(containerName: string, command: AdminCommand, signal: AbortSignal): Promise<Readable> {
+    signal.throwIfAborted();
+    const program = command.command[0] ?? "";
+    const stderr = new OutputTail();
+    const started = await this.#startExec(containerName, command, command.stdin !== undefined, (chunk) => stderr.push(chunk));
+    const { exec, socket } = started;
+    const abort = () => socket.destroy(abortError(program, signal));
+    signal.addEventListener("abort", abort, { once: true });
+    // A signal that fired while the exec was being created sends no event: end the command now.
+    if (signal.aborted) abort();
+    if (command.stdin !== undefined) socket.end(command.stdin);
+    let ended: Promise<void> | undefined;
+    const end = (exited: boolean) => {
+      ended ??= (async () => {
+        signal.removeEventListener("abort", abort);
+        socket.destroy();
+        if (!exited) await this.#killExec(containerName, started, command.user);
+      })();
+      return ended;
+    };
+    async function* stdout(): AsyncGenerator<Buffer> {
+      try {
+        yield* started.stdout;
+      } catch (error) {
+        await end(false);
+        throw error;
+      }
+      await end(true);
+      const exitCode = await exitCodeOf(exec);
+      if (exitCode !== 0) throw new ExecFailedError(program, exitCode, stderr.text());
+    }
+    const output = Readable.from(stdout(), { objectMode: false });
+    // A reader that stops early destroys the stream: the connection ends and the command with it.
+    output.once("close", () => void end(false));
+    return output;
+  }
+
+  async execWithInput(containerName: string, command: AdminCommand, input: Readable, signal: AbortSignal): Promise<ExecResult> {
+    const program = command.command[0] ?? "";
+    // Failures reach the caller through the rejection; an `error` event nobody hears would crash the process.
+    input.on("error", () => undefined);
+    const output = new OutputTail();
+    let started: StartedExec;
+    try {
+      signal.throwIfAborted();
+      started = await this.#startExec(containerName, command, true, (chunk) => output.push(chunk));
+    } catch (error) {
+      input.destroy();
+      throw error;
+    }
+    const { exec, socket } = started;
+    const abort = () => {
+      const error = abortError(program, signal);
+      socket.destroy(error);
+      input.destroy(error);
+    };
+    signal.addEventListener("abort", abort, { once: true });
+    if (signal.aborted) abort();
+    let exited = false;
+    let written = false;
+    let endedFirst = false;
+    try {
+      const reading = (async () => {
+        for await (const chunk of started.stdout) output.push(chunk);
+      })().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      // A command that ends before its input does (a load that failed) is not kept waiting for
+      // the rest of the input: its exit code tells why.
+      void reading.then(() => {
+        if (written) return;
+        endedFirst = true;
+        input.destroy();
+      });
+      const writeError = await writeStdin(socket, command.stdin, input).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      written = true;
+      if (writeError instanceof InputError && !endedFirst) {
+        // Its stdin cut short, the command could well exit 0 on what it got (SQL ends at any
+        // statement): it is ended instead, and the load fails with the input's error.
+        socket.destroy();
+        await reading;
+        signal.throwIfAborted();
+        throw writeError.cause;
+      }
+      const readError = await reading;
+      signal.throwIfAborted();
+      if (readError !== undefined) throw readError;
+      const exitCode = await exitCodeOf(exec);
+      exited = exitCode !== -1;
+      if (exitCode !== 0) throw new ExecFailedError(program, exitCode, output.text());
+      if (writeError !== undefined) {
+        throw new ExecFailedError(program, 0, output.text(), `${program} exited 0 before it read all its input`);
+      }
+      return { exitCode, output: output.text() };
+    } catch (error) {
+      input.destroy();
+      throw error;
+    } finally {
+      signal.removeEventListener("abort", abort);
+      socket.destroy();
+      if (!exited) await this.#killExec(containerName, started, command.user);
+    }
+  }
+
+  async writeVolumeFile({ volumeName, labels, spec, path, mode, size }: VolumeFile, content: Readable, signal: AbortSignal): Promise<void> {
+    content.on("error", () => undefined); // reaches the caller through the rejection
+    const name = `${volumeName}-load`;
+    try {
+      signal.throwIfAborted();
+      await this.#removeNow(name); // a leftover of an interrupted write
+      try {
+        await this.#docker.createContainer({
+          name,
+          Image: spec.image,
+          Labels: labelsOf(labels, this.#deploymentId),
+          // Never started: it only gives Docker's archive endpoint a way into the volume (which
+          // it fills from the image at this mount, as for the database's own container).
+          HostConfig: { NetworkMode: "none", Mounts: [{ Type: "volume", Source: volumeName, Target: spec.dataPath }] },
+        });
+      } catch (error) {
+        if (statusOf(error) === 404) throw new PermanentError(`image ${spec.image} is not available on the Docker host`);
+        throw error;
+      }
+      try {
+        await putStreamedFile(this.#docker.getContainer(name), spec, { path, mode: mode ?? 0o600, size }, content, signal);
+      } finally {
+        await this.#removeNow(name);
+      }
+    } catch (error) {
+      content.destroy();
+      throw error;
+    }
+  }
+
+  /**
+   * Starts `command` on a hijacked connection (stdin attached when asked), behind a shell that
+   * first prints its PID on stdout, then becomes the command: Docker does not end an exec whose
+   * client went away (a `pg_dump` blocked on a full pipe, holding its snapshot, would stay for
+   * ever), so an exec ended early is killed by that PID (`#killExec`). Resolves once the PID is
+   * read; `stdout` yields the command's own stdout, and `onStderr` gets its stderr.
+   */
+  async #startExec(containerName: string, { command, user }: AdminCommand, attachStdin: boolean, onStderr: (chunk: Buffer) => void): Promise<StartedExec> {
+    const exec = await this.#docker.getContainer(containerName).exec({
+      Cmd: ["sh", "-c", 'echo "$$"; exec "$@"', "berth-exec", ...command],
+      AttachStdin: attachStdin,
+      AttachStdout: true,
+      AttachStderr: true,
+      ...(user ? { User: user } : {}),
+    });
+    const socket = await exec.start({ hijack: true, stdin: attachStdin });
+    // Its failures reach the readers and writers; an `error` event nobody hears would crash the process.
+    socket.on("error", () => undefined);
+    const frames = demuxed(socket, onStderr);
+    let head = Buffer.alloc(0);
+    let pid: number | undefined;
+    try {
+      while (pid === undefined) {
+        const next = await frames.next();
+        if (next.done) break; // it never ran (no shell in the image?): its exit code tells
+        head = Buffer.concat([head, next.value]);
+        const newline = head.indexOf(0x0a);
+        if (newline === -1) continue;
+        pid = Number(head.subarray(0, newline).toString());
+        head = head.subarray(newline + 1);
+      }
+    } catch (error) {
+      socket.destroy();
+      throw error;
+    }
+    const rest = head;
+    async function* stdout(): AsyncGenerator<Buffer> {
+      if (rest.length > 0) yield rest;
+      yield* frames;
+    }
+    return { exec, socket, pid: Number.isInteger(pid) ? pid : undefined, stdout: stdout() };
+  }
+
+  /**
+   * Ends an exec that may still run. Docker makes each exec the leader of a process group of its
+   * own, so the whole group goes (the children of a script too); only while Docker still sees it
+   * running, so that its PID cannot be another process's by now.
+   */
+  async #killExec(containerName: string, { exec, pid }: StartedExec, user: string | undefined): Promise<void> {
+    if (pid === undefined) return;
+    try {
+      if (!(await exec.inspect()).Running) return;
+      await this.exec(containerName, { command: ["sh", "-c", 'kill -KILL "-$1"', "berth-kill", String(pid)], ...(user ? { user } : {}) }, AbortSignal.timeout(KILL_TIMEOUT_MS));
+    } catch {
+      // The container went away meanwhile (and the command with it).
+    }
+  }
+
+  /** Removes a container at once (no clean stop); absent is fine. */
+  async #removeNow(name: string): Promise<void> {
+    try {
+      await this.#docker.getContainer(name).remove({ force: true, v: false });
+    } catch (error) {
+      if (statusOf(error) !== 404 && statusOf(error) !== 409) throw error;
+    }
   }
 
   async removeContainer(name: string): Promise<void> {
@@ -423,6 +629,193 @@ interface DockerEventMessage {
 
 /** How much of an administrative command's output is kept (for the error it may explain). */
 const EXEC_OUTPUT_BYTES = 4096;
+
+/** The last `EXEC_OUTPUT_BYTES` of what a command said. */
+class OutputTail {
+  readonly #chunks: Buffer[] = [];
+  #bytes = 0;
+
+  push(chunk: Buffer): void {
+    // A copy: a slice would keep the whole chunk it came from (stdout's, up to 64 KiB) alive.
+    this.#chunks.push(Buffer.from(chunk));
+    this.#bytes += chunk.length;
+    while (this.#bytes - this.#chunks[0]!.length >= EXEC_OUTPUT_BYTES) this.#bytes -= this.#chunks.shift()!.length;
+  }
+
+  text(): string {
+    return Buffer.concat(this.#chunks).toString("utf8").slice(-EXEC_OUTPUT_BYTES).trim();
+  }
+}
+
+const FRAME_HEADER_BYTES = 8;
+
+/**
+ * The payloads of Docker's multiplexed attach stream (frames of an 8-byte header, with the stream
+ * and the payload's length, then the payload): stdout's yielded, stderr's given to `onStderr`.
+ * Read only as fast as the consumer takes them, so a slow consumer holds the command back
+ * (dockerode's `demuxStream` writes on regardless, into memory).
+ */
+async function* demuxed(stream: AsyncIterable<Buffer>, onStderr: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
+  let header: Buffer = Buffer.alloc(0);
+  let kind = 0;
+  let remaining = 0;
+  for await (const chunk of stream) {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (remaining === 0) {
+        const part = chunk.subarray(offset, offset + FRAME_HEADER_BYTES - header.length);
+        header = header.length === 0 ? part : Buffer.concat([header, part]);
+        offset += part.length;
+        if (header.length < FRAME_HEADER_BYTES) break;
+        kind = header[0]!;
+        remaining = header.readUInt32BE(4);
+        header = Buffer.alloc(0);
+        if (kind !== 1 && kind !== 2) throw new Error(`Docker's attach stream sent a frame of stream ${kind} (not stdout or stderr)`);
+        continue;
+      }
+      const payload = chunk.subarray(offset, offset + remaining);
+      offset += payload.length;
+      remaining -= payload.length;
+      if (kind === 1) yield payload;
+      else onStderr(payload);
+    }
+  }
+  if (header.length > 0 || remaining > 0) throw new Error("Docker's attach stream ended inside a frame");
+}
+
+interface StartedExec {
+  readonly exec: Docker.Exec;
+  /** The hijacked connection: the command's stdin, and its stdout and stderr multiplexed. */
+  readonly socket: Duplex;
+  /** The command's PID in the container (undefined when it never ran). */
+  readonly pid: number | undefined;
+  /** The command's stdout, read as it is consumed. */
+  readonly stdout: AsyncGenerator<Buffer>;
+}
+
+/** How long killing an exec ended early may take. */
+const KILL_TIMEOUT_MS = 10_000;
+
+/** A failure of the input stream itself (not of the connection it is written to): its `cause`. */
+class InputError extends Error {
+  constructor(cause: unknown) {
+    super("the input failed", { cause });
+  }
+}
+
+/** Writes `prefix`, then `input`, to a command's stdin, waiting whenever the connection is full; then closes it. */
+async function writeStdin(socket: Duplex, prefix: string | undefined, input: Readable): Promise<void> {
+  if (prefix !== undefined) await writeChunk(socket, Buffer.from(prefix));
+  const chunks = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  for (;;) {
+    let next: IteratorResult<Buffer | string>;
+    try {
+      next = await chunks.next();
+    } catch (error) {
+      throw new InputError(error);
+    }
+    if (next.done) break;
+    await writeChunk(socket, next.value);
+  }
+  socket.end();
+  await finished(socket, { readable: false });
+}
+
+async function writeChunk(socket: Duplex, chunk: Buffer | string): Promise<void> {
+  if (socket.destroyed || socket.writableEnded) throw new Error("the command's stdin is closed");
+  if (socket.write(chunk)) return;
+  await new Promise<void>((resolve, reject) => {
+    const settle = (error?: Error) => {
+      socket.off("drain", onDrain);
+      socket.off("close", onClose);
+      socket.off("error", settle);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onDrain = () => settle();
+    const onClose = () => settle(new Error("the connection closed while the command's stdin was written"));
+    socket.on("drain", onDrain);
+    socket.on("close", onClose);
+    socket.on("error", settle);
+  });
+}
+
+/** How long an exec whose streams have ended may take to have its exit recorded by Docker. */
+const EXIT_WAIT_MS = 10_000;
+const EXIT_POLL_MS = 50;
+
+/** The exit code of an exec whose streams have ended (Docker may record it a moment later); -1 when it does not. */
+async function exitCodeOf(exec: Docker.Exec): Promise<number> {
+  const deadline = Date.now() + EXIT_WAIT_MS;
+  for (;;) {
+    const { Running, ExitCode } = await exec.inspect();
+    if (!Running && ExitCode !== null) return ExitCode;
+    if (Date.now() > deadline) return -1;
+    await sleep(EXIT_POLL_MS);
+  }
+}
+
+function abortError(program: string, signal: AbortSignal): Error {
+  return new Error(`${program} was aborted`, { cause: signal.reason });
+}
+
+/** The largest size a ustar header holds (11 octal digits); past it, the size goes in a pax header. */
+const USTAR_MAX_SIZE = 0o77777777777;
+
+/**
+ * Streams `content` into the container as one file under `spec.dataPath`, in a tar archive made
+ * on the fly (Docker's archive endpoint takes nothing else), owned by `spec.fileOwner`.
+ */
+async function putStreamedFile(
+  container: Docker.Container,
+  spec: ContainerSpec,
+  file: { path: string; mode: number; size: number },
+  content: Readable,
+  signal: AbortSignal,
+): Promise<void> {
+  const owner = { uid: spec.fileOwner.uid, gid: spec.fileOwner.gid };
+  const pack = tar.pack();
+  // The request ends at the first failure: tar-stream only closes its stream on a wrong length,
+  // which would leave Docker waiting for the rest of the archive.
+  const failed = new AbortController();
+  let failure: unknown;
+  const fail = (error: unknown) => {
+    failure ??= error;
+    failed.abort(error);
+  };
+  const parts = file.path.split("/");
+  for (let depth = 1; depth < parts.length; depth++) {
+    pack.entry({ name: `${parts.slice(0, depth).join("/")}/`, type: "directory", mode: 0o700, ...owner });
+  }
+  let written = 0;
+  const entry = pack.entry(
+    { name: file.path, size: file.size, mode: file.mode, ...owner, ...(file.size > USTAR_MAX_SIZE ? { pax: { size: String(file.size) } } : {}) },
+    (error) => {
+      if (error) fail(new Error(`the content ended after ${written} of its ${file.size} bytes`, { cause: error }));
+      else pack.finalize();
+    },
+  );
+  const counted = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      written += chunk.length;
+      if (written <= file.size) return done(null, chunk);
+      const error = new Error(`the content is longer than its ${file.size} bytes`);
+      fail(error); // before the entry's own complaint about its length
+      done(error);
+    },
+  });
+  content.once("error", fail); // first: before the entry's complaint about the length it got
+  pipeline(content, counted, entry).catch(fail);
+  try {
+    await container.putArchive(pack, { path: spec.dataPath, abortSignal: AbortSignal.any([signal, failed.signal]) });
+  } catch (error) {
+    signal.throwIfAborted();
+    throw failure ?? error;
+  } finally {
+    pack.destroy();
+  }
+  if (failure !== undefined) throw failure;
+}
 
 /** The spec's files as one tar archive rooted at `/`, each parent directory made for the owner, mode 0700. */
 function filesArchive({ files, fileOwner }: ContainerSpec): NodeJS.ReadableStream {

@@ -2,6 +2,7 @@ import type { AddonCredentials } from "@berth/addon-sdk";
 import { redact } from "@berth/config";
 import type { Resource } from "@berth/db";
 import { USAGE_QUEUE, USAGE_SAMPLE_JOB, USAGE_SCHEDULER_ID } from "@berth/jobs";
+import { statusesIn } from "@berth/operations";
 import type { ConnectionOptions } from "bullmq";
 import { resourceSecrets } from "../credential-secrets.js";
 import type { WorkerDeps } from "../deps.js";
@@ -31,7 +32,7 @@ export interface UsagePass {
  * that cannot be sampled is logged and skipped; the others are still sampled.
  */
 export async function sampleUsageOnce(deps: WorkerDeps): Promise<UsagePass> {
-  const resources = await deps.db.resource.findMany({ where: { status: { in: ["provisioned", "degraded", "changing_plan"] } } });
+  const resources = await deps.db.resource.findMany({ where: { status: { in: statusesIn("metered") } } });
   let skipped = 0;
   const samples = await mapWithConcurrency(resources, SAMPLE_CONCURRENCY, async (resource) => {
     const sample = await sampleResource(deps, resource).catch((error: unknown) => {
