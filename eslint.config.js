@@ -34,8 +34,9 @@ export default defineConfig(
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
       "@typescript-eslint/no-misused-promises": "error",
-      // Dropping a key with a rest destructuring (`const { secret: _, ...rest } = env`) is the idiom.
-      "@typescript-eslint/no-unused-vars": ["error", { ignoreRestSiblings: true }],
+      // A name starting with `_` is unused on purpose: a key dropped by a rest destructuring
+      // (`const { secret: _, ...rest } = env`), a stream drained by `for await (const _chunk of s);`.
+      "@typescript-eslint/no-unused-vars": ["error", { varsIgnorePattern: "^_" }],
       // Off: Fastify plugins and handlers, and test doubles of async interfaces, are async without
       // awaiting anything on purpose (their contract is to return a promise); the rule would only
       // trade `async` for `Promise.resolve` wrappers. Awaiting what must be awaited is

@@ -310,6 +310,7 @@ export class DockerRuntime implements ContainerRuntime {
       }
       const readError = await reading;
       signal.throwIfAborted();
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- the stream's rejection, rethrown as it came
       if (readError !== undefined) throw readError;
       const exitCode = await exitCodeOf(exec);
       exited = exitCode !== -1;
@@ -814,6 +815,7 @@ async function putStreamedFile(
   } finally {
     pack.destroy();
   }
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- the first failure, rethrown as it came
   if (failure !== undefined) throw failure;
 }
 
