@@ -68,7 +68,7 @@ dockerfile_of() { case $1 in api | standin) echo "$HERE/Dockerfile.api" ;; worke
 
 # shellcheck source=lib/docker.sh
 source "$HERE/lib/docker.sh"
-require_docker
+require_docker "start it: scripts/services.sh up"
 
 # ------------------------------------------------------------------ base image
 

@@ -27,7 +27,9 @@ find_compose() {
 }
 
 if ! find_compose; then
-  [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null || die "no Docker Compose here: install the compose plugin, or Debian's docker-compose"
+  if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null; then
+    die "no Docker Compose here: install the compose plugin, or Debian's docker-compose"
+  fi
   log "installing Debian's docker-compose"
   if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 docker-compose >/dev/null 2>&1; then
     apt-get update -qq >/dev/null 2>&1 || true

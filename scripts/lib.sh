@@ -24,7 +24,7 @@ ensure_toolchain() {
 # local.env of an older services.sh, before Redis and PostgreSQL had passwords)
 # is replaced.
 load_local_services() {
-  bash "$BERTH_ROOT/scripts/services.sh" up "$@"
+  bash "$BERTH_ROOT/scripts/services.sh" up
   local line name value
   while IFS= read -r line; do
     [[ $line == export\ * ]] || continue

@@ -17,7 +17,7 @@ migrate "$BERTH_DATABASE_URL"
 pids=()
 stop() {
   trap - EXIT INT TERM
-  ((${#pids[@]})) && kill -TERM "${pids[@]}" 2>/dev/null || true
+  if ((${#pids[@]})); then kill -TERM "${pids[@]}" 2>/dev/null || true; fi
   wait || true
 }
 trap stop EXIT INT TERM

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Runs every test of Berth against real Redis, PostgreSQL and Docker Engine.
+# Runs the lint (scripts/lint.sh), then every test of Berth against real Redis, PostgreSQL and Docker Engine.
 # On a fresh machine it installs and starts all of them first (scripts/services.sh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$BERTH_ROOT"
 
 ensure_toolchain
+# The lint first: a finding fails the run before any service is started.
+bash scripts/lint.sh
 load_local_services
 # Browser tests drive Debian's Chromium with playwright-core (never a downloaded browser).
 ensure_debian_package chromium chromium

@@ -50,7 +50,7 @@ SCRIPT_SUM=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
 
 # shellcheck source=../lib/docker.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/docker.sh"
-require_docker
+require_docker "start it: scripts/services.sh up"
 
 if ((!REBUILD)); then
   labels=$(docker image inspect --format '{{index .Config.Labels "berth.node-version"}} {{index .Config.Labels "berth.script-sum"}}' "$TAG" 2>/dev/null || true)

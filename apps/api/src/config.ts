@@ -20,7 +20,7 @@ function unsetIfEmpty<T extends z.ZodType>(schema: T) {
   return z.preprocess((value) => (value === "" ? undefined : value), schema);
 }
 
-export const apiEnvSchema = serviceEnvSchema.extend({
+const apiEnvSchema = serviceEnvSchema.extend({
   BERTH_API_HOST: z.string().min(1).default("127.0.0.1"),
   BERTH_API_PORT: port.default(4000),
   BERTH_PUBLIC_URL: publicUrl,
@@ -47,7 +47,7 @@ function readAdminConsole(env: EnvSource, issues: string[]): void {
   if (password && !username) issues.push("BERTH_ADMIN_USERNAME is required when BERTH_ADMIN_PASSWORD is set (the operator console's user)");
 }
 
-export interface AdminConsoleConfig {
+interface AdminConsoleConfig {
   username: string;
   password: string;
   /** Operators may look but not act: bull-board hides its buttons and the API refuses every change. */

@@ -39,7 +39,7 @@ const REFUSAL_STATUS: Record<RefusalCode, number> = {
   service_unavailable: 503,
 };
 
-export function refusalToApiError(refusal: OperationRefusal): ApiError {
+function refusalToApiError(refusal: OperationRefusal): ApiError {
   return new ApiError(refusal.code, REFUSAL_STATUS[refusal.code], refusal.message, { cause: refusal.cause ?? refusal });
 }
 

@@ -1,4 +1,2 @@
-// The API's composition root and its configuration.
-export { createApi, type ApiOptions, type BerthApi } from "./create-api.js";
-export { loadApiConfig, type ApiConfig } from "./config.js";
-export type { ApiLogOptions } from "./observability/logging.js";
+// The API's composition root. Its configuration is `@berth/api/config`.
+export { createApi, type ApiOptions } from "./create-api.js";

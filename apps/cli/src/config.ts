@@ -19,10 +19,10 @@ import type { ManifestDeployment } from "@berth/manifest";
 import { z } from "zod";
 
 /** What `berth manifest print <addon>` needs: the deployment settings `buildManifest` takes (env names in the README). */
-export type ManifestSettings = ManifestDeployment;
+type ManifestSettings = ManifestDeployment;
 
 /** Where the job queues are, as the apps have them: `BERTH_REDIS_URL` and `BERTH_QUEUE_PREFIX` (default berth). */
-export interface QueueSettings {
+interface QueueSettings {
   redisUrl: string;
   prefix: string;
 }

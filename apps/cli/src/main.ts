@@ -25,8 +25,7 @@ import { createCliConfig, type CliConfig } from "./config.js";
 import { resolvePath, type CliContext, type CliIo } from "./context.js";
 import { CommandFailure, EXIT, Exit, UsageError } from "./errors.js";
 
-export { EXIT } from "./errors.js";
-export type { CliContext, CliIo } from "./context.js";
+export type { CliIo } from "./context.js";
 
 /** The command groups, in the order `berth --help` lists them. */
 const COMMAND_GROUPS: ReadonlyArray<(program: Command, context: CliContext) => void> = [
@@ -43,7 +42,7 @@ interface GlobalOptions {
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 
-export function createProgram(context: CliContext): Command {
+function createProgram(context: CliContext): Command {
   const program = new Command("berth")
     .description("Berth's admin command line. Configuration comes from the environment, as for the API and the worker.")
     .version(version, "-V, --version")

@@ -27,7 +27,7 @@ export const dockerHostSchema = z
 export const bindAddressSchema = z.ipv4().or(z.ipv6()).default("127.0.0.1");
 export const deploymentIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be lowercase letters, digits and dashes").optional();
 
-export const workerEnvSchema = serviceEnvSchema.extend({
+const workerEnvSchema = serviceEnvSchema.extend({
   BERTH_PLATFORM_API_URL: httpUrl,
   BERTH_ENCRYPTION_KEY: encryptionKey,
   BERTH_ENCRYPTION_PREVIOUS_KEYS: encryptionKeyList,
@@ -148,7 +148,7 @@ export function loadWorkerConfig(env: EnvSource, addons: ReadonlyMap<string, Add
 const MAX_WARM_PER_PLAN = 50;
 
 /** `postgresql-sandbox=2,mysql-sandbox=1` → one target per plan, checked against the installed addons. */
-export function readWarmPool(value: string, addons: ReadonlyMap<string, AddonDefinition>, issues: string[]): WarmPoolTarget[] {
+function readWarmPool(value: string, addons: ReadonlyMap<string, AddonDefinition>, issues: string[]): WarmPoolTarget[] {
   const targets: WarmPoolTarget[] = [];
   for (const entry of value.split(",").map((part) => part.trim()).filter(Boolean)) {
     const match = /^([a-z0-9-]+)=(\d+)$/.exec(entry);

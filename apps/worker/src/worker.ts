@@ -42,7 +42,7 @@ export function startOperationWorker(deps: WorkerDeps, options: OperationWorkerO
   return worker;
 }
 
-export async function runOperation(jobDeps: WorkerDeps, job: Job, token: string | undefined): Promise<void> {
+async function runOperation(jobDeps: WorkerDeps, job: Job, token: string | undefined): Promise<void> {
   // Every log line of this job, the handlers' included, carries its job id.
   const deps: WorkerDeps = { ...jobDeps, logger: jobDeps.logger.child({ jobId: job.id, job: job.name }) };
   const { db } = deps;

@@ -29,7 +29,7 @@ class InfluxError extends Error {
 
 async function call(to: Target, path: string, body: string | URLSearchParams, params: Record<string, string> = {}): Promise<unknown> {
   const query = new URLSearchParams({ db: to.database, ...params });
-  const response = await fetch(`${to.base}${path}?${query}`, {
+  const response = await fetch(`${to.base}${path}?${query.toString()}`, {
     method: "POST",
     headers: to.authorization ? { authorization: to.authorization } : {},
     body,

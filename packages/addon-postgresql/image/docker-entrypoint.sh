@@ -176,7 +176,7 @@ run_initdb_scripts() {
 # initialize: a new cluster made by initdb, then the database and /docker-entrypoint-initdb.d.
 initialize() {
 	msg "initializing $PGDATA (user $POSTGRES_USER, database $POSTGRES_DB)"
-	# shellcheck disable=SC2119
+	# shellcheck disable=SC2119 # it splits POSTGRES_INITDB_ARGS, not the script's arguments
 	init_database_dir
 	printf '\nhost all all all %s\n' "$POSTGRES_HOST_AUTH_METHOD" >>"$PGDATA/pg_hba.conf"
 	printf "\nlisten_addresses = '*'\n" >>"$PGDATA/postgresql.conf"

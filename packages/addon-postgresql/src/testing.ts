@@ -51,7 +51,7 @@ export const postgresqlTestClient: EngineTestClient = {
 /** Runs SQL as the customer; resolves with the engine's refusal (insufficient privilege by default). */
 function refused(url: string, sql: string, codes: readonly string[] = ["42501"]): Promise<string> {
   return expectRefusal(
-    () => asCustomer(url, async (client) => (await client.query(sql)).rows),
+    () => asCustomer(url, async (client) => (await client.query<Record<string, unknown>>(sql)).rows),
     (error) => codes.includes((error as { code?: string }).code ?? ""),
   );
 }

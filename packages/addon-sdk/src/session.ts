@@ -6,13 +6,13 @@
 /** How one client of an engine's library is opened and ended. */
 export interface EngineSessionClient<C> {
   /** Makes the client (connected already, or not yet: then `connect` connects it). */
-  open(): C | Promise<C>;
+  open: () => C | Promise<C>;
   /** Connects a client `open` made unconnected; rejects if the engine refuses or does not answer. */
-  connect?(client: C): Promise<unknown>;
+  connect?: (client: C) => Promise<unknown>;
   /** Ends the session once the work is done or failed. Its errors are ignored. */
-  close(client: C): void | Promise<void>;
+  close: (client: C) => void | Promise<void>;
   /** Ends it at once on abort (default: `close`). Its errors are ignored. */
-  abort?(client: C): void | Promise<void>;
+  abort?: (client: C) => void | Promise<void>;
 }
 
 interface ErrorEmitter {

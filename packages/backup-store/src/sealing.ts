@@ -21,7 +21,7 @@ import { BackupIntegrityError } from "./errors.js";
  */
 const MAGIC = Buffer.from("BERTHBAK", "latin1");
 const FORMAT_VERSION = 1;
-export const COMPRESSION_BROTLI = 1;
+const COMPRESSION_BROTLI = 1;
 export const HEADER_LENGTH = MAGIC.length + 1 + 1 + 4 + 4 + 32;
 const TAG_LENGTH = 16;
 /** Plaintext bytes per record: large enough that the per-record cost vanishes, small enough to hold in memory many times over. */

@@ -14,7 +14,7 @@ interface SentRequest {
 function scriptedFetch(script: Array<Response | Error | ((init: RequestInit) => Promise<Response>)>) {
   const sent: SentRequest[] = [];
   const fetchImpl = (async (input: string | URL | Request, init: RequestInit = {}) => {
-    sent.push({ url: String(input), init });
+    sent.push({ url: input instanceof Request ? input.url : input.toString(), init });
     const next = script.shift();
     if (next === undefined) throw new Error("no scripted answer left");
     if (next instanceof Error) throw next;
@@ -137,7 +137,7 @@ describe("retries", () => {
   it("times out a silent platform, retries, then gives up with a retryable timeout", async () => {
     const hang = (init: RequestInit) =>
       new Promise<Response>((_resolve, reject) => {
-        init.signal?.addEventListener("abort", () => reject(init.signal?.reason));
+        init.signal?.addEventListener("abort", () => reject(init.signal?.reason as Error)); // fetch rejects with the abort reason
       });
     const { fetchImpl, sent } = scriptedFetch([hang, hang]);
     const error = await failure(client(fetchImpl, { timeoutMs: 20, retries: 1 }).markProvisioned("r"));

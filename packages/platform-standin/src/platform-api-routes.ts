@@ -11,7 +11,7 @@ import type { StandInAddon } from "./types.js";
 export interface PlatformApiContext {
   state: StandInState;
   /** The addon authenticated for this request. */
-  addonOf(request: FastifyRequest): StandInAddon;
+  addonOf: (request: FastifyRequest) => StandInAddon;
 }
 
 // Scalingo documents `page`/`per_page` but not their bounds (spec §4.1); these are the stand-in's choice.

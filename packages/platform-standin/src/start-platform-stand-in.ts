@@ -38,7 +38,7 @@ export async function startPlatformStandIn(options: PlatformStandInOptions): Pro
       done(null, undefined);
       return;
     }
-    parseJson(request, body.toString(), done);
+    void parseJson(request, body.toString(), done); // Fastify's own parser answers through `done`
   });
 
   // Spec §4.1 error bodies: `{"error": "..."}`.

@@ -1,7 +1,7 @@
 /** A provider's endpoints (spec §2) reduced to recording requests and giving scripted answers. */
 import Fastify from "fastify";
 
-export interface ReceivedRequest {
+interface ReceivedRequest {
   method: string;
   url: string;
   headers: Record<string, string | string[] | undefined>;

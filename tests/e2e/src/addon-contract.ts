@@ -238,7 +238,7 @@ export function runAddonContract(addon: AddonDefinition, engine: EngineTestClien
       expect(inspect?.Config.Labels["berth.plan"]).toBe(plan!.name);
       const session = await engine.connect(url);
       const reported = Object.fromEntries(
-        await Promise.all(Object.keys(engine.expectedSettings(plan!)).map(async (name) => [name, await session.setting(name)])),
+        await Promise.all(Object.keys(engine.expectedSettings(plan!)).map(async (name): Promise<[string, string]> => [name, await session.setting(name)])),
       );
       await session.close();
       expect(reported).toEqual(engine.expectedSettings(plan!));

@@ -4,11 +4,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddonDefinition } from "@berth/addon-sdk";
 import { addons as installedAddons } from "@berth/addons";
-import { createApi, loadApiConfig, type ApiOptions } from "@berth/api";
+import { createApi, type ApiOptions } from "@berth/api";
+import { loadApiConfig } from "@berth/api/config";
 import { createDatabase, type PrismaClient } from "@berth/db";
 import { openBerthQueues } from "@berth/jobs";
 import { startPlatformStandIn, type PlatformDriver, type PlatformStandIn } from "@berth/platform-standin";
-import { createGateway, createWorker, loadGatewayConfig, loadWorkerConfig, type BerthWorker, type ContainmentWatcher, type WorkerOptions } from "@berth/worker";
+import { createWorker, type BerthWorker, type WorkerOptions } from "@berth/worker";
+import { loadWorkerConfig } from "@berth/worker/config";
+import { createGateway } from "@berth/worker/gateway";
+import { loadGatewayConfig } from "@berth/worker/gateway/config";
 import { DiskImages } from "@berth/worker/testing";
 import { Redis } from "ioredis";
 import { pino } from "pino";
@@ -68,7 +72,7 @@ export interface Stack {
    */
   spawnWorker(options?: { killAtStep?: string; killKind?: string; env?: Record<string, string> }): Promise<WorkerProcess>;
   /** The stack's containment watchers (see `StackOptions.containmentWatchers`). */
-  readonly containment: readonly ContainmentWatcher[];
+  readonly containment: readonly NonNullable<BerthWorker["containment"]>[];
   /** Log lines (pino JSON, level warn and above) of the in-process worker and its containment watchers. */
   readonly workerLog: readonly string[];
   /** The in-process worker's metrics (what its `/metrics` serves). */

@@ -6,7 +6,8 @@
  * no cleanup, no lock released, like a crash.
  */
 import { addons } from "@berth/addons";
-import { createWorker, loadWorkerConfig } from "@berth/worker";
+import { createWorker } from "@berth/worker";
+import { loadWorkerConfig } from "@berth/worker/config";
 import { testWorkerParts } from "./worker-parts.js";
 
 const killAt = process.env.FAULT_KILL_AT_STEP;

@@ -16,7 +16,7 @@ export async function spawnWorkerProcess(env: Record<string, string>): Promise<W
   });
   const exited = once(child, "exit").then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
   await new Promise<void>((resolve, reject) => {
-    child.stdout!.on("data", (chunk: Buffer) => {
+    child.stdout.on("data", (chunk: Buffer) => {
       if (chunk.toString().includes("ready")) resolve();
     });
     void exited.then(({ code, signal }) => reject(new Error(`worker process exited before it was ready (${code ?? signal})`)));

@@ -10,10 +10,10 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { AddonDefinition } from "@berth/addon-sdk";
 import { addons as installedAddons } from "@berth/addons";
-import { loadApiConfig } from "@berth/api";
+import { loadApiConfig } from "@berth/api/config";
 import { main as berth, type CliIo } from "@berth/cli";
 import { addonEnvName } from "@berth/config";
-import { loadWorkerConfig } from "@berth/worker";
+import { loadWorkerConfig } from "@berth/worker/config";
 import { describe, expect, it } from "vitest";
 import { addonSecretsEnv } from "../src/addon-env.js";
 

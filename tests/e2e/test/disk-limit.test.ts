@@ -6,7 +6,8 @@ import { promisify } from "node:util";
 import { postgresqlAddon } from "@berth/addon-postgresql";
 import { redisAddon } from "@berth/addon-redis";
 import { defineAddon, type AddonDefinition, type AddonPlan } from "@berth/addon-sdk";
-import { createWorker, loadWorkerConfig, type BerthWorker, type WorkerDeps } from "@berth/worker";
+import { createWorker, type BerthWorker } from "@berth/worker";
+import { loadWorkerConfig } from "@berth/worker/config";
 import { DiskImages } from "@berth/worker/testing";
 import { Redis } from "ioredis";
 import pg from "pg";
@@ -88,7 +89,7 @@ describe("disk limits: each database on a filesystem of its plan's size", () => 
   let stack: Stack;
   /** Another worker of the deployment, never started: the tests run its reconciliation passes and use its runtime. */
   let reconciler: BerthWorker;
-  let deps: WorkerDeps;
+  let deps: BerthWorker["deps"];
   let diskDir: string;
   beforeAll(async () => {
     stack = await startStack({ addons: testAddons });

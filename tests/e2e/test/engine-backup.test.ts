@@ -18,7 +18,7 @@ import type { AddonCredentials, AddonDefinition, AddonPlan, ContainerSpec, Endpo
 import type { EngineTestClient } from "@berth/addon-sdk/testing";
 import { addons } from "@berth/addons";
 import { addonEnvName } from "@berth/config";
-import { createGateway, type Gateway } from "@berth/worker";
+import { createGateway, type Gateway } from "@berth/worker/gateway";
 import { DockerRuntime, ExecFailedError } from "@berth/worker/testing";
 import { Redis } from "ioredis";
 import mysql from "mysql2/promise";
@@ -222,7 +222,7 @@ async function withRedis<T>(url: string, use: (client: Redis) => Promise<T>): Pr
 async function influx(url: string, path: "/write" | "/query", body: string, params: Record<string, string> = {}): Promise<unknown> {
   const parsed = new URL(url);
   const query = new URLSearchParams({ db: decodeURIComponent(parsed.pathname.slice(1)), ...params });
-  const response = await fetch(`http://${parsed.host}${path}?${query}`, {
+  const response = await fetch(`http://${parsed.host}${path}?${query.toString()}`, {
     method: "POST",
     headers: { authorization: `Basic ${Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString("base64")}` },
     body: path === "/query" ? new URLSearchParams({ q: body }) : body,
@@ -562,7 +562,7 @@ describe("engine backups", () => {
           await session.close();
         }
       })();
-      let atStart = 0;
+      let atStart: number;
       let atFirstChunk = 0;
       let concurrent: DumpFile | undefined;
       try {
@@ -581,7 +581,7 @@ describe("engine backups", () => {
       expect(written).toBeGreaterThanOrEqual(atFirstChunk + 30);
 
       const target = await newDatabase(addon, addon.generateCredentials());
-      await restoreInto(target, concurrent!);
+      await restoreInto(target, concurrent);
       const keys = Array.from({ length: written }, (_, i) => `w-${i + 1}`);
       const back = await readPairs(client, target.url, keys);
       const present = keys.filter((key) => back.get(key) !== undefined);

@@ -4,7 +4,8 @@ import { promisify } from "node:util";
 import { addons } from "@berth/addons";
 import { postgresqlAddon, type PostgresqlCredentials } from "@berth/addon-postgresql";
 import { SecretBox } from "@berth/db";
-import { createWorker, loadWorkerConfig, type WorkerConfig } from "@berth/worker";
+import { createWorker } from "@berth/worker";
+import { loadWorkerConfig, type WorkerConfig } from "@berth/worker/config";
 import { pino } from "pino";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
@@ -22,7 +23,7 @@ function warmPoolOf(stack: Stack, targets: WorkerConfig["warmPool"]) {
 
 const PLAN = "postgresql-sandbox";
 /** Every engine that can change a password gets a pool of its first plan. */
-const POOLED = [...addons.values()].filter((addon) => addon.rotatePassword);
+const POOLED = [...addons.values()].filter((addon) => addon.rotatePassword !== undefined);
 
 /** Connects with a URL and runs one query; rejects when the server refuses the credentials. */
 async function query(url: string, sql: string): Promise<unknown[]> {

@@ -3,7 +3,7 @@ import type { ContainmentEvent, Operation, Resource } from "@berth/db";
 import { html, type RawHtml } from "../dashboard/html.js";
 import { QUEUE_BOARD_PATH, jobPagePath } from "./queue-board.js";
 
-export interface ResourceFilters {
+interface ResourceFilters {
   status?: Resource["status"];
   addon?: string;
 }
@@ -24,7 +24,7 @@ export interface OperatorView {
 }
 
 /** A resource's age, short: "42 s", "7 min", "5 h", "12 d". */
-export function age(since: Date, now: Date): string {
+function age(since: Date, now: Date): string {
   const seconds = Math.max(0, Math.round((now.getTime() - since.getTime()) / 1000));
   if (seconds < 90) return `${seconds} s`;
   if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;

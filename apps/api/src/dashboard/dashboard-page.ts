@@ -3,7 +3,7 @@ import type { ContainmentEvent, Operation, Resource } from "@berth/db";
 import { html, type RawHtml } from "./html.js";
 import { usageChart } from "./usage-chart.js";
 
-export interface UsageView {
+interface UsageView {
   at: Date;
   diskBytes: number;
   memoryBytes: number;
@@ -23,7 +23,7 @@ export interface DashboardView {
   nonce: string;
 }
 
-export function formatBytes(bytes: number): string {
+function formatBytes(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let value = bytes;
   let unit = 0;

@@ -11,13 +11,16 @@ export class RawHtml {
 
 export const raw = (value: string): RawHtml => new RawHtml(value);
 
-function render(value: unknown): string {
+/** What a template may interpolate: an object would render as `[object Object]`. */
+type HtmlValue = RawHtml | string | number | bigint | boolean | null | undefined | readonly HtmlValue[];
+
+function render(value: HtmlValue): string {
   if (value instanceof RawHtml) return value.value;
   if (Array.isArray(value)) return value.map(render).join("");
   if (value === null || value === undefined || value === false) return "";
   return String(value).replace(/[&<>"']/g, (char) => ESCAPES[char]!);
 }
 
-export function html(strings: TemplateStringsArray, ...values: unknown[]): RawHtml {
+export function html(strings: TemplateStringsArray, ...values: HtmlValue[]): RawHtml {
   return raw(strings.reduce((out, string, i) => out + string + (i < values.length ? render(values[i]) : ""), ""));
 }

@@ -6,10 +6,10 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { ApiError, apiErrors } from "../errors.js";
 
 const HOUR_MS = 3600 * 1000;
-export const DEFAULT_USAGE_WINDOW_MS = 24 * HOUR_MS;
-export const MAX_USAGE_WINDOW_MS = 31 * 24 * HOUR_MS;
+const DEFAULT_USAGE_WINDOW_MS = 24 * HOUR_MS;
+const MAX_USAGE_WINDOW_MS = 31 * 24 * HOUR_MS;
 /** 31 days at the default interval (60 s) is 44,640 samples; a shorter interval needs shorter windows. */
-export const MAX_USAGE_SAMPLES = 50_000;
+const MAX_USAGE_SAMPLES = 50_000;
 
 export interface UsageRoutesOptions {
   addon: AddonDefinition;

@@ -24,7 +24,7 @@ export interface ContainmentOptions {
 }
 
 /** What this worker made of one Docker event (the last ones are kept, for tests and debugging). */
-export interface HandledEvent {
+interface HandledEvent {
   readonly action: string;
   readonly containerName: string;
   readonly resourceId: string;

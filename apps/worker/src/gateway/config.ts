@@ -2,7 +2,7 @@ import { parseEnv, port, postgresUrl, serviceEnvSchema, type EnvSource } from "@
 import { z } from "zod";
 import { bindAddressSchema, defaultDeploymentId, deploymentIdSchema, dockerHostSchema } from "../config.js";
 
-export const gatewayEnvSchema = z.object({
+const gatewayEnvSchema = z.object({
   DOCKER_HOST: dockerHostSchema,
   BERTH_DEPLOYMENT_ID: deploymentIdSchema,
   // Only to derive BERTH_DEPLOYMENT_ID's default as the worker does: the gateway never connects to it.

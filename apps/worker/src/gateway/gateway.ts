@@ -40,7 +40,7 @@ export interface GatewayOptions {
   ownUid?: number;
 }
 
-export interface RouteStatus extends GatewayRoute {
+interface RouteStatus extends GatewayRoute {
   /** Its port is open on the bind address. */
   readonly listening: boolean;
   readonly openConnections: number;

@@ -1,7 +1,5 @@
 import { Counter, Gauge, Registry } from "prom-client";
 
-export type Direction = "to_database" | "from_database";
-
 /** The gateway's Prometheus metrics, on a registry of their own (one per gateway). */
 export interface GatewayMetrics {
   readonly registry: Registry;

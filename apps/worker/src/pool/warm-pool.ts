@@ -2,7 +2,6 @@ import type { Prisma, PrismaClient } from "@berth/db";
 import type { OperationQueue } from "@berth/jobs";
 import { OPERATION_KINDS, recordPoolBuild, recordPoolRemoval, type QueuedOperation } from "@berth/operations";
 import type { Logger } from "pino";
-import type { WorkerDeps } from "../deps.js";
 
 /** How many ready databases of one plan to keep unassigned (`BERTH_WARM_POOL`). */
 export interface WarmPoolTarget {
@@ -129,12 +128,4 @@ export class WarmPool {
     queued.push(removal);
     report.removing.push(id);
   }
-}
-
-/** Creates the worker's warm pool, makes the handlers refill it after each claim, and fills it now. */
-export function startWarmPool(deps: WorkerDeps, queue: OperationQueue, targets: readonly WarmPoolTarget[]): WarmPool {
-  const pool = new WarmPool(deps.db, queue, deps.logger, targets);
-  deps.warmPool = pool;
-  void pool.requestRefill();
-  return pool;
 }

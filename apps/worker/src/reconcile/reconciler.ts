@@ -76,7 +76,8 @@ export async function reconcileOnce(deps: WorkerDeps, queue: OperationQueue, { g
 
   await deps.warmPool?.requestRefill();
 
-  const acted = Object.values(report).reduce((sum, list) => sum + list.length, 0);
+  const lists: Record<keyof ReconcileReport, string[]> = report; // an interface has no index signature for Object.values
+  const acted = Object.values(lists).reduce((sum, list) => sum + list.length, 0);
   deps.logger[acted > 0 ? "warn" : "debug"](report, "reconciliation pass");
   return report;
 }

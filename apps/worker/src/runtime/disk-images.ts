@@ -277,7 +277,7 @@ export interface DiskUsage {
 }
 
 /** A plan change to a disk the data does not fit in. */
-export class DiskTooSmallError extends RefusedError {
+class DiskTooSmallError extends RefusedError {
   constructor(message: string) {
     super(message);
     this.name = "DiskTooSmallError";
@@ -396,7 +396,7 @@ async function run(command: string, args: readonly string[]): Promise<string> {
     return (await execFileAsync(command, args, { timeout: 120_000 })).stdout;
   } catch (error) {
     const stderr = ((error as { stderr?: string }).stderr ?? "").trim();
-    throw new Error(`${command} ${args.join(" ")} failed: ${stderr || (error as Error).message}`);
+    throw new Error(`${command} ${args.join(" ")} failed: ${stderr || (error as Error).message}`, { cause: error });
   }
 }
 

@@ -123,7 +123,6 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async ensureContainerRunning({ name, volumeName, spec, labels, port }: ContainerRequest): Promise<ContainerState> {
-    let container = this.#docker.getContainer(name);
     try {
       await this.#docker.createContainer({
         name,
@@ -152,7 +151,7 @@ export class DockerRuntime implements ContainerRuntime {
       if (status === 404) throw new PermanentError(`image ${spec.image} is not available on the Docker host`);
       if (status !== 409) throw error; // 409: a container with this name exists (a replayed step); use it
     }
-    container = this.#docker.getContainer(name);
+    const container = this.#docker.getContainer(name);
     const before = await container.inspect();
     // Written before every start (also of a container a crashed step created): same content each time.
     if (!before.State.Running && spec.files.length > 0) await container.putArchive(filesArchive(spec), { path: "/" });
@@ -311,6 +310,7 @@ export class DockerRuntime implements ContainerRuntime {
       }
       const readError = await reading;
       signal.throwIfAborted();
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- the stream's rejection, rethrown as it came
       if (readError !== undefined) throw readError;
       const exitCode = await exitCodeOf(exec);
       exited = exitCode !== -1;
@@ -815,6 +815,7 @@ async function putStreamedFile(
   } finally {
     pack.destroy();
   }
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- the first failure, rethrown as it came
   if (failure !== undefined) throw failure;
 }
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import S3rver from "s3rver";
 import { checkSignature, type SignatureCheck } from "./sigv4.js";
 
-export interface RecordedRequest {
+interface RecordedRequest {
   method: string;
   url: string;
   check: SignatureCheck;
