@@ -262,7 +262,7 @@ describe("berth errors", () => {
     expect(queues.stderr).not.toContain("BERTH_DATABASE_URL");
     const status = await berth(["resources", "list", "--status", "asleep"], { env: {} });
     expect(status.code).toBe(2);
-    expect(status.stderr).toContain("Allowed choices are warming, warm, provisioning, provisioned, degraded, changing_plan, deprovisioning, deprovisioned, failed");
+    expect(status.stderr).toContain("Allowed choices are warming, warm, provisioning, provisioned, degraded, changing_plan, restoring, deprovisioning, deprovisioned, failed");
     const addon = await berth(["resources", "list", "--addon", "mongodb"], { env: { BERTH_DATABASE_URL: "postgresql://nobody@127.0.0.1:1/none" } });
     expect(addon.code).toBe(2);
     expect(addon.stderr).toContain('unknown addon "mongodb"');
