@@ -5,8 +5,11 @@
  * Each part is validated once, on first use, and a problem throws a
  * `ConfigError` that names every variable at fault.
  */
+import { backupBackendFromEnv, backupStoreEnvSchema, type BackupStoreConfig } from "@berth/backup-store";
 import {
   addonEnvName,
+  encryptionKey,
+  encryptionKeyList,
   httpUrl,
   parseEnv,
   publicUrl,
@@ -34,6 +37,8 @@ export interface CliConfig {
   /** `BERTH_DATABASE_URL`: the control plane. */
   databaseUrl(): string;
   queues(): QueueSettings;
+  /** Where backups are and the keys that open them, as the API and the worker read them (`BERTH_BACKUP_*`, `BERTH_ENCRYPTION_*`). */
+  backupStore(): BackupStoreConfig;
 }
 
 const trimmedHttpUrl = httpUrl.transform((value) => value.replace(/\/+$/, ""));
@@ -45,11 +50,16 @@ const publicUrlsSchema = z.object({
 
 const databaseSchema = serviceEnvSchema.pick({ BERTH_DATABASE_URL: true });
 const queuesSchema = serviceEnvSchema.pick({ BERTH_REDIS_URL: true, BERTH_QUEUE_PREFIX: true });
+const backupStoreSchema = backupStoreEnvSchema.extend({
+  BERTH_ENCRYPTION_KEY: encryptionKey,
+  BERTH_ENCRYPTION_PREVIOUS_KEYS: encryptionKeyList,
+});
 
 export function createCliConfig(env: EnvSource): CliConfig {
   const manifests = new Map<string, ManifestSettings>();
   let databaseUrl: string | undefined;
   let queues: QueueSettings | undefined;
+  let backupStore: BackupStoreConfig | undefined;
   return {
     env,
     manifest(addonId) {
@@ -69,6 +79,17 @@ export function createCliConfig(env: EnvSource): CliConfig {
         queues = { redisUrl: parsed.BERTH_REDIS_URL, prefix: parsed.BERTH_QUEUE_PREFIX };
       }
       return queues;
+    },
+    backupStore() {
+      if (!backupStore) {
+        const parsed = parseEnv(backupStoreSchema, env);
+        backupStore = {
+          backend: backupBackendFromEnv(parsed),
+          encryptionKey: parsed.BERTH_ENCRYPTION_KEY,
+          previousEncryptionKeys: parsed.BERTH_ENCRYPTION_PREVIOUS_KEYS,
+        };
+      }
+      return backupStore;
     },
   };
 }

@@ -12,6 +12,8 @@ export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
   readStdin(): Promise<string>;
+  /** Asks a question on an interactive terminal and resolves with the line answered; undefined when standard input is not a terminal. */
+  readonly prompt?: (question: string) => Promise<string>;
   /** An interactive terminal to draw progress bars on; undefined when output goes to a pipe or a file. */
   readonly terminal?: NodeJS.WriteStream;
 }

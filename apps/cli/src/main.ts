@@ -10,12 +10,14 @@
  * `Exit` (its code), anything else (exit 1). See `errors.ts` for the codes.
  */
 import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline/promises";
 import { parseEnv as parseEnvFile } from "node:util";
 import type { AddonDefinition } from "@berth/addon-sdk";
 import { addons as installedAddons } from "@berth/addons";
 import { ConfigError, redact, type EnvSource } from "@berth/config";
 import { Command, CommanderError } from "commander";
 import { OperationRefusal } from "@berth/operations";
+import { registerBackupsCommands } from "./commands/backups.js";
 import { registerJobsCommands } from "./commands/jobs.js";
 import { registerManifestCommands } from "./commands/manifest.js";
 import { registerOperationsCommands } from "./commands/operations.js";
@@ -31,6 +33,7 @@ export type { CliIo } from "./context.js";
 const COMMAND_GROUPS: ReadonlyArray<(program: Command, context: CliContext) => void> = [
   registerManifestCommands,
   registerResourcesCommands,
+  registerBackupsCommands,
   registerOperationsCommands,
   registerJobsCommands,
   registerQueuesCommands,
@@ -125,10 +128,21 @@ function processIo(): CliIo {
     stdout: (text) => void process.stdout.write(text),
     stderr: (text) => void process.stderr.write(text),
     ...(process.stderr.isTTY ? { terminal: process.stderr } : {}),
+    ...(process.stdin.isTTY ? { prompt: askOnTerminal } : {}),
     readStdin: async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
       return Buffer.concat(chunks).toString("utf8");
     },
   };
+}
+
+/** The question on standard error (standard output may be redirected), the answer from standard input. */
+async function askOnTerminal(question: string): Promise<string> {
+  const terminal = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await terminal.question(question);
+  } finally {
+    terminal.close();
+  }
 }

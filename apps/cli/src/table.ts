@@ -23,3 +23,15 @@ export function age(since: Date, now = new Date()): string {
 export function timestamp(date: Date | null | undefined): string | undefined {
   return date ? `${date.toISOString().slice(0, 19).replace("T", " ")}Z` : undefined;
 }
+
+/** A size for people: "512 B", "1.5 KiB", "20.3 MiB", "1.1 GiB". */
+export function formatBytes(bytes: number | bigint | null | undefined): string | undefined {
+  if (bytes === null || bytes === undefined) return undefined;
+  let value = Number(bytes);
+  if (value < 1024) return `${value} B`;
+  for (const unit of ["KiB", "MiB", "GiB"]) {
+    value /= 1024;
+    if (value < 1024 || unit === "GiB") return `${value.toFixed(1)} ${unit}`;
+  }
+  return undefined; // not reached: GiB ends the loop
+}

@@ -267,7 +267,28 @@ describe("berth errors", () => {
     expect(addon.code).toBe(2);
     expect(addon.stderr).toContain('unknown addon "mongodb"');
     const help = await berth(["--help"]);
-    for (const group of ["manifest", "resources", "operations", "jobs", "queues"]) expect(help.stdout).toMatch(new RegExp(`^  ${group} `, "m"));
+    for (const group of ["manifest", "resources", "backups", "operations", "jobs", "queues"]) expect(help.stdout).toMatch(new RegExp(`^  ${group} `, "m"));
+  });
+
+  it("asks the backups commands for what each uses only, and a restore for --yes when it cannot ask", async () => {
+    const list = await berth(["backups", "list", "postgresql-0123456789abcdef"], { env: {} });
+    expect(list.code).toBe(3);
+    expect(list.stderr).toContain("BERTH_DATABASE_URL");
+    expect(list.stderr).not.toContain("BERTH_ENCRYPTION_KEY");
+    const download = await berth(["backups", "download", "postgresql-0123456789abcdef", "00000000-0000-4000-8000-000000000000"], {
+      env: { BERTH_DATABASE_URL: "postgresql://nobody@127.0.0.1:1/none", BERTH_ENCRYPTION_KEY: "too-short", BERTH_BACKUP_DIR: "relative/backups" },
+    });
+    expect(download.code).toBe(3);
+    expect(download.stderr).toContain("BERTH_ENCRYPTION_KEY: must be 32 bytes");
+    expect(download.stderr).toContain("BERTH_BACKUP_DIR: must be an absolute path");
+    expect(download.stderr).not.toContain("BERTH_REDIS_URL");
+    // Standard input is a pipe here: nobody to ask, so nothing is read or recorded without --yes.
+    const restore = await berth(["backups", "restore", "postgresql-0123456789abcdef", "00000000-0000-4000-8000-000000000000"], { env: {} });
+    expect(restore.code).toBe(2);
+    expect(restore.stderr).toContain("error: a restore overwrites the database's data and standard input is not a terminal to ask on: add --yes to restore");
+    const withYes = await berth(["backups", "restore", "--yes", "postgresql-0123456789abcdef", "00000000-0000-4000-8000-000000000000"], { env: {} });
+    expect(withYes.code).toBe(3);
+    expect(withYes.stderr).toContain("BERTH_DATABASE_URL");
   });
 
   it("exits 2 on usage errors and 0 on --help", async () => {

@@ -1,3 +1,7 @@
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBerth } from "../src/berth-cli.js";
 import { startStack, type Stack } from "../src/index.js";
@@ -8,6 +12,23 @@ const WAIT = { timeout: 60_000, interval: 250 };
 function cliEnv(stack: Stack): Record<string, string> {
   const { BERTH_DATABASE_URL, BERTH_REDIS_URL, BERTH_QUEUE_PREFIX } = stack.env;
   return { BERTH_DATABASE_URL: BERTH_DATABASE_URL!, BERTH_REDIS_URL: BERTH_REDIS_URL!, BERTH_QUEUE_PREFIX: BERTH_QUEUE_PREFIX! };
+}
+
+/** What the backups commands add: the stack's backup store and the keys that open it. */
+function backupsEnv(stack: Stack): Record<string, string> {
+  return { ...cliEnv(stack), BERTH_BACKUP_DIR: stack.env.BERTH_BACKUP_DIR!, BERTH_ENCRYPTION_KEY: stack.env.BERTH_ENCRYPTION_KEY! };
+}
+
+async function query(url: string, sql: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: url });
+  client.on("error", () => undefined);
+  await client.connect();
+  try {
+    const result = await client.query<{ body: string }>(sql);
+    return result.rows.map((row) => row.body);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 async function firstOperationOf(stack: Stack, resourceId: string) {
@@ -137,5 +158,132 @@ describe("berth, the admin CLI, on a running Berth", () => {
     expect(missing.stderr).toContain("BERTH_REDIS_URL");
     // resources list needs the database only.
     expect((await runBerth(["resources", "list"], withoutRedis)).code).toBe(0);
+  });
+
+  describe("berth backups, on one PostgreSQL database, in order", () => {
+    let id: string;
+    let url: string;
+    let backupId: string;
+    /** Where the downloads go. */
+    let downloads: string;
+
+    beforeAll(async () => {
+      downloads = await mkdtemp(join(tmpdir(), "berth-cli-downloads-"));
+      const provision = await stack.driver("postgresql").provision({ plan: "postgresql-sandbox", app_id: "app-cli-backups" });
+      expect(provision.status).toBe(202);
+      id = (provision.body as { id: string }).id;
+      await stack.standIn.waitForProvisioned(id, { timeoutMs: WAIT.timeout });
+      await expect.poll(async () => (await stack.db.resource.findUnique({ where: { id } }))?.status, WAIT).toBe("provisioned");
+      url = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
+      await query(url, "CREATE TABLE notes (body text); INSERT INTO notes VALUES ('in the backup')");
+    });
+
+    afterAll(async () => {
+      await rm(downloads, { recursive: true, force: true });
+    });
+
+    it("list: none yet", async () => {
+      const list = await runBerth(["backups", "list", id], cliEnv(stack));
+      expect(list, list.stderr).toMatchObject({ code: 0, stdout: `No backups of ${id}.\n` });
+    });
+
+    it("create --follow: records a manual backup, follows it to done, and list shows it", async () => {
+      const create = await runBerth(["backups", "create", id, "--follow"], cliEnv(stack));
+      expect(create.code, create.stderr).toBe(0);
+      const [first, ...rest] = create.stdout.trimEnd().split("\n");
+      const [, createdId, operationId] = first!.match(new RegExp(`^Backup (\\S+) of ${id} scheduled: operation (\\S+)\\.$`)) ?? [];
+      backupId = createdId!;
+      const backup = await stack.db.backup.findUniqueOrThrow({ where: { id: backupId } });
+      expect(backup).toMatchObject({ resourceId: id, method: "manual", status: "done" });
+      expect((await stack.db.operation.findUniqueOrThrow({ where: { id: operationId! } })).backupId).toBe(backupId);
+      // The job's steps as jobs follow shows them, then the outcome.
+      expect(rest.map((line) => line.replace(/^\S+Z /, ""))).toEqual([
+        "attempt 1: backup started",
+        expect.stringMatching(/^step dump \(\d+%\)$/),
+        expect.stringMatching(/^step prune \(\d+%\)$/),
+        "succeeded",
+        expect.stringMatching(new RegExp(`^Operation ${operationId} succeeded after 1 attempt in \\d+\\.\\d s\\.$`)),
+        expect.stringMatching(new RegExp(`^Backup ${backupId} is done: \\d+(\\.\\d)? (B|KiB|MiB) stored, a dump of \\d+(\\.\\d)? (B|KiB|MiB)\\.$`)),
+      ]);
+
+      const list = await runBerth(["backups", "list", id], cliEnv(stack));
+      expect(list.code, list.stderr).toBe(0);
+      const [header, ...rows] = list.stdout.trimEnd().split("\n");
+      expect(header!.split(/\s+/)).toEqual(["ID", "METHOD", "STATUS", "SIZE", "CREATED", "FINISHED"]);
+      const time = "\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ";
+      expect(rows).toEqual([expect.stringMatching(new RegExp(`^${backupId} +manual +done +\\d+(\\.\\d)? (B|KiB|MiB) +${time} +${time}$`))]);
+    });
+
+    it("download: the dump itself, whole, written at once; a damaged backup is refused and nothing written", async () => {
+      const backup = await stack.db.backup.findUniqueOrThrow({ where: { id: backupId } });
+      const output = join(downloads, "notes.dump");
+      const download = await runBerth(["backups", "download", id, backupId, "--output", output], backupsEnv(stack));
+      expect(download.code, download.stderr).toBe(0);
+      expect(download.stdout).toBe(`Backup ${backupId} written to ${output} (${backup.contentSize} bytes).\n`);
+      const dump = await readFile(output);
+      expect(dump.subarray(0, 5).toString("latin1")).toBe("PGDMP"); // pg_dump's custom format
+      expect(dump.length).toBe(Number(backup.contentSize));
+      expect((await stat(output)).mode & 0o777).toBe(0o600);
+      expect(await readdir(downloads)).toEqual(["notes.dump"]);
+      // Written once: a second download must go elsewhere.
+      const again = await runBerth(["backups", "download", id, backupId, "--output", output], backupsEnv(stack));
+      expect(again).toMatchObject({ code: 1, stderr: `error: ${output} exists already; remove it or choose another --output\n` });
+
+      const object = join(stack.env.BERTH_BACKUP_DIR!, backup.objectKey!);
+      const sealed = await readFile(object);
+      const damaged = Buffer.from(sealed);
+      damaged[damaged.length >> 1]! ^= 0xff;
+      await writeFile(object, damaged);
+      try {
+        const refused = await runBerth(["backups", "download", id, backupId, "--output", join(downloads, "damaged.dump")], backupsEnv(stack));
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toMatch(new RegExp(`^error: backup ${backupId} is damaged \\((checksum_mismatch|tampered)\\): .+; nothing was written\\n$`));
+        expect(refused.stdout).toBe("");
+        expect(await readdir(downloads)).toEqual(["notes.dump"]);
+      } finally {
+        await writeFile(object, sealed);
+      }
+
+      const unknown = await runBerth(["backups", "download", id, "00000000-0000-4000-8000-000000000000", "--output", join(downloads, "none.dump")], backupsEnv(stack));
+      expect(unknown).toMatchObject({ code: 1, stderr: `error: resource ${id} has no backup with id 00000000-0000-4000-8000-000000000000\n` });
+    });
+
+    it("restore --yes --follow: the data written after the backup is gone, the backup's is back", async () => {
+      await query(url, "UPDATE notes SET body = 'changed after the backup'; INSERT INTO notes VALUES ('written after the backup')");
+      const restore = await runBerth(["backups", "restore", id, backupId, "--yes", "--follow"], cliEnv(stack));
+      expect(restore.code, restore.stderr).toBe(0);
+      const operation = await stack.db.operation.findFirstOrThrow({ where: { resourceId: id, kind: "restore" } });
+      const lines = restore.stdout.trimEnd().split("\n");
+      expect(lines[0]).toBe(`Restore of ${id} from backup ${backupId} queued: operation ${operation.id}.`);
+      const steps = lines.map((line) => line.replace(/^\S+Z /, "").match(/^step (\S+) \(\d+%\)$/)?.[1]).filter(Boolean);
+      expect(steps).toEqual(["verify", "volume", "staging", "load", "switch", "readiness", "cleanup"]);
+      expect(lines.at(-1)).toMatch(new RegExp(`^Operation ${operation.id} succeeded after 1 attempt in \\d+\\.\\d s\\.$`));
+      expect((await stack.db.resource.findUniqueOrThrow({ where: { id } })).status).toBe("provisioned");
+      expect(await query(url, "SELECT body FROM notes ORDER BY body")).toEqual(["in the backup"]);
+    });
+
+    it("restore without --yes, standard input not a terminal: refused, nothing recorded", async () => {
+      const restore = await runBerth(["backups", "restore", id, backupId, "--follow"], cliEnv(stack));
+      expect(restore.code).toBe(2);
+      expect(restore.stderr).toContain("error: a restore overwrites the database's data and standard input is not a terminal to ask on: add --yes to restore\n");
+      expect(await stack.db.operation.count({ where: { resourceId: id, kind: "restore" } })).toBe(1);
+    });
+
+    it("list after a deprovision: the final backup too, newest first; a new backup is refused as the API refuses it", async () => {
+      const deprovision = await runBerth(["resources", "deprovision", id], cliEnv(stack));
+      expect(deprovision.code, deprovision.stderr).toBe(0);
+      const removal = await stack.db.operation.findFirstOrThrow({ where: { resourceId: id, kind: "deprovision" } });
+      expect((await runBerth(["jobs", "follow", removal.id], cliEnv(stack))).code).toBe(0);
+      const final = await stack.db.backup.findFirstOrThrow({ where: { resourceId: id, method: "final" } });
+      const list = await runBerth(["backups", "list", id], cliEnv(stack));
+      expect(list.code, list.stderr).toBe(0);
+      const rows = list.stdout.trimEnd().split("\n").slice(1);
+      expect(rows.map((row) => row.split(/\s+/).slice(0, 3))).toEqual([
+        [final.id, "final", "done"],
+        [backupId, "manual", "done"],
+      ]);
+      const refused = await runBerth(["backups", "create", id], cliEnv(stack));
+      expect(refused).toMatchObject({ code: 1, stderr: `error: No resource with id '${id}' exists for this addon.\n` });
+    });
   });
 });

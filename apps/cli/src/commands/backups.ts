@@ -1,0 +1,234 @@
+/**
+ * `berth backups list|create|download|restore`: a database's backups. Backups and restores
+ * are recorded through the operations service, as the provider API records them; a download
+ * reads the backup store directly (verified first), as the API's download link does.
+ */
+import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { open, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { Transform, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { AddonDefinition } from "@berth/addon-sdk";
+import { BackupIntegrityError, BackupNotFoundError, createBackupStore } from "@berth/backup-store";
+import type { Backup, PrismaClient, Resource } from "@berth/db";
+import type { Command } from "commander";
+import { resolvePath, type CliContext } from "../context.js";
+import { withControlPlane, withDatabase } from "../control-plane.js";
+import { CommandFailure, EXIT, Exit, UsageError } from "../errors.js";
+import { followOperation } from "../follow-operation.js";
+import { formatBytes, formatTable, timestamp } from "../table.js";
+import { createTransferDisplay } from "../transfer-display.js";
+
+export function registerBackupsCommands(program: Command, context: CliContext): void {
+  const backups = program.command("backups").description("a database's backups: list, take one, download one, restore one");
+
+  backups
+    .command("list")
+    .description("the resource's backups, newest first: id, method, status, size stored, created, finished (reads BERTH_DATABASE_URL)")
+    .argument("<resourceId>", "the resource's id (a deprovisioned one too: its final backup)")
+    .action(async (resourceId: string) => {
+      await listBackups(context, resourceId);
+    });
+
+  backups
+    .command("create")
+    .description("take a manual backup, as the provider API's POST …/backups does; prints its id (reads BERTH_DATABASE_URL, BERTH_REDIS_URL, BERTH_QUEUE_PREFIX)")
+    .argument("<resourceId>", "the resource's id")
+    .option("--follow", "wait for the backup with a progress bar; exit 1 if it failed")
+    .action(async (resourceId: string, options: { follow?: boolean }) => {
+      await createBackup(context, resourceId, options);
+    });
+
+  backups
+    .command("download")
+    .description(
+      "write a finished backup's dump (the engine's own format, decrypted) to a file, after verifying its checksum " +
+        "(reads BERTH_DATABASE_URL, BERTH_BACKUP_*, BERTH_ENCRYPTION_KEY, BERTH_ENCRYPTION_PREVIOUS_KEYS)",
+    )
+    .argument("<resourceId>", "the resource's id")
+    .argument("<backupId>", "the backup's id (see berth backups list)")
+    .option("--output <file>", "where to write it; it must not exist (default: <resourceId>-<created>.<format> in the current directory)")
+    .action(async (resourceId: string, backupId: string, options: { output?: string }) => {
+      await downloadBackup(context, resourceId, backupId, options);
+    });
+
+  backups
+    .command("restore")
+    .description(
+      "load a finished backup into its database, as the provider API's POST …/restore does: the data written since is lost. " +
+        "Asks first unless --yes (reads BERTH_DATABASE_URL, BERTH_REDIS_URL, BERTH_QUEUE_PREFIX)",
+    )
+    .argument("<resourceId>", "the resource's id")
+    .argument("<backupId>", "the backup's id (see berth backups list)")
+    .option("--yes", "do not ask for confirmation (needed when standard input is not a terminal)")
+    .option("--follow", "wait for the restore with a progress bar; exit 1 if it failed")
+    .action(async (resourceId: string, backupId: string, options: { yes?: boolean; follow?: boolean }) => {
+      await restoreBackup(context, resourceId, backupId, options);
+    });
+}
+
+async function findResource(db: PrismaClient, id: string): Promise<Resource> {
+  const resource = await db.resource.findUnique({ where: { id } });
+  if (!resource) throw new CommandFailure(`no resource with id ${id}`);
+  return resource;
+}
+
+function addonOf(context: CliContext, resource: Resource): AddonDefinition {
+  const addon = context.addons.get(resource.addon);
+  if (!addon) throw new CommandFailure(`resource ${resource.id} belongs to the addon ${resource.addon}, which is not installed here`);
+  return addon;
+}
+
+async function findBackup(db: PrismaClient, resourceId: string, backupId: string): Promise<Backup> {
+  const backup = await db.backup.findFirst({ where: { id: backupId, resourceId } });
+  if (!backup) throw new CommandFailure(`resource ${resourceId} has no backup with id ${backupId}`);
+  return backup;
+}
+
+async function listBackups(context: CliContext, resourceId: string): Promise<void> {
+  const backups = await withDatabase(context, async (db) => {
+    await findResource(db, resourceId);
+    return db.backup.findMany({ where: { resourceId }, orderBy: { createdAt: "desc" } });
+  });
+  if (backups.length === 0) {
+    context.io.stdout(`No backups of ${resourceId}.\n`);
+    return;
+  }
+  context.io.stdout(
+    formatTable(
+      ["ID", "METHOD", "STATUS", "SIZE", "CREATED", "FINISHED"],
+      backups.map((backup) => [backup.id, backup.method, backup.status, formatBytes(backup.size), timestamp(backup.createdAt), timestamp(backup.finishedAt)]),
+    ),
+  );
+}
+
+async function createBackup(context: CliContext, resourceId: string, options: { follow?: boolean }): Promise<void> {
+  const { io } = context;
+  await withControlPlane(context, async (controlPlane) => {
+    const { db, resources } = controlPlane;
+    const addon = addonOf(context, await findResource(db, resourceId));
+    const backup = await resources.backup(addon, resourceId, "manual");
+    const operation = await db.operation.findFirstOrThrow({ where: { backupId: backup.id, kind: "backup" } });
+    io.stdout(`Backup ${backup.id} of ${resourceId} scheduled: operation ${operation.id}.\n`);
+    if (!options.follow) {
+      io.stdout(`Follow it with: berth jobs follow ${operation.id}\n`);
+      return;
+    }
+    await followOperation(context, controlPlane, operation.id);
+    const done = await db.backup.findUniqueOrThrow({ where: { id: backup.id } });
+    io.stdout(`Backup ${done.id} is ${done.status}: ${formatBytes(done.size) ?? "?"} stored, a dump of ${formatBytes(done.contentSize) ?? "?"}.\n`);
+  });
+}
+
+async function downloadBackup(context: CliContext, resourceId: string, backupId: string, options: { output?: string }): Promise<void> {
+  const { io } = context;
+  // Both parts of the configuration checked before anything is done.
+  const storeConfig = context.config().backupStore();
+  const backup = await withDatabase(context, async (db) => {
+    await findResource(db, resourceId);
+    return findBackup(db, resourceId, backupId);
+  });
+  if (backup.status !== "done" || backup.objectKey === null || backup.sha256 === null || backup.contentSize === null) {
+    throw new CommandFailure(`backup ${backupId} is ${backup.status}: only a finished (done) backup can be downloaded`);
+  }
+  const output = resolvePath(context, options.output ?? `${resourceId}-${backup.createdAt.toISOString().replace(/[:.]/g, "-")}.${backup.format}`);
+  if (await exists(output)) throw new CommandFailure(`${output} exists already; remove it or choose another --output`);
+
+  const store = createBackupStore(storeConfig);
+  try {
+    io.stderr(`Verifying backup ${backupId} (${formatBytes(backup.size)} stored)\n`);
+    await store.verify(backup.objectKey, backup.sha256);
+    const contentSize = Number(backup.contentSize);
+    io.stderr(`Writing its dump (${formatBytes(contentSize)}) to ${output}\n`);
+    const written = await writeAtomically(output, await store.open(backup.objectKey), contentSize, context);
+    io.stdout(`Backup ${backupId} written to ${output} (${written} bytes).\n`);
+  } catch (error) {
+    // Checked before the first byte is written, and each record again as it is read (the object may change meanwhile).
+    if (error instanceof BackupIntegrityError) throw new CommandFailure(`backup ${backupId} is damaged (${error.reason}): ${error.message}; nothing was written`);
+    if (error instanceof BackupNotFoundError) throw new CommandFailure(`backup ${backupId} is missing from the backup store (${error.message}); nothing was written`);
+    throw error;
+  } finally {
+    store.close();
+  }
+}
+
+/**
+ * Writes `content` to a hidden temporary file beside `output` (mode 600: it is the customer's
+ * data), flushed to disk, then renamed to `output`: `output` is either the whole dump or absent,
+ * never part of one. Resolves with the bytes written; they must be the `expectedBytes` recorded.
+ */
+async function writeAtomically(output: string, content: Readable, expectedBytes: number, context: CliContext): Promise<number> {
+  const temporary = join(dirname(output), `.${basename(output)}.${randomBytes(6).toString("hex")}.partial`);
+  const display = createTransferDisplay(context.io, expectedBytes);
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      bytes += chunk.length;
+      display.transferred(bytes);
+      done(null, chunk);
+    },
+  });
+  try {
+    try {
+      await pipeline(content, counter, createWriteStream(temporary, { flags: "wx", mode: 0o600 }));
+    } finally {
+      display.stop();
+    }
+    if (bytes !== expectedBytes) throw new CommandFailure(`the backup's dump is ${bytes} bytes, not the ${expectedBytes} recorded; nothing was written`);
+    const file = await open(temporary, "r");
+    try {
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(temporary, output);
+  } catch (error) {
+    content.destroy();
+    await rm(temporary, { force: true });
+    // The file system's refusal (no such directory, no permission, disk full) is the operator's to fix: said plainly.
+    const syscall = (error as NodeJS.ErrnoException).syscall;
+    if (syscall !== undefined) throw new CommandFailure(`cannot write ${output}: ${(error as Error).message}`);
+    throw error;
+  }
+  return bytes;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw error;
+  }
+}
+
+async function restoreBackup(context: CliContext, resourceId: string, backupId: string, options: { yes?: boolean; follow?: boolean }): Promise<void> {
+  const { io } = context;
+  const prompt = io.prompt;
+  if (!options.yes && !prompt) {
+    throw new UsageError("a restore overwrites the database's data and standard input is not a terminal to ask on: add --yes to restore");
+  }
+  await withControlPlane(context, async (controlPlane) => {
+    const { db, resources } = controlPlane;
+    const resource = await findResource(db, resourceId);
+    const addon = addonOf(context, resource);
+    const backup = await findBackup(db, resourceId, backupId);
+    if (!options.yes) {
+      io.stderr(
+        `Restoring ${resourceId} (app ${resource.appId || "none"}) from backup ${backupId} of ${timestamp(backup.createdAt)} ` +
+          "replaces all of its data: what was written since that backup is lost.\n",
+      );
+      const answer = await prompt!("Restore it? [y/N] ");
+      if (!/^\s*y(es)?\s*$/i.test(answer)) {
+        io.stderr("Not restored.\n");
+        throw new Exit(EXIT.failure);
+      }
+    }
+    const operation = await resources.restore(addon, resourceId, backupId);
+    io.stdout(`Restore of ${resourceId} from backup ${backupId} queued: operation ${operation.id}.\n`);
+    if (options.follow) await followOperation(context, controlPlane, operation.id);
+    else io.stdout(`Follow it with: berth jobs follow ${operation.id}\n`);
+  });
+}
