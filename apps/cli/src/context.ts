@@ -14,6 +14,11 @@ export interface CliIo {
   readStdin(): Promise<string>;
   /** Asks a question on an interactive terminal and resolves with the line answered; undefined when standard input is not a terminal. */
   readonly prompt?: (question: string) => Promise<string>;
+  /**
+   * Calls `handler` instead of exiting when the operator interrupts the command (Ctrl-C, SIGTERM),
+   * until the returned function is called: for a command that must clean up first.
+   */
+  readonly onInterrupt?: (handler: () => void) => () => void;
   /** An interactive terminal to draw progress bars on; undefined when output goes to a pipe or a file. */
   readonly terminal?: NodeJS.WriteStream;
 }

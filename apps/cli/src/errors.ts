@@ -4,8 +4,9 @@
  *   1  the command ran and found a problem (e.g. an invalid manifest), or failed unexpectedly
  *   2  usage: unknown command or option, missing argument, unknown addon, unreadable --load-env
  *   3  configuration: an environment variable the command needs is missing or invalid
+ * 130  interrupted (Ctrl-C, SIGTERM) by a command that cleaned up first
  */
-export const EXIT = { ok: 0, failure: 1, usage: 2, config: 3 } as const;
+export const EXIT = { ok: 0, failure: 1, usage: 2, config: 3, interrupted: 130 } as const;
 
 /** The command line is wrong: printed as `error: <message>`, exit 2. */
 export class UsageError extends Error {

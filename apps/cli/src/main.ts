@@ -129,6 +129,10 @@ function processIo(): CliIo {
     stderr: (text) => void process.stderr.write(text),
     ...(process.stderr.isTTY ? { terminal: process.stderr } : {}),
     ...(process.stdin.isTTY ? { prompt: askOnTerminal } : {}),
+    onInterrupt: (handler) => {
+      process.on("SIGINT", handler).on("SIGTERM", handler);
+      return () => void process.off("SIGINT", handler).off("SIGTERM", handler);
+    },
     readStdin: async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);

@@ -169,9 +169,12 @@ async function writeAtomically(output: string, content: Readable, expectedBytes:
       done(null, chunk);
     },
   });
+  // Interrupted, the write stops and the temporary file goes: nothing is left behind.
+  const interruption = new AbortController();
+  const stopListening = context.io.onInterrupt?.(() => interruption.abort()) ?? (() => undefined);
   try {
     try {
-      await pipeline(content, counter, createWriteStream(temporary, { flags: "wx", mode: 0o600 }));
+      await pipeline(content, counter, createWriteStream(temporary, { flags: "wx", mode: 0o600 }), { signal: interruption.signal });
     } finally {
       display.stop();
     }
@@ -186,10 +189,16 @@ async function writeAtomically(output: string, content: Readable, expectedBytes:
   } catch (error) {
     content.destroy();
     await rm(temporary, { force: true });
+    if (interruption.signal.aborted) {
+      context.io.stderr("Interrupted: nothing was written.\n");
+      throw new Exit(EXIT.interrupted);
+    }
     // The file system's refusal (no such directory, no permission, disk full) is the operator's to fix: said plainly.
     const syscall = (error as NodeJS.ErrnoException).syscall;
     if (syscall !== undefined) throw new CommandFailure(`cannot write ${output}: ${(error as Error).message}`);
     throw error;
+  } finally {
+    stopListening();
   }
   return bytes;
 }
