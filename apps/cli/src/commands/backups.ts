@@ -123,7 +123,7 @@ async function createBackup(context: CliContext, resourceId: string, options: { 
 
 async function downloadBackup(context: CliContext, resourceId: string, backupId: string, options: { output?: string }): Promise<void> {
   const { io } = context;
-  // Both parts of the configuration checked before anything is done.
+  // The store's configuration is checked before the database is asked anything.
   const storeConfig = context.config().backupStore();
   const backup = await withDatabase(context, async (db) => {
     await findResource(db, resourceId);
