@@ -110,7 +110,9 @@ describe("berth, the admin CLI, on a running Berth", () => {
     expect(deprovision.stdout).toBe(`Deprovisioning of ${id} queued: operation ${removal.id}.\nFollow it with: berth jobs follow ${removal.id}\n`);
     const followRemoval = await runBerth(["jobs", "follow", removal.id], cliEnv(stack));
     expect(followRemoval.code, followRemoval.stderr).toBe(0);
-    expect(followRemoval.stdout).toContain("step volume (50%)");
+    // The data is kept first (a final backup), then the container and volume go.
+    expect(followRemoval.stdout).toContain("step final-backup (0%)");
+    expect(followRemoval.stdout).toContain("step volume (67%)");
     expect((await stack.db.resource.findUniqueOrThrow({ where: { id } })).status).toBe("deprovisioned");
     // Again: nothing more to do, and said so.
     expect((await runBerth(["resources", "deprovision", id], cliEnv(stack))).stdout).toBe(`Resource ${id} was deprovisioned by operation ${removal.id}.\n`);
