@@ -5,6 +5,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBerth } from "../src/berth-cli.js";
 import { startStack, type Stack } from "../src/index.js";
+import { waitUntil } from "../src/wait.js";
 
 const WAIT = { timeout: 60_000, interval: 250 };
 
@@ -24,8 +25,9 @@ async function query(url: string, sql: string): Promise<string[]> {
   client.on("error", () => undefined);
   await client.connect();
   try {
-    const result = await client.query<{ body: string }>(sql);
-    return result.rows.map((row) => row.body);
+    // Several statements answer one result each: the last one's rows.
+    const result = (await client.query(sql)) as pg.QueryResult<{ body: string }> | pg.QueryResult<{ body: string }>[];
+    return (Array.isArray(result) ? result.at(-1)! : result).rows.map((row) => row.body);
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -175,7 +177,7 @@ describe("berth, the admin CLI, on a running Berth", () => {
       expect(provision.status).toBe(202);
       id = (provision.body as { id: string }).id;
       await stack.standIn.waitForProvisioned(id, { timeoutMs: WAIT.timeout });
-      await expect.poll(async () => (await stack.db.resource.findUnique({ where: { id } }))?.status, WAIT).toBe("provisioned");
+      await waitUntil(`${id} provisioned`, async () => (await stack.db.resource.findUnique({ where: { id } }))?.status === "provisioned", { timeoutMs: WAIT.timeout });
       url = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
       await query(url, "CREATE TABLE notes (body text); INSERT INTO notes VALUES ('in the backup')");
     });
@@ -239,7 +241,9 @@ describe("berth, the admin CLI, on a running Berth", () => {
       try {
         const refused = await runBerth(["backups", "download", id, backupId, "--output", join(downloads, "damaged.dump")], backupsEnv(stack));
         expect(refused.code).toBe(1);
-        expect(refused.stderr).toMatch(new RegExp(`^error: backup ${backupId} is damaged \\((checksum_mismatch|tampered)\\): .+; nothing was written\\n$`));
+        expect(refused.stderr.trimEnd().split("\n").at(-1)).toMatch(
+          new RegExp(`^error: backup ${backupId} is damaged \\((checksum_mismatch|tampered)\\): .+; nothing was written$`),
+        );
         expect(refused.stdout).toBe("");
         expect(await readdir(downloads)).toEqual(["notes.dump"]);
       } finally {
