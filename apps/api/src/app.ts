@@ -75,11 +75,13 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(cookie, { secret: deps.sessionKey.toString("base64") });
 
   const resources = new ResourceService(deps.db, deps.queue);
+  const backupAddonIds = [...deps.addons.values()].filter((addon) => addon.backup).map((addon) => addon.id);
   await installMetrics(app, {
     registry: deps.metricsRegistry ?? new Registry(),
     db: deps.db,
     queues: deps.metricsQueues ?? [deps.queue.queue],
     admin: deps.admin,
+    backupAddonIds,
   });
   await installOpenApi(app, { publicUrl: deps.publicUrl });
   await app.register(healthRoutes, { db: deps.db, queue: deps.queue });
@@ -92,8 +94,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     ssoWindow: deps.ssoWindow,
     publicUrl: deps.publicUrl,
     platformAppUrl: deps.platformAppUrl,
+    resources,
+    backupLinks: deps.backups.links,
   });
-  await app.register(adminConsole, { admin: deps.admin, db: deps.db, addonIds: [...deps.addons.keys()], publicUrl: deps.publicUrl });
+  await app.register(adminConsole, { admin: deps.admin, db: deps.db, addonIds: [...deps.addons.keys()], backupAddonIds, publicUrl: deps.publicUrl });
   for (const addon of deps.addons.values()) {
     const credentials = deps.addonCredentials.get(addon.id);
     if (!credentials) throw new Error(`no credentials configured for addon ${addon.id}`);

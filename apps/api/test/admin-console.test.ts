@@ -6,7 +6,7 @@ import { SecretBox, type PrismaClient } from "@berth/db";
 import type { OperationQueue } from "@berth/jobs";
 import type { FastifyRequest } from "fastify";
 import { describe, expect, it } from "vitest";
-import { crossSiteRefusal, readOnlyRefusal } from "../src/admin/request-guards.js";
+import { crossSiteRefusal, readOnlyRefusal } from "../src/plugins/request-guards.js";
 import { buildApp, deriveSessionKey } from "../src/app.js";
 import { loadApiConfig } from "../src/config.js";
 import { BackupLinks } from "../src/routes/backup-links.js";
