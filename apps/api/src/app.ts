@@ -19,7 +19,7 @@ import { installMetrics } from "./observability/metrics.js";
 import { installOpenApi } from "./observability/openapi.js";
 import { REQUEST_ID_HEADER, genReqId } from "./observability/request-id.js";
 import { healthRoutes } from "./routes/health.js";
-import { BackupLinks } from "./routes/backup-links.js";
+import type { BackupLinks, ForkTokens } from "./routes/backup-links.js";
 import { backupDownloadRoute } from "./routes/backups.js";
 import { resourceRoutes } from "./routes/resources.js";
 
@@ -32,7 +32,7 @@ export interface ApiDeps {
   ssoWindow: SsoWindow;
   secrets: SecretBox;
   /** The backup store (downloads are streamed from it) and the signer of download links. */
-  backups: { store: BackupStore; links: BackupLinks };
+  backups: { store: BackupStore; links: BackupLinks; forks: ForkTokens };
   /** Signs dashboard session cookies. */
   sessionKey: Buffer;
   publicUrl: string;
@@ -101,7 +101,15 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   for (const addon of deps.addons.values()) {
     const credentials = deps.addonCredentials.get(addon.id);
     if (!credentials) throw new Error(`no credentials configured for addon ${addon.id}`);
-    await app.register(resourceRoutes, { prefix: `/${addon.id}/resources`, addon, credentials, resources, db: deps.db, backupLinks: deps.backups.links });
+    await app.register(resourceRoutes, {
+      prefix: `/${addon.id}/resources`,
+      addon,
+      credentials,
+      resources,
+      db: deps.db,
+      backupLinks: deps.backups.links,
+      forkTokens: deps.backups.forks,
+    });
   }
   await app.register(backupDownloadRoute, { db: deps.db, store: deps.backups.store, links: deps.backups.links, addons: deps.addons });
   return app;

@@ -86,7 +86,8 @@ export const OPERATION_KINDS = {
   provision: {
     job: "provision",
     runningStatus: "provisioning",
-    steps: ["credentials", "placement", "volume", "container", "bootstrap", "readiness", "rotate-credentials", "report-config", "report-provisioned"],
+    // `seed`: a fork's data, loaded from its backup; `rotate-credentials`: a warm pool database's new password.
+    steps: ["credentials", "placement", "volume", "container", "bootstrap", "readiness", "seed", "rotate-credentials", "report-config", "report-provisioned"],
     offPath: ["cleanup"],
     failsFrom: ["provisioning", "warming"],
   },
