@@ -1,3 +1,4 @@
+import { OPERATION_KINDS, stepPercent } from "@berth/operations";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBerth } from "../src/berth-cli.js";
 import { startStack, type Stack } from "../src/index.js";
@@ -41,14 +42,10 @@ describe("berth, the admin CLI, on a running Berth", () => {
     // The job's log as it came: each step with its share of the work, then the outcome.
     expect(lines.map((line) => line.replace(/^\S+Z /, ""))).toEqual([
       "attempt 1: provision started",
-      "step credentials (0%)",
-      "step placement (11%)",
-      "step volume (22%)",
-      "step container (33%)",
-      "step bootstrap (44%)",
-      "step readiness (56%)",
-      "step report-config (78%)",
-      "step report-provisioned (89%)",
+      // The catalog's steps but a fork's and a warm pool claim's, each with its share of the path.
+      ...OPERATION_KINDS.provision.steps
+        .filter((step) => step !== "seed" && step !== "rotate-credentials")
+        .map((step) => `step ${step} (${stepPercent("provision", step)}%)`),
       "succeeded",
       expect.stringMatching(new RegExp(`^Operation ${operation.id} succeeded after 1 attempt in \\d+\\.\\d s\\.$`)),
     ]);
@@ -89,7 +86,8 @@ describe("berth, the admin CLI, on a running Berth", () => {
     expect(deprovision.stdout).toBe(`Deprovisioning of ${id} queued: operation ${removal.id}.\nFollow it with: berth jobs follow ${removal.id}\n`);
     const followRemoval = await runBerth(["jobs", "follow", removal.id], cliEnv(stack));
     expect(followRemoval.code, followRemoval.stderr).toBe(0);
-    expect(followRemoval.stdout).toContain("step volume (50%)");
+    expect(followRemoval.stdout).toContain(`step final-backup (0%)`);
+    expect(followRemoval.stdout).toContain(`step volume (${stepPercent("deprovision", "volume")}%)`);
     expect((await stack.db.resource.findUniqueOrThrow({ where: { id } })).status).toBe("deprovisioned");
     // Again: nothing more to do, and said so.
     expect((await runBerth(["resources", "deprovision", id], cliEnv(stack))).stdout).toBe(`Resource ${id} was deprovisioned by operation ${removal.id}.\n`);
