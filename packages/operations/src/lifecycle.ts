@@ -190,6 +190,12 @@ export async function requireTransition(db: ResourceWriter, id: string, to: Reso
   throw new IllegalTransitionError(id, current?.status, to);
 }
 
+/**
+ * The format of a final backup that is a copy of the database's files (a tar of its data
+ * directory), taken when its engine could not dump: downloaded, never restored through Berth.
+ */
+export const RAW_COPY_FORMAT = "data.tar";
+
 /** A new resource's id: its addon, then 16 random hex digits (the names of its container and volume derive from it). */
 export function newResourceId(addonId: string): string {
   return `${addonId}-${randomBytes(8).toString("hex")}`;

@@ -3,7 +3,7 @@ import { findPlan, type AddonDefinition, type AddonPlan } from "@berth/addon-sdk
 import { Prisma, isUniqueViolation, type Backup, type BackupMethod, type Operation, type PrismaClient, type Resource, type ResourceStatus } from "@berth/db";
 import type { OperationQueue } from "@berth/jobs";
 import type { PlanChangeRequest, ProvisionRequest } from "@berth/protocol";
-import { OPERATION_KINDS, isIn, isPlatforms, newResourceId, requireTransition } from "./lifecycle.js";
+import { OPERATION_KINDS, RAW_COPY_FORMAT, isIn, isPlatforms, newResourceId, requireTransition } from "./lifecycle.js";
 import { refusals } from "./refusals.js";
 
 /** The control plane stores UTC wall-clock times (Prisma's convention for `timestamp` columns). */
@@ -166,6 +166,7 @@ export class ResourceService {
       const backup = await tx.backup.findFirst({ where: { id: backupId, resourceId: id } });
       if (!backup) throw refusals.backupNotFound(id, backupId);
       if (backup.status !== "done") throw refusals.backupNotRestorable(backupId, backup.status);
+      if (backup.format === RAW_COPY_FORMAT) throw refusals.rawCopyNotRestorable(backupId);
       if (!isIn("backupable", resource.status)) throw refusals.resourceNotBackupable(id, resource.status);
       return tx.operation.create({ data: { resourceId: id, kind: "restore", backupId } });
     });
@@ -249,6 +250,7 @@ export class ResourceService {
     const backup = await this.db.backup.findFirst({ where: { id: backupId, resource: { addon: addon.id } } });
     if (!backup) throw refusals.backupNotFound("(fork source)", backupId);
     if (backup.status !== "done") throw refusals.backupNotRestorable(backupId, backup.status);
+    if (backup.format === RAW_COPY_FORMAT) throw refusals.rawCopyNotRestorable(backupId);
   }
 
   private findByPlatformUuid(addon: AddonDefinition, platformUuid: string): Promise<Resource | null> {
