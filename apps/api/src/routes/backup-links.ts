@@ -1,7 +1,7 @@
 import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
 
 /** How long a download link works. */
-export const DOWNLOAD_LINK_TTL_MS = 10 * 60_000;
+const DOWNLOAD_LINK_TTL_MS = 10 * 60_000;
 
 /**
  * Signed download links of backups: `<publicUrl>/backups/download?token=<token>`, the token naming the

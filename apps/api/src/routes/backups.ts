@@ -30,7 +30,7 @@ export interface BackupRoutesOptions {
 }
 
 /** A backup as the provider API shows it (Scalingo's database API's fields). */
-export function backupView(backup: Backup): BackupView {
+function backupView(backup: Backup): BackupView {
   return {
     id: backup.id,
     status: backup.status,

@@ -23,7 +23,7 @@ export function isBackupDue(resource: Pick<Resource, "id" | "backupHour">, lastP
 }
 
 /** Records the daily backups due at `now` (one operation each, queued in order with each database's others). */
-export async function scheduleDueBackups(deps: Pick<WorkerDeps, "db" | "addons" | "logger">, service: ResourceService, now = new Date()): Promise<string[]> {
+async function scheduleDueBackups(deps: Pick<WorkerDeps, "db" | "addons" | "logger">, service: ResourceService, now = new Date()): Promise<string[]> {
   const withBackups = [...deps.addons.values()].filter((addon) => addon.backup).map((addon) => addon.id);
   const live = await deps.db.resource.findMany({
     where: { addon: { in: withBackups }, status: { in: statusesIn("backupable") } },

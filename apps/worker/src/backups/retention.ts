@@ -16,7 +16,7 @@ export const DEFAULT_RETENTION: BackupRetention = { daily: 7, weekly: 4, monthly
 /** A failed backup stays listed this long, for people to see why. */
 const FAILED_KEPT_MS = 7 * 24 * 3600_000;
 
-export function retentionOf(plan: AddonPlan): BackupRetention {
+function retentionOf(plan: AddonPlan): BackupRetention {
   return { ...DEFAULT_RETENTION, ...plan.backupRetention };
 }
 
