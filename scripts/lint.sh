@@ -8,6 +8,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$BERTH_ROOT"
 
 ensure_debian_package shellcheck shellcheck
+# The type-aware rules read the generated Prisma client: it must match the schema (turbo skips it if it does).
+pnpm exec turbo run generate --output-logs=errors-only >/dev/null
 
 # The repository's shell scripts: *.sh, and files whose first line runs sh, bash or dash
 # (such as .ci/run). Untracked ones count too, unless git ignores them.
