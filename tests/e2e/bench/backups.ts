@@ -70,7 +70,7 @@ async function benchOne(stack: Stack, workerPid: number, sizeMiB: number): Promi
   // Rows of ~300 bytes, half of them random (md5), made by the server itself.
   const rows = Math.round((sizeMiB * MiB) / 330);
   await client.query(`CREATE TABLE filler AS SELECT g AS id, md5(g::text) || md5(random()::text) AS hash, repeat('berth ', 36) AS body FROM generate_series(1, ${rows}) g`);
-  const databaseBytes = Number((await client.query("SELECT pg_database_size(current_database()) AS size")).rows[0].size);
+  const databaseBytes = Number((await client.query<{ size: string }>("SELECT pg_database_size(current_database()) AS size")).rows[0]!.size);
   const database = new URL(url).pathname.slice(1);
   await client.end();
 

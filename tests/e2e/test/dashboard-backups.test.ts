@@ -57,7 +57,7 @@ describe("dashboard: backups", () => {
     const created = await post("/backups", {});
     expect([created.status, created.headers.get("location")]).toEqual([303, `/dashboard/${id}#backups`]);
     await expect.poll(async () => (await stack.db.backup.findFirst({ where: { resourceId: id } }))?.status, WAIT).toBe("done");
-    const backup = (await stack.db.backup.findFirstOrThrow({ where: { resourceId: id } }))!;
+    const backup = await stack.db.backup.findFirstOrThrow({ where: { resourceId: id } });
     const page = await (await fetch(dashboard(), { headers: { cookie } })).text();
     expect(page).toContain(`<tr data-backup-id="${backup.id}">`);
     expect(page).toContain(`/dashboard/${id}/backups/${backup.id}/download`);
