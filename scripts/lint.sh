@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The checks that keep the code clean, run by scripts/test.sh before the tests (`pnpm lint` alone):
+# The checks that keep the code clean, run by scripts/test.sh beside the tests (`pnpm lint` alone):
 # ESLint with typescript-eslint's type-aware rules (eslint.config.js), knip for unused files,
 # exports and dependencies (knip.ts), and shellcheck on every shell script (.shellcheckrc).
 # One line per check when clean; else each finding as file:line, and exit status 1.
@@ -8,6 +8,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$BERTH_ROOT"
 
 ensure_debian_package shellcheck shellcheck
+# The type-aware rules read the generated Prisma client: it must match the schema (turbo skips it if
+# it does). BERTH_LINT_GENERATED=1: the caller generated it (scripts/test.sh, before the tests start).
+if [[ ${BERTH_LINT_GENERATED:-} != 1 ]]; then
+  pnpm exec turbo run generate --output-logs=errors-only >/dev/null
+fi
 
 # The repository's shell scripts: *.sh, and files whose first line runs sh, bash or dash
 # (such as .ci/run). Untracked ones count too, unless git ignores them.

@@ -19,7 +19,7 @@ import { installMetrics } from "./observability/metrics.js";
 import { installOpenApi } from "./observability/openapi.js";
 import { REQUEST_ID_HEADER, genReqId } from "./observability/request-id.js";
 import { healthRoutes } from "./routes/health.js";
-import { BackupLinks } from "./routes/backup-links.js";
+import type { BackupLinks, ForkTokens } from "./routes/backup-links.js";
 import { backupDownloadRoute } from "./routes/backups.js";
 import { resourceRoutes } from "./routes/resources.js";
 
@@ -32,7 +32,7 @@ export interface ApiDeps {
   ssoWindow: SsoWindow;
   secrets: SecretBox;
   /** The backup store (downloads are streamed from it) and the signer of download links. */
-  backups: { store: BackupStore; links: BackupLinks };
+  backups: { store: BackupStore; links: BackupLinks; forks: ForkTokens };
   /** Signs dashboard session cookies. */
   sessionKey: Buffer;
   publicUrl: string;
@@ -75,11 +75,13 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(cookie, { secret: deps.sessionKey.toString("base64") });
 
   const resources = new ResourceService(deps.db, deps.queue);
+  const backupAddonIds = [...deps.addons.values()].filter((addon) => addon.backup).map((addon) => addon.id);
   await installMetrics(app, {
     registry: deps.metricsRegistry ?? new Registry(),
     db: deps.db,
     queues: deps.metricsQueues ?? [deps.queue.queue],
     admin: deps.admin,
+    backupAddonIds,
   });
   await installOpenApi(app, { publicUrl: deps.publicUrl });
   await app.register(healthRoutes, { db: deps.db, queue: deps.queue });
@@ -92,12 +94,22 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     ssoWindow: deps.ssoWindow,
     publicUrl: deps.publicUrl,
     platformAppUrl: deps.platformAppUrl,
+    resources,
+    backupLinks: deps.backups.links,
   });
-  await app.register(adminConsole, { admin: deps.admin, db: deps.db, addonIds: [...deps.addons.keys()], publicUrl: deps.publicUrl });
+  await app.register(adminConsole, { admin: deps.admin, db: deps.db, addonIds: [...deps.addons.keys()], backupAddonIds, publicUrl: deps.publicUrl });
   for (const addon of deps.addons.values()) {
     const credentials = deps.addonCredentials.get(addon.id);
     if (!credentials) throw new Error(`no credentials configured for addon ${addon.id}`);
-    await app.register(resourceRoutes, { prefix: `/${addon.id}/resources`, addon, credentials, resources, db: deps.db, backupLinks: deps.backups.links });
+    await app.register(resourceRoutes, {
+      prefix: `/${addon.id}/resources`,
+      addon,
+      credentials,
+      resources,
+      db: deps.db,
+      backupLinks: deps.backups.links,
+      forkTokens: deps.backups.forks,
+    });
   }
   await app.register(backupDownloadRoute, { db: deps.db, store: deps.backups.store, links: deps.backups.links, addons: deps.addons });
   return app;

@@ -5,7 +5,7 @@ import type { FastifyBaseLogger } from "fastify";
 import { Redis } from "ioredis";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { buildApp, deriveSessionKey } from "./app.js";
-import { BackupLinks } from "./routes/backup-links.js";
+import { BackupLinks, ForkTokens } from "./routes/backup-links.js";
 import type { ApiConfig } from "./config.js";
 import type { ApiLogOptions } from "./observability/logging.js";
 
@@ -54,7 +54,7 @@ export async function createApi(config: ApiConfig, options: ApiOptions = {}): Pr
     ssoSalts: config.ssoSalts,
     ssoWindow: config.sso,
     secrets: new SecretBox(config.encryptionKey, config.previousEncryptionKeys),
-    backups: { store: backupStore, links: new BackupLinks(config.encryptionKey, config.publicUrl) },
+    backups: { store: backupStore, links: new BackupLinks(config.encryptionKey, config.publicUrl), forks: new ForkTokens(config.encryptionKey) },
     sessionKey: deriveSessionKey(config.encryptionKey),
     publicUrl: config.publicUrl,
     platformAppUrl: config.platformAppUrl,

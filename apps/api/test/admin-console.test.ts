@@ -6,10 +6,10 @@ import { SecretBox, type PrismaClient } from "@berth/db";
 import type { OperationQueue } from "@berth/jobs";
 import type { FastifyRequest } from "fastify";
 import { describe, expect, it } from "vitest";
-import { crossSiteRefusal, readOnlyRefusal } from "../src/admin/request-guards.js";
+import { crossSiteRefusal, readOnlyRefusal } from "../src/plugins/request-guards.js";
 import { buildApp, deriveSessionKey } from "../src/app.js";
 import { loadApiConfig } from "../src/config.js";
-import { BackupLinks } from "../src/routes/backup-links.js";
+import { BackupLinks, ForkTokens } from "../src/routes/backup-links.js";
 
 const key = randomBytes(32);
 const env = {
@@ -79,7 +79,7 @@ describe("operator console switched off", () => {
       ssoWindow: { maxAgeSeconds: 300, futureSkewSeconds: 60 },
       secrets: new SecretBox(key),
       sessionKey: deriveSessionKey(key),
-      backups: { store: {} as BackupStore, links: new BackupLinks(key, "http://127.0.0.1:4000") },
+      backups: { store: {} as BackupStore, links: new BackupLinks(key, "http://127.0.0.1:4000"), forks: new ForkTokens(key) },
       publicUrl: "http://127.0.0.1:4000",
       platformAppUrl: "https://dashboard.example.test/apps/{app_id}",
     });

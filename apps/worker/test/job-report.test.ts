@@ -24,10 +24,10 @@ describe("JobReport", () => {
     for (const step of OPERATION_KINDS.provision.steps) await report.step(step);
     await report.succeeded();
 
-    expect(progress.map((p) => p.percent)).toEqual([0, 0, 11, 22, 33, 44, 56, 67, 78, 89, 100]);
+    expect(progress.map((p) => p.percent)).toEqual([0, 0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
     expect(progress.map((p) => p.step)).toEqual(["started", ...OPERATION_KINDS.provision.steps, "done"]);
     expect(logs[0]).toBe("2026-01-02T03:04:05.000Z attempt 1: provision started");
-    expect(logs).toContain("2026-01-02T03:04:05.000Z step container (33%)");
+    expect(logs).toContain("2026-01-02T03:04:05.000Z step container (30%)");
     expect(logs.at(-1)).toBe("2026-01-02T03:04:05.000Z succeeded");
   });
 

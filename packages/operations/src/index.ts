@@ -2,6 +2,7 @@ export { ResourceService, type AcceptedProvision, type PlanChangeOutcome } from 
 export { OperationRefusal, refusals, type RefusalCode } from "./refusals.js";
 export {
   OPERATION_KINDS,
+  RAW_COPY_FORMAT,
   RESOURCE_TRANSITIONS,
   IllegalTransitionError,
   canTransition,

@@ -86,7 +86,8 @@ export const OPERATION_KINDS = {
   provision: {
     job: "provision",
     runningStatus: "provisioning",
-    steps: ["credentials", "placement", "volume", "container", "bootstrap", "readiness", "rotate-credentials", "report-config", "report-provisioned"],
+    // `seed`: a fork's data, loaded from its backup; `rotate-credentials`: a warm pool database's new password.
+    steps: ["credentials", "placement", "volume", "container", "bootstrap", "readiness", "seed", "rotate-credentials", "report-config", "report-provisioned"],
     offPath: ["cleanup"],
     failsFrom: ["provisioning", "warming"],
   },
@@ -188,6 +189,12 @@ export async function requireTransition(db: ResourceWriter, id: string, to: Reso
   const current = await db.resource.findUnique({ where: { id }, select: { status: true } });
   throw new IllegalTransitionError(id, current?.status, to);
 }
+
+/**
+ * The format of a final backup that is a copy of the database's files (a tar of its data
+ * directory), taken when its engine could not dump: downloaded, never restored through Berth.
+ */
+export const RAW_COPY_FORMAT = "data.tar";
 
 /** A new resource's id: its addon, then 16 random hex digits (the names of its container and volume derive from it). */
 export function newResourceId(addonId: string): string {

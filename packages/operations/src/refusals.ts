@@ -44,6 +44,11 @@ export const refusals = {
     new OperationRefusal("backup_not_found", `No backup with id '${backupId}' exists for resource '${resourceId}'.`),
   backupNotRestorable: (backupId: string, status: string) =>
     new OperationRefusal("backup_not_restorable", `Backup '${backupId}' is ${status}: only a finished (done) backup can be restored.`),
+  rawCopyNotRestorable: (backupId: string) =>
+    new OperationRefusal(
+      "backup_not_restorable",
+      `Backup '${backupId}' is a copy of the database's files (its engine could not dump it when it was deleted): download it; it cannot be restored here.`,
+    ),
   resourceNotBackupable: (id: string, status: string) =>
     new OperationRefusal("resource_not_backupable", `Resource '${id}' is ${status}: backups and restores need a running database.`),
   operationNotFound: (id: string) => new OperationRefusal("operation_not_found", `No operation with id '${id}' exists.`),

@@ -3,7 +3,7 @@ import { findPlan, type AddonDefinition, type AddonPlan } from "@berth/addon-sdk
 import { Prisma, isUniqueViolation, type Backup, type BackupMethod, type Operation, type PrismaClient, type Resource, type ResourceStatus } from "@berth/db";
 import type { OperationQueue } from "@berth/jobs";
 import type { PlanChangeRequest, ProvisionRequest } from "@berth/protocol";
-import { OPERATION_KINDS, isIn, isPlatforms, newResourceId, requireTransition } from "./lifecycle.js";
+import { OPERATION_KINDS, RAW_COPY_FORMAT, isIn, isPlatforms, newResourceId, requireTransition } from "./lifecycle.js";
 import { refusals } from "./refusals.js";
 
 /** The control plane stores UTC wall-clock times (Prisma's convention for `timestamp` columns). */
@@ -35,11 +35,17 @@ export class ResourceService {
    * else records a new resource, and records the operation. A repeated uuid hits the
    * unique index instead of costing every request a lookup first. (A claim is the lifecycle's
    * `warm` → `provisioning`, written in SQL to stay one statement; the lifecycle's tests pin the move.)
+   * A fork (`seedBackupId`: a finished backup of this addon, named by a checked fork token) is
+   * always built anew, its data loaded from the backup.
    */
-  async provision(addon: AddonDefinition, request: ProvisionRequest): Promise<AcceptedProvision> {
+  async provision(addon: AddonDefinition, request: ProvisionRequest, { seedBackupId }: { seedBackupId?: string } = {}): Promise<AcceptedProvision> {
     const plan = requirePlan(addon, request.plan);
     const uuid = request.uuid ?? null;
-    const options = JSON.stringify(request.options ?? {});
+    if (seedBackupId !== undefined) await this.requireForkable(addon, seedBackupId);
+    const seed = seedBackupId ?? null;
+    // The token is a capability: spent here, not kept with the resource's options.
+    const { fork_token: _spent, ...kept } = request.options ?? {};
+    const options = JSON.stringify(kept);
     const operationId = randomUUID();
     let accepted: AcceptedProvision | undefined;
     try {
@@ -49,14 +55,14 @@ export class ResourceService {
           SET status = 'provisioning', app_id = ${request.app_id}, platform_uuid = ${uuid}, options = ${options}::jsonb,
               claimed_at = ${UTC_NOW}, updated_at = ${UTC_NOW}
           WHERE id = (
-            SELECT id FROM resources WHERE addon = ${addon.id} AND plan = ${plan.name} AND status = 'warm'
+            SELECT id FROM resources WHERE addon = ${addon.id} AND plan = ${plan.name} AND status = 'warm' AND ${seed}::text IS NULL
             ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED
           )
           RETURNING id
         ), created AS (
-          INSERT INTO resources (id, addon, platform_uuid, app_id, plan, options, status, created_at, updated_at)
+          INSERT INTO resources (id, addon, platform_uuid, app_id, plan, options, status, seed_backup_id, created_at, updated_at)
           SELECT ${newResourceId(addon.id)}, ${addon.id}, ${uuid}, ${request.app_id}, ${plan.name},
-                 ${options}::jsonb, 'provisioning'::"ResourceStatus", ${UTC_NOW}, ${UTC_NOW}
+                 ${options}::jsonb, 'provisioning'::"ResourceStatus", ${seed}, ${UTC_NOW}, ${UTC_NOW}
           WHERE NOT EXISTS (SELECT 1 FROM claimed)
           RETURNING id
         ), accepted AS (
@@ -160,6 +166,7 @@ export class ResourceService {
       const backup = await tx.backup.findFirst({ where: { id: backupId, resourceId: id } });
       if (!backup) throw refusals.backupNotFound(id, backupId);
       if (backup.status !== "done") throw refusals.backupNotRestorable(backupId, backup.status);
+      if (backup.format === RAW_COPY_FORMAT) throw refusals.rawCopyNotRestorable(backupId);
       if (!isIn("backupable", resource.status)) throw refusals.resourceNotBackupable(id, resource.status);
       return tx.operation.create({ data: { resourceId: id, kind: "restore", backupId } });
     });
@@ -235,6 +242,15 @@ export class ResourceService {
       throw refusals.queueUnavailable(error);
     }
     return retried;
+  }
+
+  /** A fork's source: a finished backup of one of this addon's databases (a deleted one's included). */
+  private async requireForkable(addon: AddonDefinition, backupId: string): Promise<void> {
+    if (!addon.backup) throw refusals.backupsNotSupported(addon.id);
+    const backup = await this.db.backup.findFirst({ where: { id: backupId, resource: { addon: addon.id } } });
+    if (!backup) throw refusals.backupNotFound("(fork source)", backupId);
+    if (backup.status !== "done") throw refusals.backupNotRestorable(backupId, backup.status);
+    if (backup.format === RAW_COPY_FORMAT) throw refusals.rawCopyNotRestorable(backupId);
   }
 
   private findByPlatformUuid(addon: AddonDefinition, platformUuid: string): Promise<Resource | null> {

@@ -150,3 +150,6 @@ export const restoreResponseSchema = z.object({ operation_id: z.string(), messag
 
 export const backupScheduleRequestSchema = z.object({ hour: z.number().int().min(0).max(23) });
 export const backupScheduleResponseSchema = z.object({ hour: z.number().int() });
+
+/** `POST …/backups/:backup_id/fork-token`: give `fork_token` as a provision option to create a database from the backup. */
+export const forkTokenResponseSchema = z.object({ fork_token: z.string(), expires_at: z.string() });

@@ -13,9 +13,11 @@
  * 4. plan change and deprovision times; API and worker memory (RSS);
  * 5. isolation: Redis and PostgreSQL on their Unix socket directly vs through the gateway
  *    (latency, throughput with redis-benchmark and pgbench), the gateway's memory per database
- *    (bench/isolation.ts).
+ *    (bench/isolation.ts);
+ * 6. backups: backup and restore throughput of a PostgreSQL database of each `--backup-sizes` MiB
+ *    (default 100,1024) and the worker's peak RSS, beside `pg_dump | gzip` by hand (bench/backups.ts).
  *
- * `--only accept,engines,warm,isolation` runs some parts (default: all); bench.json then holds those.
+ * `--only accept,engines,warm,isolation,backups` runs some parts (default: all); bench.json then holds those.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -28,6 +30,7 @@ import { addons } from "@berth/addons";
 import autocannon from "autocannon";
 import { freePort } from "../src/ports.js";
 import { startStack, waitUntil, type Stack } from "../src/index.js";
+import { benchBackups } from "./backups.js";
 import { benchIsolation } from "./isolation.js";
 
 const { values } = parseArgs({
@@ -35,16 +38,17 @@ const { values } = parseArgs({
     runs: { type: "string", default: "10" },
     concurrent: { type: "string", default: "20" },
     seconds: { type: "string", default: "5" },
-    only: { type: "string", default: "accept,engines,warm,isolation" },
+    only: { type: "string", default: "accept,engines,warm,isolation,backups" },
     rounds: { type: "string", default: "2000" },
     requests: { type: "string", default: "50000" },
     "idle-routes": { type: "string", default: "20" },
+    "backup-sizes": { type: "string", default: "100,1024" },
   },
 });
 const runs = Number(values.runs);
 const concurrent = Number(values.concurrent);
 const seconds = Number(values.seconds);
-const SECTIONS = ["accept", "engines", "warm", "isolation"];
+const SECTIONS = ["accept", "engines", "warm", "isolation", "backups"];
 const only = new Set(values.only.split(",").map((part) => part.trim()).filter(Boolean));
 for (const section of only) if (!SECTIONS.includes(section)) throw new Error(`--only: unknown part "${section}" (parts: ${SECTIONS.join(", ")})`);
 const want = (section: string) => only.has(section);
@@ -238,6 +242,11 @@ if (want("warm")) {
 // 5. Isolation: what the gateway costs.
 if (want("isolation")) {
   results.isolation = await benchIsolation({ rounds: Number(values.rounds), seconds, requests: Number(values.requests), idleRoutes: Number(values["idle-routes"]) });
+}
+
+// 6. Backups: throughput and the worker's memory as the database grows.
+if (want("backups")) {
+  results.backups = await benchBackups({ sizesMiB: values["backup-sizes"].split(",").map(Number) });
 }
 
 await mkdir("../../bench-results", { recursive: true });

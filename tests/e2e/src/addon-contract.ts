@@ -176,6 +176,28 @@ export function runAddonContract(addon: AddonDefinition, engine: EngineTestClien
         expect(await volumesOf(id)).toEqual([(await stack.db.resource.findUniqueOrThrow({ where: { id } })).volumeName]);
       });
 
+      it("forks it into a new database for another app, which the delivered URL opens", async () => {
+        const token = await api("POST", `backups/${backupId}/fork-token`);
+        expect(token.status).toBe(201);
+        const { fork_token } = token.body as { fork_token: string };
+        const forked = await stack.driver(addon.id).provision({ plan: firstPlan.name, app_id: `contract-fork-${addon.id}`, options: { fork_token } });
+        expect(forked.status).toBe(202);
+        const forkId = (forked.body as { id: string }).id;
+        await stack.standIn.waitForProvisioned(forkId, { timeoutMs: WAIT.timeout });
+        const forkUrl = stack.standIn.addonConfig(forkId)![addon.urlConfigVar]!;
+        expect(forkUrl).not.toBe(url);
+        const session = await engine.connect(forkUrl);
+        expect(await session.read("backed-up")).toBe("in the backup");
+        await session.close();
+        // Its own credentials: the source's URL does not open it.
+        const sourceCredentials = new URL(url);
+        const crossed = new URL(forkUrl);
+        crossed.username = sourceCredentials.username;
+        crossed.password = sourceCredentials.password;
+        await expect(engine.connect(crossed.toString())).rejects.toThrow();
+        expect((await stack.driver(addon.id).deprovision(forkId)).status).toBe(204);
+      });
+
       it("refuses a damaged backup before touching the database", async () => {
         const created = await api("POST", "backups");
         const damagedId = (created.body as { backup: { id: string } }).backup.id;
@@ -207,6 +229,8 @@ export function runAddonContract(addon: AddonDefinition, engine: EngineTestClien
         expect(await codeOf("POST", "restore", { backup_id: "not-a-uuid" })).toEqual([400, "invalid_request"]);
         expect(await codeOf("GET", "backups/00000000-0000-4000-8000-000000000000/archive")).toEqual([404, "backup_not_found"]);
         expect(await codeOf("PUT", "backup-schedule", { hour: 24 })).toEqual([400, "invalid_request"]);
+        const forged = await stack.driver(addon.id).provision({ plan: firstPlan.name, app_id: "contract-forged-fork", options: { fork_token: "not.a-token" } });
+        expect([forged.status, (forged.body as { error: string }).error]).toEqual([422, "invalid_fork_token"]);
         expect(await api("PUT", "backup-schedule", { hour: 3 })).toMatchObject({ status: 200, body: { hour: 3 } });
       });
     });

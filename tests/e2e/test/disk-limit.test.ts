@@ -245,6 +245,10 @@ describe("disk limits: each database on a filesystem of its plan's size", () => 
     }
     await deprovision("redis", db.id);
     await expectNothingLeft(diskDir, db.volume);
+    // A full Redis cannot write a snapshot: what its deletion kept is a copy of its files.
+    const [final] = await stack.db.backup.findMany({ where: { resourceId: db.id, method: "final" } });
+    expect(final).toMatchObject({ status: "done", format: "data.tar" });
+    expect(Number(final!.contentSize)).toBeGreaterThan(16 * MiB);
   });
 
   it("a disk not mounted (a host reboot) keeps its container from starting on the host's disk; reconciliation mounts it and starts the database, data kept", async () => {

@@ -31,7 +31,9 @@ const scenarios: { readonly [K in OperationKind]: (step: string) => Scenario } =
     step === "rotate-credentials"
       ? // The victim keeps a pool of one (a worker without a pool removes pool databases it finds).
         { workerEnv: { BERTH_WARM_POOL: `${SMALL}=1` }, run: claimWarmDatabase }
-      : { run: (stack) => provisionOnDemand(stack, step) },
+      : step === "seed"
+        ? { run: forkFromBackup }
+        : { run: (stack) => provisionOnDemand(stack, step) },
   change_plan: () => ({ run: shrinkPlan }),
   deprovision: () => ({ run: deprovisionLive }),
   backup: () => ({ run: backUp }),
@@ -116,6 +118,30 @@ async function claimWarmDatabase(stack: Stack): Promise<Outcome> {
       expect(decodeURIComponent(url.password)).not.toBe(poolCredentials.password);
       url.password = encodeURIComponent(poolCredentials.password);
       await expect(query(url.toString(), "SELECT 1")).rejects.toThrow(/password authentication failed/);
+    },
+  };
+}
+
+/** A fork: a new database created from another's backup; the survivor loads it once, whole. */
+async function forkFromBackup(stack: Stack): Promise<Outcome> {
+  const source = await provisionedDatabase(stack, SMALL);
+  await query(stack.standIn.addonConfig(source)!.SCALINGO_POSTGRESQL_URL!, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('forked')");
+  const created = await stack.driver(ADDON).request("POST", `${source}/backups`);
+  const backupId = (created.body as { backup: { id: string } }).backup.id;
+  await expect.poll(async () => (await stack.db.backup.findUnique({ where: { id: backupId } }))?.status, WAIT).toBe("done");
+  const token = await stack.driver(ADDON).request("POST", `${source}/backups/${backupId}/fork-token`);
+  expect(token.status).toBe(201);
+  const forkToken = (token.body as { fork_token: string }).fork_token;
+  const response = await stack.driver(ADDON).provision({ plan: SMALL, app_id: "fault-fork", options: { fork_token: forkToken } });
+  expect(response.status).toBe(202);
+  const id = (response.body as { id: string }).id;
+  return {
+    id,
+    async check() {
+      await checkProvisionedOnce(stack, id);
+      expect(await query(stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!, "SELECT note FROM kept")).toEqual([{ note: "forked" }]);
+      expect(await volumesOf(id)).toEqual([`berth-${id}-data`]);
+      expect((await stack.driver(ADDON).deprovision(source)).status).toBe(204);
     },
   };
 }

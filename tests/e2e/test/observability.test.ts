@@ -47,6 +47,35 @@ describe("metrics, request ids and OpenAPI", () => {
     expect(worker).toContain("berth_docker_errors_total");
   });
 
+  it("measures each running database's last backup: one overdue for 26 hours is listed for operators until a backup is taken", async () => {
+    const driver = stack.driver("postgresql");
+    const { id } = (await driver.provision({ plan: "postgresql-sandbox", app_id: `app-${randomUUID().slice(0, 8)}` })).body as { id: string };
+    await stack.standIn.waitForProvisioned(id, { timeoutMs: 120_000 });
+    await expect.poll(async () => (await stack.db.resource.findUnique({ where: { id } }))?.status, { timeout: 120_000, interval: 250 }).toBe("provisioned");
+    // Provisioned 27 hours ago, as far as the control plane knows, and never backed up since.
+    await stack.db.resource.update({ where: { id }, data: { provisionedAt: new Date(Date.now() - 27 * 3600_000) } });
+    const operator = { headers: { authorization: basicAuth(stack.adminCredentials()!) } };
+    const backupAge = async () => metricSample(await (await fetch(`${stack.apiUrl}/metrics`, operator)).text(), "berth_backup_last_success_age_seconds", { addon: "postgresql", resource: id });
+    const overdueOnOperatorPage = async () => {
+      const page = await (await fetch(`${stack.apiUrl}/admin?addon=postgresql`, operator)).text();
+      return page.includes('data-testid="overdue-backups"') && page.slice(page.indexOf('data-testid="overdue-backups"')).split("</table>")[0]!.includes(`data-resource-id="${id}"`);
+    };
+    expect(await backupAge()).toBeGreaterThan(26 * 3600);
+    expect(await overdueOnOperatorPage()).toBe(true);
+
+    const sizesBefore = metricSample(await stack.workerMetrics.metrics(), "berth_backup_size_bytes_count", { addon: "postgresql" }) ?? 0;
+    const created = await driver.request("POST", `${id}/backups`);
+    expect(created.status).toBe(202);
+    const backupId = (created.body as { backup: { id: string } }).backup.id;
+    await expect.poll(async () => (await stack.db.backup.findUnique({ where: { id: backupId } }))?.status, { timeout: 120_000, interval: 250 }).toBe("done");
+    expect(await backupAge()).toBeLessThan(3600);
+    expect(await overdueOnOperatorPage()).toBe(false);
+    const worker = await stack.workerMetrics.metrics();
+    expect(metricSample(worker, "berth_operation_duration_seconds_count", { kind: "backup", outcome: "succeeded" })).toBe(1);
+    expect(metricSample(worker, "berth_backup_size_bytes_count", { addon: "postgresql" })).toBe(sizesBefore + 1);
+    expect((await driver.deprovision(id)).status).toBe(204);
+  });
+
   it("serves the worker's /health, /health/ready and /metrics over HTTP", async () => {
     const url = stack.workerUrl;
     expect(await (await fetch(`${url}/health`)).json()).toEqual({ status: "ok" });

@@ -11,7 +11,7 @@ import { sendApiError } from "../errors.js";
 import { registerBasicAuth } from "../plugins/basic-auth.js";
 import { registerQueueBoard } from "./queue-board.js";
 import { operatorRoutes } from "./operator-routes.js";
-import { crossSiteRefusal, readOnlyRefusal } from "./request-guards.js";
+import { crossSiteRefusal, readOnlyRefusal } from "../plugins/request-guards.js";
 
 export interface AdminConsoleOptions {
   username: string;
@@ -26,11 +26,13 @@ export interface AdminConsolePluginOptions {
   admin: AdminConsoleOptions | undefined;
   db: PrismaClient;
   addonIds: readonly string[];
+  /** The addons with backups (their overdue backups are listed). */
+  backupAddonIds: readonly string[];
   /** Berth's public URL: its origin may send changes (behind a proxy that rewrites Host). */
   publicUrl: string;
 }
 
-export async function adminConsole(app: FastifyInstance, { admin, db, addonIds, publicUrl }: AdminConsolePluginOptions): Promise<void> {
+export async function adminConsole(app: FastifyInstance, { admin, db, addonIds, backupAddonIds, publicUrl }: AdminConsolePluginOptions): Promise<void> {
   if (!admin) {
     app.log.info("operator console off: set BERTH_ADMIN_USERNAME and BERTH_ADMIN_PASSWORD to serve it at /admin");
     return;
@@ -52,7 +54,7 @@ export async function adminConsole(app: FastifyInstance, { admin, db, addonIds, 
         // Nothing here is meant to be framed: no clickjacking of bull-board's buttons.
         reply.header("x-frame-options", "DENY");
       });
-      await scope.register(operatorRoutes, { db, addonIds });
+      await scope.register(operatorRoutes, { db, addonIds, backupAddonIds });
       await registerQueueBoard(scope, { queues: admin.queues, readOnly: admin.readOnly });
     },
     { prefix: "/admin" },

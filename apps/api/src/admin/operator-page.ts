@@ -2,6 +2,7 @@ import { OPERATIONS_QUEUE } from "@berth/jobs";
 import type { ContainmentEvent, Operation, Resource } from "@berth/db";
 import { html, type RawHtml } from "../dashboard/html.js";
 import { QUEUE_BOARD_PATH, jobPagePath } from "./queue-board.js";
+import type { BackupAge } from "./backup-ages.js";
 
 interface ResourceFilters {
   status?: Resource["status"];
@@ -20,6 +21,8 @@ export interface OperatorView {
   degradedResources: readonly Resource[];
   /** The latest containment events, newest first. */
   containmentEvents: readonly (ContainmentEvent & { resource: Pick<Resource, "appId" | "plan" | "status"> })[];
+  /** Running databases whose last successful backup is older than 26 hours, oldest first. */
+  overdueBackups: readonly BackupAge[];
   now: Date;
 }
 
@@ -64,6 +67,7 @@ export function operatorBody(view: OperatorView): RawHtml {
   every job, its progress and its log: <a href="${QUEUE_BOARD_PATH}">job queues</a></p>
 ${filterNav("Status", "status", view.statuses, filters)}
 ${filterNav("Addon", "addon", view.addonIds, filters)}
+${overdueBackupsSection(view)}
 ${containmentSections(view)}
 <section class="card">
   <h2>Resources</h2>
@@ -103,6 +107,24 @@ ${containmentSections(view)}
   )}
   </tbody></table>
   <p class="muted">Retry one with <code>berth operations retry &lt;operation id&gt;</code>: it reopens the operation and runs its job again.</p>`
+  }
+</section>`;
+}
+
+/** Databases whose daily backup is overdue: a failing dump, a full store, a worker down. */
+function overdueBackupsSection({ overdueBackups, now }: OperatorView): RawHtml {
+  return html`<section class="card">
+  <h2>Backups overdue (none for 26 hours)</h2>
+  ${
+    overdueBackups.length === 0
+      ? html`<p class="muted">None.</p>`
+      : html`<table data-testid="overdue-backups"><thead><tr><th>Resource</th><th>Addon</th><th>App</th><th>Last backup</th></tr></thead><tbody>
+  ${overdueBackups.map(
+    (overdue) => html`<tr data-resource-id="${overdue.resourceId}"><td><code>${overdue.resourceId}</code></td><td>${overdue.addon}</td><td>${overdue.appId}</td>
+      <td class="nowrap">${overdue.lastBackupAt ? html`<span title="${timestamp(overdue.lastBackupAt)}">${age(overdue.lastBackupAt, now)} ago</span>` : "never"}</td></tr>`,
+  )}
+  </tbody></table>
+  <p class="muted">See the resource's failed backup operations above; <code>berth backups create &lt;resource id&gt;</code> takes one now.</p>`
   }
 </section>`;
 }

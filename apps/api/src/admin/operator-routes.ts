@@ -6,6 +6,7 @@ import { layout, securityHeaders } from "../dashboard/layout.js";
 import { messageBody } from "../dashboard/dashboard-page.js";
 import { QUEUE_BOARD_PATH } from "./queue-board.js";
 import { operatorBody } from "./operator-page.js";
+import { OVERDUE_BACKUP_SECONDS, backupAges } from "./backup-ages.js";
 
 /** Enough for a page; the CLI lists more. */
 const RESOURCES_SHOWN = 500;
@@ -18,7 +19,10 @@ const STATUSES = Object.values(ResourceStatus);
  * `GET /admin`: every resource (filtered by `?status=` and `?addon=`), the degraded ones and the
  * latest containment events (by `?addon=`), and the failed operations, server-rendered.
  */
-export async function operatorRoutes(scope: FastifyInstance, { db, addonIds }: { db: PrismaClient; addonIds: readonly string[] }): Promise<void> {
+export async function operatorRoutes(
+  scope: FastifyInstance,
+  { db, addonIds, backupAddonIds }: { db: PrismaClient; addonIds: readonly string[]; backupAddonIds: readonly string[] },
+): Promise<void> {
   const filtersSchema = z.object({
     status: z.enum(STATUSES).optional(),
     addon: z.enum(addonIds as [string, ...string[]]).optional(),
@@ -35,7 +39,7 @@ export async function operatorRoutes(scope: FastifyInstance, { db, addonIds }: {
     const filters = parsed.data;
     const where = { ...(filters.status ? { status: filters.status } : {}), ...(filters.addon ? { addon: filters.addon } : {}) };
     const addonOnly = filters.addon ? { addon: filters.addon } : {};
-    const [resources, resourceCount, failedOperations, degradedResources, containmentEvents] = await Promise.all([
+    const [resources, resourceCount, failedOperations, degradedResources, containmentEvents, ages] = await Promise.all([
       db.resource.findMany({ where, orderBy: { createdAt: "desc" }, take: RESOURCES_SHOWN }),
       db.resource.count({ where }),
       db.operation.findMany({
@@ -51,6 +55,7 @@ export async function operatorRoutes(scope: FastifyInstance, { db, addonIds }: {
         orderBy: { occurredAt: "desc" },
         take: CONTAINMENT_EVENTS_SHOWN,
       }),
+      backupAges(db, filters.addon ? backupAddonIds.filter((id) => id === filters.addon) : backupAddonIds),
     ]);
     const body = operatorBody({
       filters,
@@ -61,6 +66,7 @@ export async function operatorRoutes(scope: FastifyInstance, { db, addonIds }: {
       failedOperations,
       degradedResources,
       containmentEvents,
+      overdueBackups: ages.filter((age) => age.ageSeconds > OVERDUE_BACKUP_SECONDS).slice(0, RESOURCES_SHOWN),
       now: new Date(),
     });
     return reply.headers(securityHeaders(nonce)).send(layout({ title: "Operator console", body, nonce, section: "Operator console", link, wide: true }));

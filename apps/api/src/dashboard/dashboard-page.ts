@@ -1,5 +1,5 @@
 import { formatDiskMb, type AddonDefinition, type AddonPlan } from "@berth/addon-sdk";
-import type { ContainmentEvent, Operation, Resource } from "@berth/db";
+import type { Backup, ContainmentEvent, Operation, Resource } from "@berth/db";
 import { html, type RawHtml } from "./html.js";
 import { usageChart } from "./usage-chart.js";
 
@@ -17,6 +17,8 @@ export interface DashboardView {
   operations: readonly Operation[];
   /** The latest incidents (OOM kills, exits), newest first. */
   containmentEvents: readonly ContainmentEvent[];
+  /** Its backups, newest first; undefined when its engine has none. */
+  backups?: readonly Backup[];
   samples: readonly UsageView[];
   /** The connection URL with its password replaced by dots. */
   maskedUrl: string | undefined;
@@ -106,6 +108,7 @@ ${resource.statusReason ? html`<div class="card" data-testid="status-reason"><st
   <section class="card"><h2>Disk, last 24 h</h2>${usageChart(samples.map((s) => ({ at: s.at, value: s.diskBytes })), { label: "Disk used", format: formatBytes })}</section>
   <section class="card"><h2>Connections, last 24 h</h2>${usageChart(samples.map((s) => ({ at: s.at, value: s.connections })), { label: "Connections", format: String })}</section>
 </div>
+${view.backups ? backupsSection(view.resource, view.backups) : ""}
 ${containmentSection(view.containmentEvents)}
 <section class="card">
   <h2>Operations</h2>
@@ -123,6 +126,38 @@ ${containmentSection(view.containmentEvents)}
 
 function timestamp(date: Date): string {
   return date.toISOString().slice(0, 19).replace("T", " ");
+}
+
+/** Backups: the list with download and restore, "Back up now", the daily hour. Forms post to the dashboard's own routes. */
+function backupsSection(resource: Resource, backups: readonly Backup[]): RawHtml {
+  const base = `/dashboard/${encodeURIComponent(resource.id)}`;
+  return html`<section class="card" id="backups">
+  <h2>Backups</h2>
+  <form method="post" action="${base}/backups"><button type="submit" data-testid="backup-now">Back up now</button></form>
+  <form method="post" action="${base}/backup-schedule" class="muted">Daily backup at
+    <input type="number" name="hour" min="0" max="23" value="${resource.backupHour ?? ""}" placeholder="auto" data-testid="backup-hour"> h UTC
+    <button type="submit">Save</button> ${resource.backupHour === null ? "(now: an hour of the night chosen for this database)" : ""}</form>
+  ${
+    backups.length === 0
+      ? html`<p class="muted" data-testid="backups-none">No backup yet.</p>`
+      : html`<table data-testid="backups"><thead><tr><th>Taken (UTC)</th><th>Kind</th><th>Status</th><th>Size</th><th></th></tr></thead><tbody>
+  ${backups.map(
+    (backup) => html`<tr data-backup-id="${backup.id}"><td class="nowrap">${timestamp(backup.createdAt)}</td><td>${backup.method}</td>
+      <td><span class="badge ${backup.status}">${backup.status}</span></td><td>${backup.size === null ? "—" : formatBytes(Number(backup.size))}</td>
+      <td>${
+        backup.status === "done"
+          ? html`<a href="${base}/backups/${backup.id}/download">Download</a>
+        <details><summary>Restore…</summary><form method="post" action="${base}/restore">
+          <p>This replaces <strong>all the data</strong> of ${resource.id} (app ${resource.appId}) with this backup of ${timestamp(backup.createdAt)} UTC; what was written since is lost. The database restarts once.</p>
+          <input type="hidden" name="backup_id" value="${backup.id}">
+          <label>Type <code>${resource.id}</code> to confirm: <input name="confirm" autocomplete="off" required></label>
+          <button type="submit">Restore</button></form></details>`
+          : ""
+      }</td></tr>`,
+  )}
+  </tbody></table>`
+  }
+</section>`;
 }
 
 /** Incidents: what hurt the database without anyone asking (the plan's memory limit, a crash), and when it was back. */

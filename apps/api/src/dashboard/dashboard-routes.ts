@@ -5,6 +5,9 @@ import { verifySsoToken, type SsoWindow } from "@berth/protocol";
 import formbody from "@fastify/formbody";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
+import type { ResourceService } from "@berth/operations";
+import type { BackupLinks } from "../routes/backup-links.js";
+import { dashboardBackupRoutes } from "./backup-routes.js";
 import { dashboardBody, messageBody } from "./dashboard-page.js";
 import { layout, securityHeaders } from "./layout.js";
 import { dashboardPath, hasSession, startSession } from "./session.js";
@@ -20,7 +23,12 @@ export interface DashboardOptions {
   /** `{app_id}` is replaced. */
   platformAppUrl: string;
   sessionMaxAgeSeconds?: number;
+  resources: ResourceService;
+  backupLinks: BackupLinks;
 }
+
+/** The dashboard shows the latest backups (the retention keeps about 20). */
+const BACKUPS_SHOWN = 40;
 
 /** The dashboard shows the latest incidents; the operator page and the table hold them all. */
 const CONTAINMENT_EVENTS_SHOWN = 20;
@@ -87,10 +95,11 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
     const resource = await db.resource.findUnique({ where: { id } });
     const addon = resource && addons.get(resource.addon);
     if (!resource || !addon) return page(reply, 404, "Unknown database", messageBody("Unknown database", "No database with this id exists here."));
-    const [operations, samples, containmentEvents] = await Promise.all([
+    const [operations, samples, containmentEvents, backups] = await Promise.all([
       db.operation.findMany({ where: { resourceId: id }, orderBy: { seq: "desc" } }),
       db.usageSample.findMany({ where: { resourceId: id, takenAt: { gte: new Date(Date.now() - 24 * 3600 * 1000) } }, orderBy: { takenAt: "asc" } }),
       db.containmentEvent.findMany({ where: { resourceId: id }, orderBy: { occurredAt: "desc" }, take: CONTAINMENT_EVENTS_SHOWN }),
+      db.backup.findMany({ where: { resourceId: id }, orderBy: { createdAt: "desc" }, take: BACKUPS_SHOWN }),
     ]);
     const url = connectionUrl(options, addon, resource);
     const nonce = newNonce();
@@ -100,12 +109,15 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
       plan: findPlan(addon, resource.plan),
       operations,
       containmentEvents,
+      backups: addon.backup ? backups : undefined,
       samples: samples.map((s) => ({ at: s.takenAt, diskBytes: Number(s.diskBytes), memoryBytes: Number(s.memoryBytes), connections: s.connections })),
       maskedUrl: url && maskPassword(url),
       nonce,
     });
     return page(reply, 200, `${addon.name} ${resource.id}`, body, options.platformAppUrl.replace("{app_id}", encodeURIComponent(resource.appId)), nonce);
   });
+
+  dashboardBackupRoutes(app, { db, addons, resources: options.resources, backupLinks: options.backupLinks, publicUrl: options.publicUrl, page });
 
   // The password leaves the server only when the customer asks for it, never in the page.
   app.get<{ Params: { id: string } }>("/dashboard/:id/connection", async (request, reply) => {

@@ -3,6 +3,7 @@ import type { Queue } from "bullmq";
 import type { FastifyInstance } from "fastify";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { AdminConsoleOptions } from "../admin/admin-console.js";
+import { backupAges } from "../admin/backup-ages.js";
 import { registerBasicAuth } from "../plugins/basic-auth.js";
 
 export interface ApiMetricsOptions {
@@ -11,6 +12,8 @@ export interface ApiMetricsOptions {
   db: PrismaClient;
   /** Every Berth queue, counted by job state at scrape time. */
   queues: readonly Queue[];
+  /** Addons with backups: the age of each running database's last backup is measured. */
+  backupAddonIds: readonly string[];
   /** When operator credentials are configured, `/metrics` asks for them. */
   admin: Pick<AdminConsoleOptions, "username" | "password"> | undefined;
 }
@@ -22,7 +25,7 @@ const JOB_STATES = ["waiting", "active", "delayed", "prioritized", "waiting-chil
  * scrape time (resources per addon, plan and status, and containment events per addon and kind,
  * from PostgreSQL; jobs per queue and state from BullMQ). Hooks are added on the root instance so every route is measured.
  */
-export async function installMetrics(app: FastifyInstance, { registry, db, queues, admin }: ApiMetricsOptions): Promise<void> {
+export async function installMetrics(app: FastifyInstance, { registry, db, queues, admin, backupAddonIds }: ApiMetricsOptions): Promise<void> {
   const labelNames = ["method", "route", "status_code"] as const;
   const requests = new Counter({ name: "berth_http_requests_total", help: "HTTP requests answered", labelNames, registers: [registry] });
   const duration = new Histogram({
@@ -61,6 +64,20 @@ export async function installMetrics(app: FastifyInstance, { registry, db, queue
         for (const group of groups) this.inc({ addon: group.addon, kind: group.kind }, group._count._all);
       } catch (error) {
         app.log.warn({ err: error }, "metrics: containment events not counted");
+      }
+    },
+  });
+  new Gauge({
+    name: "berth_backup_last_success_age_seconds",
+    help: "Seconds since the last successful backup of each running database (since its provisioning when it has none yet)",
+    labelNames: ["addon", "resource"] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      try {
+        for (const age of await backupAges(db, backupAddonIds)) this.set({ addon: age.addon, resource: age.resourceId }, age.ageSeconds);
+      } catch (error) {
+        app.log.warn({ err: error }, "metrics: backup ages not measured");
       }
     },
   });

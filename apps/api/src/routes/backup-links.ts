@@ -1,33 +1,30 @@
 import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
 
-/** How long a download link works. */
-const DOWNLOAD_LINK_TTL_MS = 10 * 60_000;
-
 /**
- * Signed download links of backups: `<publicUrl>/backups/download?token=<token>`, the token naming the
- * backup and its expiry, signed (HMAC-SHA256) with a key derived from the deployment's encryption
- * key. Whoever holds the link downloads that one backup until it expires, without other credentials
- * (as S3's presigned URLs): it is handed only to the addon's owner, over the provider API.
+ * Signed capabilities on one backup, as S3's presigned URLs are: the token names the backup, what
+ * it allows and until when, signed (HMAC-SHA256) with a key derived from the deployment's
+ * encryption key for that purpose. Whoever holds one may do that one thing until it expires,
+ * without other credentials: it is handed only to the addon's owner, over the provider API.
  */
-export class BackupLinks {
+class BackupTokens {
   readonly #key: Buffer;
 
   constructor(
     encryptionKey: Buffer,
-    private readonly publicUrl: string,
-    private readonly now: () => number = Date.now,
+    purpose: string,
+    private readonly ttlMs: number,
+    private readonly now: () => number,
   ) {
-    this.#key = Buffer.from(hkdfSync("sha256", encryptionKey, Buffer.alloc(0), "berth backup download links", 32));
+    this.#key = Buffer.from(hkdfSync("sha256", encryptionKey, Buffer.alloc(0), `berth backup ${purpose}`, 32));
   }
 
-  create(backupId: string): { url: string; expiresAt: Date } {
-    const expiresAt = new Date(this.now() + DOWNLOAD_LINK_TTL_MS);
+  create(backupId: string): { token: string; expiresAt: Date } {
+    const expiresAt = new Date(this.now() + this.ttlMs);
     const payload = Buffer.from(JSON.stringify({ b: backupId, e: expiresAt.getTime() })).toString("base64url");
-    const token = `${payload}.${this.#sign(payload)}`;
-    return { url: `${this.publicUrl.replace(/\/$/, "")}/backups/download?token=${token}`, expiresAt };
+    return { token: `${payload}.${this.#sign(payload)}`, expiresAt };
   }
 
-  /** The backup a token names, or why it does not open: `invalid` (forged, damaged) or `expired`. */
+  /** The backup a token names, or why it does not open: `invalid` (forged, damaged, another purpose's) or `expired`. */
   open(token: string): { backupId: string } | { refused: "invalid" | "expired" } {
     const [payload, signature, ...rest] = token.split(".");
     if (!payload || !signature || rest.length > 0) return { refused: "invalid" };
@@ -41,5 +38,37 @@ export class BackupLinks {
 
   #sign(payload: string): string {
     return createHmac("sha256", this.#key).update(payload).digest("base64url");
+  }
+}
+
+/** Download links: `<publicUrl>/backups/download?token=…`, valid 10 minutes, serving the decrypted dump. */
+export class BackupLinks {
+  readonly #tokens: BackupTokens;
+
+  constructor(
+    encryptionKey: Buffer,
+    private readonly publicUrl: string,
+    now: () => number = Date.now,
+  ) {
+    this.#tokens = new BackupTokens(encryptionKey, "download links", 10 * 60_000, now);
+  }
+
+  create(backupId: string): { url: string; expiresAt: Date } {
+    const { token, expiresAt } = this.#tokens.create(backupId);
+    return { url: `${this.publicUrl.replace(/\/$/, "")}/backups/download?token=${token}`, expiresAt };
+  }
+
+  open(token: string) {
+    return this.#tokens.open(token);
+  }
+}
+
+/**
+ * Fork tokens, valid an hour: given as the provision option `fork_token`, they make the new
+ * database a copy of the backup (of another app's database, or a deleted one's final backup).
+ */
+export class ForkTokens extends BackupTokens {
+  constructor(encryptionKey: Buffer, now: () => number = Date.now) {
+    super(encryptionKey, "forks", 3600_000, now);
   }
 }

@@ -10,6 +10,7 @@ import {
   backupScheduleRequestSchema,
   backupScheduleResponseSchema,
   errorResponseSchema,
+  forkTokenResponseSchema,
   resourceIdParamsSchema,
   restoreRequestSchema,
   restoreResponseSchema,
@@ -19,7 +20,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ApiError } from "../errors.js";
-import type { BackupLinks } from "./backup-links.js";
+import type { BackupLinks, ForkTokens } from "./backup-links.js";
 
 const errors = { 400: errorResponseSchema, 401: errorResponseSchema, 404: errorResponseSchema, 409: errorResponseSchema, 422: errorResponseSchema };
 
@@ -27,6 +28,7 @@ export interface BackupRoutesOptions {
   addon: AddonDefinition;
   resources: ResourceService;
   links: BackupLinks;
+  forks: ForkTokens;
 }
 
 /** A backup as the provider API shows it (Scalingo's database API's fields). */
@@ -43,7 +45,7 @@ function backupView(backup: Backup): BackupView {
 }
 
 /** `/<addon>/resources/:id/backups…`, `…/restore`, `…/backup-schedule`: inside the addon's authenticated scope. */
-export function backupRoutes(scope: FastifyInstance, { addon, resources, links }: BackupRoutesOptions): void {
+export function backupRoutes(scope: FastifyInstance, { addon, resources, links, forks }: BackupRoutesOptions): void {
   const app = scope.withTypeProvider<ZodTypeProvider>();
 
   app.get("/:id/backups", { schema: { params: resourceIdParamsSchema, response: { 200: backupListResponseSchema, ...errors } } }, async (request) => ({
@@ -66,6 +68,17 @@ export function backupRoutes(scope: FastifyInstance, { addon, resources, links }
       const backup = await resources.finishedBackup(addon, request.params.id, request.params.backup_id);
       const link = links.create(backup.id);
       return { download_url: link.url, expires_at: link.expiresAt.toISOString() };
+    },
+  );
+
+  // A fork: a new database (for another app, or bringing a deleted one back) created from this backup.
+  app.post(
+    "/:id/backups/:backup_id/fork-token",
+    { schema: { params: backupParamsSchema, response: { 201: forkTokenResponseSchema, ...errors } } },
+    async (request, reply) => {
+      const backup = await resources.finishedBackup(addon, request.params.id, request.params.backup_id);
+      const { token, expiresAt } = forks.create(backup.id);
+      return reply.code(201).send({ fork_token: token, expires_at: expiresAt.toISOString() });
     },
   );
 

@@ -10,9 +10,10 @@ import {
 } from "@berth/protocol";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { ApiError } from "../errors.js";
 import { registerAddonAuth } from "../plugins/addon-auth.js";
 import type { ResourceService } from "@berth/operations";
-import type { BackupLinks } from "./backup-links.js";
+import type { BackupLinks, ForkTokens } from "./backup-links.js";
 import { backupRoutes } from "./backups.js";
 import { usageRoutes } from "./usage.js";
 
@@ -22,22 +23,23 @@ export interface ResourceRoutesOptions {
   resources: ResourceService;
   db: PrismaClient;
   backupLinks: BackupLinks;
+  forkTokens: ForkTokens;
 }
 
 const errors = { 400: errorResponseSchema, 401: errorResponseSchema, 404: errorResponseSchema, 409: errorResponseSchema, 422: errorResponseSchema };
 
 /** The provider endpoints of one addon (spec §2), mounted at `/<addon>/resources` behind that addon's credentials. */
-export async function resourceRoutes(scope: FastifyInstance, { addon, credentials, resources, db, backupLinks }: ResourceRoutesOptions): Promise<void> {
+export async function resourceRoutes(scope: FastifyInstance, { addon, credentials, resources, db, backupLinks, forkTokens }: ResourceRoutesOptions): Promise<void> {
   await registerAddonAuth(scope, { addonId: addon.id, ...credentials });
   const app = scope.withTypeProvider<ZodTypeProvider>();
   usageRoutes(scope, { addon, db });
-  backupRoutes(scope, { addon, resources, links: backupLinks });
+  backupRoutes(scope, { addon, resources, links: backupLinks, forks: forkTokens });
 
   app.post(
     "/",
     { schema: { body: provisionRequestSchema, response: { 202: provisionResponseSchema, ...errors } } },
     async (request, reply) => {
-      const resource = await resources.provision(addon, request.body);
+      const resource = await resources.provision(addon, request.body, { seedBackupId: forkedBackup(request.body.options, forkTokens) });
       const message =
         resource.status === "provisioned"
           ? `Your ${addon.name} database is ready.`
@@ -74,4 +76,18 @@ export async function resourceRoutes(scope: FastifyInstance, { addon, credential
       },
     );
   });
+}
+
+/**
+ * The backup a provision is to be created from: the `fork_token` option (from
+ * `POST …/backups/:backup_id/fork-token`), checked here; undefined without one.
+ */
+function forkedBackup(options: Record<string, unknown> | null | undefined, forkTokens: ForkTokens): string | undefined {
+  const token = options?.fork_token;
+  if (token === undefined) return undefined;
+  const opened = typeof token === "string" ? forkTokens.open(token) : ({ refused: "invalid" } as const);
+  if ("refused" in opened) {
+    throw new ApiError("invalid_fork_token", 422, opened.refused === "expired" ? "The fork token has expired; ask for a new one." : "The fork token is not valid.");
+  }
+  return opened.backupId;
 }

@@ -1,6 +1,10 @@
 import { requireTransition } from "@berth/operations";
 import type { OperationContext } from "../operation-context.js";
-import { waitUntilReady } from "../readiness.js";
+import type { Backup } from "@berth/db";
+import { RAW_COPY_FORMAT } from "@berth/operations";
+import { backupObjectKey } from "../backups/object-keys.js";
+import { ReadinessTimeoutError, waitUntilReady } from "../readiness.js";
+import { ExecFailedError } from "../runtime/container-runtime.js";
 import { dumpInto } from "./backup.js";
 
 /**
@@ -41,6 +45,31 @@ async function takeFinalBackup(ctx: OperationContext<"deprovision">): Promise<vo
   const record = existing ?? (await deps.db.backup.create({ data: { resourceId: resource.id, method: "final", format: ctx.addon.backup.format } }));
   const credentials = ctx.credentials();
   await deps.runtime.ensureContainerRunning(ctx.containerRequest(ctx.plan(resource.plan), credentials));
-  await waitUntilReady(ctx.addon, [ctx.endpoints(credentials).probe], deps.readinessIntervalMs);
-  await dumpInto(deps, { addon: ctx.addon, containerName: ctx.containerName, credentials }, record);
+  try {
+    await waitUntilReady(ctx.addon, [ctx.endpoints(credentials).probe], deps.readinessIntervalMs);
+    await dumpInto(deps, { addon: ctx.addon, containerName: ctx.containerName, credentials }, record);
+  } catch (error) {
+    if (!(error instanceof ExecFailedError) && !(error instanceof ReadinessTimeoutError)) throw error;
+    // The engine cannot dump its data (its disk is full, it does not start): keep a cold copy of its files instead.
+    ctx.logger.warn({ err: error.message }, "final backup: the engine could not dump; keeping a copy of its data directory");
+    await copyDataInto(ctx, record);
+  }
+}
+
+/**
+ * The data directory, copied as it is (a tar of the files, the container stopped) into the backup
+ * store: what a deleted database leaves when its engine could not dump. It is downloaded, not
+ * restored through Berth (format `data.tar`, which no engine loads).
+ */
+async function copyDataInto(ctx: OperationContext<"deprovision">, record: Backup): Promise<void> {
+  const { deps, resource } = ctx;
+  const spec = ctx.addon.containerSpec({ plan: ctx.plan(resource.plan), credentials: ctx.credentials(), image: ctx.image });
+  const format = RAW_COPY_FORMAT;
+  await deps.db.backup.update({ where: { id: record.id }, data: { status: "running", format, startedAt: record.startedAt ?? new Date(), error: null } });
+  const copy = await deps.runtime.stopAndArchive(ctx.containerName, spec.dataPath);
+  const stored = await deps.backups.write(backupObjectKey(resource.id, record.id, format), copy);
+  await deps.db.backup.update({
+    where: { id: record.id },
+    data: { status: "done", objectKey: stored.key, size: stored.size, contentSize: stored.contentSize, sha256: stored.sha256, finishedAt: new Date() },
+  });
 }

@@ -2,6 +2,7 @@ import { generatePassword, type AddonCredentials, type Endpoint } from "@berth/a
 import { isIn, requireTransition } from "@berth/operations";
 import type { OperationContext } from "../operation-context.js";
 import { runAdminCommand, runUntilSuccess } from "../admin-commands.js";
+import { loadableBackup, startFromBackup, verifyBackup } from "../backups/load-backup.js";
 import { PermanentError } from "../errors.js";
 import { ensurePort } from "../placement.js";
 import { ReadinessTimeoutError, waitUntilReady } from "../readiness.js";
@@ -59,6 +60,11 @@ export async function provision(ctx: OperationContext<"provision">): Promise<voi
     throw new PermanentError(error.message);
   }
 
+  if (ctx.resource.seedBackupId !== null && ctx.resource.seededAt === null) {
+    await ctx.step("seed");
+    await seedFromBackup(ctx, credentials);
+  }
+
   if (ctx.resource.status === "warming") {
     await requireTransition(deps.db, resource.id, "warm", { data: { statusReason: null } });
     return;
@@ -113,4 +119,26 @@ async function handOverCredentials(ctx: OperationContext<"provision">, current: 
   });
   await ctx.reloadResource();
   return next;
+}
+
+/** How long loading a fork's backup may take before the attempt is given up (and retried from an empty volume). */
+const SEED_TIMEOUT_MS = 6 * 3600_000;
+
+/**
+ * A fork: the new database gets the data of a backup (verified first). It starts over on an empty
+ * volume, so a retry after a crash mid-load never loads twice; done once `seededAt` is recorded.
+ */
+async function seedFromBackup(ctx: OperationContext<"provision">, credentials: AddonCredentials): Promise<void> {
+  const { deps, resource } = ctx;
+  const backup = loadableBackup(await deps.db.backup.findUniqueOrThrow({ where: { id: resource.seedBackupId! } }));
+  await verifyBackup(deps, backup);
+  await deps.runtime.removeContainer(ctx.containerName);
+  await deps.runtime.removeVolume(ctx.volumeName);
+  const plan = ctx.plan(resource.plan);
+  await deps.runtime.ensureVolume(ctx.volumeName, { resourceId: resource.id, addonId: ctx.addon.id, plan: plan.name }, plan.limits.diskMb);
+  const signal = AbortSignal.timeout(SEED_TIMEOUT_MS);
+  await startFromBackup(deps, { addon: ctx.addon, credentials, container: ctx.containerRequest(plan, credentials), backup, signal, beforeLoad: async () => {} });
+  await waitUntilReady(ctx.addon, [ctx.endpoints(credentials).probe], deps.readinessIntervalMs);
+  await deps.db.resource.update({ where: { id: resource.id }, data: { seededAt: new Date() } });
+  await ctx.reloadResource();
 }

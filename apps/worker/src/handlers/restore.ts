@@ -1,6 +1,5 @@
-import { BackupIntegrityError } from "@berth/backup-store";
 import { isIn, requireTransition } from "@berth/operations";
-import { runUntilSuccess } from "../admin-commands.js";
+import { loadableBackup, startFromBackup, verifyBackup } from "../backups/load-backup.js";
 import { PermanentError } from "../errors.js";
 import type { OperationContext } from "../operation-context.js";
 import { waitUntilReady } from "../readiness.js";
@@ -22,14 +21,9 @@ const LOAD_TIMEOUT_MS = 6 * 3600_000;
  */
 export async function restore(ctx: OperationContext<"restore">): Promise<void> {
   const { deps, resource, operation } = ctx;
-  const engine = ctx.addon.backup;
-  if (!engine) throw new PermanentError(`addon ${ctx.addon.id} has no backups`);
+  if (!ctx.addon.backup) throw new PermanentError(`addon ${ctx.addon.id} has no backups`);
   if (operation.backupId === null) throw new PermanentError("restore operation without its backup");
-  const record = await deps.db.backup.findUniqueOrThrow({ where: { id: operation.backupId } });
-  if (record.status !== "done" || record.objectKey === null || record.sha256 === null || record.contentSize === null) {
-    throw new PermanentError(`backup ${record.id} is ${record.status}: it cannot be restored`);
-  }
-  const objectKey = record.objectKey;
+  const backup = loadableBackup(await deps.db.backup.findUniqueOrThrow({ where: { id: operation.backupId } }));
   const plan = ctx.plan(resource.plan);
   const credentials = ctx.credentials();
   const labels = { resourceId: resource.id, addonId: ctx.addon.id, plan: plan.name };
@@ -43,13 +37,8 @@ export async function restore(ctx: OperationContext<"restore">): Promise<void> {
       throw new PermanentError(`cannot restore into a database that is ${resource.status}`);
     }
     await ctx.step("verify");
-    try {
-      await deps.backups.verify(objectKey, record.sha256);
-    } catch (error) {
-      // Refused before the database is touched: it stays as it is.
-      if (error instanceof BackupIntegrityError) throw new PermanentError(`backup ${record.id} is damaged (${error.reason}); nothing was restored`);
-      throw error;
-    }
+    // Refused before the database is touched: it stays as it is.
+    await verifyBackup(deps, backup);
     await requireTransition(deps.db, resource.id, "restoring");
     const previousVolume = ctx.volumeName;
     const signal = AbortSignal.timeout(LOAD_TIMEOUT_MS);
@@ -61,20 +50,7 @@ export async function restore(ctx: OperationContext<"restore">): Promise<void> {
       await deps.runtime.ensureVolume(restoredVolume, labels, plan.limits.diskMb);
 
       await ctx.step("staging");
-      if (engine.restore.kind === "file") {
-        const file = { volumeName: restoredVolume, labels, spec, path: engine.restore.path, size: Number(record.contentSize), mode: engine.restore.mode };
-        await deps.runtime.writeVolumeFile(file, await deps.backups.open(objectKey), signal);
-      }
-      await deps.runtime.ensureContainerRunning(staging);
-      if (ctx.addon.bootstrap) {
-        const command = ctx.addon.bootstrap(credentials);
-        await runUntilSuccess(deps, { addonId: ctx.addon.id, containerName: staging.name, command, timeoutMs: ctx.addon.readyTimeoutMs });
-      }
-
-      await ctx.step("load");
-      if (engine.restore.kind === "load") {
-        await deps.runtime.execWithInput(staging.name, engine.restore.load(credentials), await deps.backups.open(objectKey), signal);
-      }
+      await startFromBackup(deps, { addon: ctx.addon, credentials, container: staging, backup, signal, beforeLoad: () => ctx.step("load") });
 
       await ctx.step("switch");
       await deps.runtime.removeContainer(staging.name);

@@ -177,6 +177,12 @@ export interface ContainerRuntime {
    * failure. A failed write may leave part of the file: the volume is the caller's to discard.
    */
   writeVolumeFile(file: VolumeFile, content: Readable, signal: AbortSignal): Promise<void>;
+  /**
+   * Stops the container (its own stop timeout: the engine flushes) and streams the directory
+   * `path` of it as a tar archive: a cold copy of a database's files, taken when its engine cannot
+   * dump them (a full disk, a damaged database). The container stays stopped.
+   */
+  stopAndArchive(containerName: string, path: string): Promise<Readable>;
   /** Stops (with the container's own stop timeout) and removes; absent is fine. */
   removeContainer(name: string): Promise<void>;
   removeVolume(name: string): Promise<void>;

@@ -426,6 +426,16 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  async stopAndArchive(containerName: string, path: string): Promise<Readable> {
+    const container = this.#docker.getContainer(containerName);
+    try {
+      await container.stop();
+    } catch (error) {
+      if (statusOf(error) !== 304) throw error; // 304: stopped already
+    }
+    return (await container.getArchive({ path })) as unknown as Readable;
+  }
+
   async removeContainer(name: string): Promise<void> {
     const container = this.#docker.getContainer(name);
     try {

@@ -5,7 +5,7 @@ import { ApiError } from "../errors.js";
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /**
- * CSRF defence of the operator console. Browsers send Basic credentials
+ * CSRF defence of the browser surfaces (the operator console, the dashboard). Browsers send credentials
  * they know on their own, with requests any page makes; so a request that
  * changes something (retry, clean, promote, pause…) must show that it comes
  * from one of the console's own pages:

@@ -1,0 +1,104 @@
+import type { AddonDefinition } from "@berth/addon-sdk";
+import type { PrismaClient, Resource } from "@berth/db";
+import { OperationRefusal, type ResourceService } from "@berth/operations";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
+import { crossSiteRefusal } from "../plugins/request-guards.js";
+import type { BackupLinks } from "../routes/backup-links.js";
+import { messageBody } from "./dashboard-page.js";
+import { dashboardPath, hasSession } from "./session.js";
+
+export interface DashboardBackupOptions {
+  db: PrismaClient;
+  addons: ReadonlyMap<string, AddonDefinition>;
+  resources: ResourceService;
+  backupLinks: BackupLinks;
+  publicUrl: string;
+  /** Answers an HTML page (the dashboard's error surface). */
+  page: (reply: FastifyReply, status: number, title: string, body: ReturnType<typeof messageBody>) => FastifyReply;
+}
+
+const idParams = z.object({ id: z.string().min(1) });
+const restoreForm = z.object({ backup_id: z.uuid(), confirm: z.string() });
+const scheduleForm = z.object({ hour: z.coerce.number().int().min(0).max(23) });
+
+/**
+ * The customer's backup controls on their dashboard, each the provider API's operation through the
+ * same `ResourceService`: back up now, download (a redirect to a signed link), restore (the form
+ * must carry the database's id typed by hand: it names what is overwritten), the daily hour.
+ * Changes come from the dashboard's own pages only (`crossSiteRefusal`), in its session.
+ */
+export function dashboardBackupRoutes(app: FastifyInstance, options: DashboardBackupOptions): void {
+  const { db, addons, resources, backupLinks, page } = options;
+  const trustedOrigins = new Set([new URL(options.publicUrl).origin]);
+
+  /** The session's resource and addon, or an answer already sent. */
+  async function sessionResource(request: FastifyRequest, reply: FastifyReply): Promise<{ resource: Resource; addon: AddonDefinition } | undefined> {
+    const { id } = idParams.parse(request.params);
+    if (!hasSession(request, id)) {
+      page(reply, 403, "Sign in from your platform", messageBody("Sign in from your platform", "This dashboard opens through your platform's single sign-on link."));
+      return undefined;
+    }
+    const refusal = crossSiteRefusal(request, trustedOrigins);
+    if (refusal) {
+      page(reply, 403, "Refused", messageBody("Refused", `This request did not come from your dashboard: ${refusal.message}`));
+      return undefined;
+    }
+    const resource = await db.resource.findUnique({ where: { id } });
+    const addon = resource && addons.get(resource.addon);
+    if (!resource || !addon?.backup) {
+      page(reply, 404, "No backups", messageBody("No backups", "This database has no backups here."));
+      return undefined;
+    }
+    return { resource, addon };
+  }
+
+  /** Runs a change; a refusal of the operations service becomes a page saying why. */
+  async function change(reply: FastifyReply, resource: Resource, run: () => Promise<unknown>) {
+    try {
+      await run();
+    } catch (error) {
+      if (!(error instanceof OperationRefusal)) throw error;
+      return page(reply, 409, "Not done", messageBody("Not done", error.message));
+    }
+    return reply.redirect(`${dashboardPath(resource.id)}#backups`, 303);
+  }
+
+  app.post("/dashboard/:id/backups", async (request, reply) => {
+    const found = await sessionResource(request, reply);
+    if (!found) return reply;
+    return change(reply, found.resource, () => resources.backup(found.addon, found.resource.id, "manual"));
+  });
+
+  app.get("/dashboard/:id/backups/:backupId/download", async (request, reply) => {
+    const found = await sessionResource(request, reply);
+    if (!found) return reply;
+    const backupId = z.object({ backupId: z.uuid() }).safeParse(request.params);
+    if (!backupId.success) return page(reply, 404, "Unknown backup", messageBody("Unknown backup", "No such backup of this database."));
+    try {
+      const backup = await resources.finishedBackup(found.addon, found.resource.id, backupId.data.backupId);
+      return reply.redirect(backupLinks.create(backup.id).url, 302);
+    } catch (error) {
+      if (!(error instanceof OperationRefusal)) throw error;
+      return page(reply, 404, "Unknown backup", messageBody("Unknown backup", error.message));
+    }
+  });
+
+  app.post("/dashboard/:id/restore", async (request, reply) => {
+    const found = await sessionResource(request, reply);
+    if (!found) return reply;
+    const form = restoreForm.safeParse(request.body);
+    if (!form.success || form.data.confirm.trim() !== found.resource.id) {
+      return page(reply, 400, "Not confirmed", messageBody("Not confirmed", `Type the database's id (${found.resource.id}) to confirm that its data is to be replaced.`));
+    }
+    return change(reply, found.resource, () => resources.restore(found.addon, found.resource.id, form.data.backup_id));
+  });
+
+  app.post("/dashboard/:id/backup-schedule", async (request, reply) => {
+    const found = await sessionResource(request, reply);
+    if (!found) return reply;
+    const form = scheduleForm.safeParse(request.body);
+    if (!form.success) return page(reply, 400, "Unknown hour", messageBody("Unknown hour", "Choose an hour from 0 to 23 (UTC)."));
+    return change(reply, found.resource, () => resources.setBackupHour(found.addon, found.resource.id, form.data.hour));
+  });
+}

@@ -1,0 +1,60 @@
+import type { AddonCredentials, AddonDefinition } from "@berth/addon-sdk";
+import { BackupIntegrityError } from "@berth/backup-store";
+import type { Backup } from "@berth/db";
+import { runUntilSuccess } from "../admin-commands.js";
+import type { WorkerDeps } from "../deps.js";
+import { PermanentError } from "../errors.js";
+import type { ContainerRequest } from "../runtime/container-runtime.js";
+
+/** A finished backup, with what a load needs of it. */
+export type LoadableBackup = Backup & { objectKey: string; sha256: string; contentSize: bigint };
+
+export function loadableBackup(backup: Backup): LoadableBackup {
+  if (backup.status !== "done" || backup.objectKey === null || backup.sha256 === null || backup.contentSize === null) {
+    throw new PermanentError(`backup ${backup.id} is ${backup.status}: it cannot be loaded`);
+  }
+  return backup as LoadableBackup;
+}
+
+/** Checks the stored object (SHA-256, every record's tag) before anything is touched: a damaged backup is refused for good. */
+export async function verifyBackup(deps: Pick<WorkerDeps, "backups">, backup: LoadableBackup): Promise<void> {
+  try {
+    await deps.backups.verify(backup.objectKey, backup.sha256);
+  } catch (error) {
+    if (error instanceof BackupIntegrityError) throw new PermanentError(`backup ${backup.id} is damaged (${error.reason}); nothing was restored`);
+    throw error;
+  }
+}
+
+/**
+ * Starts a database on a new, empty volume (`container.volumeName`) with a backup's data, the way
+ * its engine takes a dump back: a file written into the volume before the engine's first start,
+ * or, once the engine is set up, a command reading the dump on its stdin (`beforeLoad` is called
+ * just before: the caller's step). Streamed from the backup store, never held whole.
+ */
+export async function startFromBackup(
+  deps: WorkerDeps,
+  { addon, credentials, container, backup, signal, beforeLoad }: {
+    addon: AddonDefinition;
+    credentials: AddonCredentials;
+    container: ContainerRequest;
+    backup: LoadableBackup;
+    signal: AbortSignal;
+    beforeLoad: () => Promise<void>;
+  },
+): Promise<void> {
+  const engine = addon.backup;
+  if (!engine) throw new PermanentError(`addon ${addon.id} has no backups`);
+  if (engine.restore.kind === "file") {
+    const file = { volumeName: container.volumeName, labels: container.labels, spec: container.spec, path: engine.restore.path, size: Number(backup.contentSize), mode: engine.restore.mode };
+    await deps.runtime.writeVolumeFile(file, await deps.backups.open(backup.objectKey), signal);
+  }
+  await deps.runtime.ensureContainerRunning(container);
+  if (addon.bootstrap) {
+    await runUntilSuccess(deps, { addonId: addon.id, containerName: container.name, command: addon.bootstrap(credentials), timeoutMs: addon.readyTimeoutMs });
+  }
+  await beforeLoad();
+  if (engine.restore.kind === "load") {
+    await deps.runtime.execWithInput(container.name, engine.restore.load(credentials), await deps.backups.open(backup.objectKey), signal);
+  }
+}

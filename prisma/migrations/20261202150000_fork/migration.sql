@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "resources" ADD COLUMN     "seed_backup_id" TEXT,
+ADD COLUMN     "seeded_at" TIMESTAMP(3);
