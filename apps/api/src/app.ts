@@ -1,5 +1,5 @@
 import type { AddonDefinition } from "@berth/addon-sdk";
-import type { BackupStore } from "@berth/backup-store";
+import type { BackupStore, ForkTokens } from "@berth/backup-store";
 import { hkdfSync } from "node:crypto";
 import cookie from "@fastify/cookie";
 import type { PrismaClient, SecretBox } from "@berth/db";
@@ -19,7 +19,7 @@ import { installMetrics } from "./observability/metrics.js";
 import { installOpenApi } from "./observability/openapi.js";
 import { REQUEST_ID_HEADER, genReqId } from "./observability/request-id.js";
 import { healthRoutes } from "./routes/health.js";
-import type { BackupLinks, ForkTokens } from "./routes/backup-links.js";
+import type { BackupLinks } from "./routes/backup-links.js";
 import { backupDownloadRoute } from "./routes/backups.js";
 import { resourceRoutes } from "./routes/resources.js";
 

@@ -1,11 +1,11 @@
-import { createBackupStore } from "@berth/backup-store";
+import { ForkTokens, createBackupStore } from "@berth/backup-store";
 import { SecretBox, createDatabase } from "@berth/db";
 import { OperationQueue, openBerthQueues, type OperationQueueOptions } from "@berth/jobs";
 import type { FastifyBaseLogger } from "fastify";
 import { Redis } from "ioredis";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { buildApp, deriveSessionKey } from "./app.js";
-import { BackupLinks, ForkTokens } from "./routes/backup-links.js";
+import { BackupLinks } from "./routes/backup-links.js";
 import type { ApiConfig } from "./config.js";
 import type { ApiLogOptions } from "./observability/logging.js";
 

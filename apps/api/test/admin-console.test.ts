@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { addons } from "@berth/addons";
 import { ConfigError, addonEnvName } from "@berth/config";
-import type { BackupStore } from "@berth/backup-store";
+import { ForkTokens, type BackupStore } from "@berth/backup-store";
 import { SecretBox, type PrismaClient } from "@berth/db";
 import type { OperationQueue } from "@berth/jobs";
 import type { FastifyRequest } from "fastify";
@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { crossSiteRefusal, readOnlyRefusal } from "../src/plugins/request-guards.js";
 import { buildApp, deriveSessionKey } from "../src/app.js";
 import { loadApiConfig } from "../src/config.js";
-import { BackupLinks, ForkTokens } from "../src/routes/backup-links.js";
+import { BackupLinks } from "../src/routes/backup-links.js";
 
 const key = randomBytes(32);
 const env = {

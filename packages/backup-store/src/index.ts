@@ -18,3 +18,4 @@ export { DirectoryStorage } from "./directory-storage.js";
 export { S3Storage, type S3StorageOptions } from "./s3-storage.js";
 export { BackupKeyring, keyId } from "./sealing.js";
 export { backupStoreEnvSchema, backupBackendFromEnv, type BackupBackendConfig } from "./env.js";
+export { BackupTokens, ForkTokens } from "./tokens.js";

@@ -1,5 +1,5 @@
 import type { AddonDefinition } from "@berth/addon-sdk";
-import type { BackupStore } from "@berth/backup-store";
+import type { BackupStore, ForkTokens } from "@berth/backup-store";
 import type { Backup, PrismaClient } from "@berth/db";
 import type { ResourceService } from "@berth/operations";
 import {
@@ -20,7 +20,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ApiError } from "../errors.js";
-import type { BackupLinks, ForkTokens } from "./backup-links.js";
+import type { BackupLinks } from "./backup-links.js";
 
 const errors = { 400: errorResponseSchema, 401: errorResponseSchema, 404: errorResponseSchema, 409: errorResponseSchema, 422: errorResponseSchema };
 

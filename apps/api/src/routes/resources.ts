@@ -1,4 +1,5 @@
 import type { AddonDefinition } from "@berth/addon-sdk";
+import type { ForkTokens } from "@berth/backup-store";
 import type { PrismaClient } from "@berth/db";
 import {
   errorResponseSchema,
@@ -13,7 +14,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { ApiError } from "../errors.js";
 import { registerAddonAuth } from "../plugins/addon-auth.js";
 import type { ResourceService } from "@berth/operations";
-import type { BackupLinks, ForkTokens } from "./backup-links.js";
+import type { BackupLinks } from "./backup-links.js";
 import { backupRoutes } from "./backups.js";
 import { usageRoutes } from "./usage.js";
 

@@ -1,5 +1,5 @@
 /**
- * `berth backups list|create|download|restore`: a database's backups. Backups and restores
+ * `berth backups list|create|download|restore|fork-token`: a database's backups. Backups and restores
  * are recorded through the operations service, as the provider API records them; a download
  * reads the backup store directly (verified first), as the API's download link does.
  */
@@ -10,8 +10,9 @@ import { basename, dirname, join } from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { AddonDefinition } from "@berth/addon-sdk";
-import { BackupIntegrityError, BackupNotFoundError, createBackupStore } from "@berth/backup-store";
+import { BackupIntegrityError, BackupNotFoundError, ForkTokens, createBackupStore } from "@berth/backup-store";
 import type { Backup, PrismaClient, Resource } from "@berth/db";
+import { RAW_COPY_FORMAT } from "@berth/operations";
 import type { Command } from "commander";
 import { resolvePath, type CliContext } from "../context.js";
 import { withControlPlane, withDatabase } from "../control-plane.js";
@@ -66,6 +67,35 @@ export function registerBackupsCommands(program: Command, context: CliContext): 
     .action(async (resourceId: string, backupId: string, options: { yes?: boolean; follow?: boolean }) => {
       await restoreBackup(context, resourceId, backupId, options);
     });
+
+  backups
+    .command("fork-token")
+    .description(
+      "a token (valid an hour) that makes a new database a copy of a finished backup: give it as the provision option fork_token. " +
+        "How a deleted database is brought back, from its final backup (reads BERTH_DATABASE_URL, BERTH_ENCRYPTION_KEY)",
+    )
+    .argument("<resourceId>", "the resource's id (a deprovisioned one too)")
+    .argument("<backupId>", "the backup's id (see berth backups list)")
+    .action(async (resourceId: string, backupId: string) => {
+      await forkToken(context, resourceId, backupId);
+    });
+}
+
+/** The same token the provider API's `POST …/backups/:id/fork-token` gives, signed with the deployment's key. */
+async function forkToken(context: CliContext, resourceId: string, backupId: string): Promise<void> {
+  const { encryptionKey } = context.config().backupStore();
+  const { resource, backup } = await withDatabase(context, async (db) => {
+    const found = await findResource(db, resourceId);
+    return { resource: found, backup: await findBackup(db, resourceId, backupId) };
+  });
+  if (backup.status !== "done") throw new CommandFailure(`backup ${backupId} is ${backup.status}: only a finished (done) backup can be forked`);
+  if (backup.format === RAW_COPY_FORMAT) throw new CommandFailure(`backup ${backupId} is a copy of the database's files: download it; it cannot be loaded into a new database`);
+  const { token, expiresAt } = new ForkTokens(encryptionKey).create(backup.id);
+  context.io.stdout(`${token}\n`);
+  context.io.stderr(
+    `Valid until ${timestamp(expiresAt)} UTC. Provision a new ${resource.addon} addon with the option fork_token=<the token above>: ` +
+      `it starts with the data of backup ${backup.id} (${backup.method}, ${timestamp(backup.createdAt)} UTC) of ${resource.id}.\n`,
+  );
 }
 
 async function findResource(db: PrismaClient, id: string): Promise<Resource> {
