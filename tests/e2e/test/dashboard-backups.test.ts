@@ -1,7 +1,7 @@
 import { ssoToken } from "@berth/protocol";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStack, type Stack } from "../src/index.js";
+import { startStack, waitUntil, type Stack } from "../src/index.js";
 
 const WAIT = { timeout: 120_000, interval: 250 };
 
@@ -39,7 +39,7 @@ describe("dashboard: backups", () => {
     const response = await stack.driver("postgresql").provision({ plan: "postgresql-sandbox", app_id: "app-dashboard-backups" });
     id = (response.body as { id: string }).id;
     await stack.standIn.waitForProvisioned(id, { timeoutMs: WAIT.timeout });
-    await expect.poll(async () => (await stack.db.resource.findUnique({ where: { id } }))?.status, WAIT).toBe("provisioned");
+    await waitUntil(`${id} provisioned`, async () => (await stack.db.resource.findUnique({ where: { id } }))?.status === "provisioned", { timeoutMs: WAIT.timeout });
     url = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
     const timestamp = Math.floor(Date.now() / 1000);
     const sso = await fetch(`${stack.apiUrl}/postgresql/sso?id=${id}&timestamp=${timestamp}&token=${ssoToken(id, stack.credentials("postgresql").ssoSalt, timestamp)}`, {
