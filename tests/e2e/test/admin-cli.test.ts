@@ -289,7 +289,7 @@ describe("berth, the admin CLI, on a running Berth", () => {
 
     it("fork-token: brings the deleted database back as a new one, from its final backup", async () => {
       const final = await stack.db.backup.findFirstOrThrow({ where: { resourceId: id, method: "final" } });
-      const token = await runBerth(["backups", "fork-token", id, final.id], cliEnv(stack));
+      const token = await runBerth(["backups", "fork-token", id, final.id], backupsEnv(stack));
       expect(token.code, token.stderr).toBe(0);
       expect(token.stderr).toContain("fork_token");
       const forked = await stack.driver("postgresql").provision({ plan: "postgresql-sandbox", app_id: "app-cli-back", options: { fork_token: token.stdout.trim() } });
@@ -297,7 +297,7 @@ describe("berth, the admin CLI, on a running Berth", () => {
       const forkId = (forked.body as { id: string }).id;
       await stack.standIn.waitForProvisioned(forkId, { timeoutMs: WAIT.timeout });
       // The data the deletion kept: the rows as they were when it was deleted (the restore's).
-      expect(await query(stack.standIn.addonConfig(forkId)!.SCALINGO_POSTGRESQL_URL!, "SELECT body FROM notes")).toEqual([{ body: "in the backup" }]);
+      expect(await query(stack.standIn.addonConfig(forkId)!.SCALINGO_POSTGRESQL_URL!, "SELECT body FROM notes")).toEqual(["in the backup"]);
       expect((await stack.driver("postgresql").deprovision(forkId)).status).toBe(204);
     });
   });
