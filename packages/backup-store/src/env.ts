@@ -1,6 +1,7 @@
 import { isAbsolute } from "node:path";
 import { httpUrl } from "@berth/config";
 import { z } from "zod";
+import type { BackupStoreConfig } from "./config.js";
 
 /**
  * The backup store's environment variables, as the API and the worker read them at start-up:
@@ -18,18 +19,8 @@ export const backupStoreEnvSchema = z.object({
   BERTH_BACKUP_S3_PREFIX: z.string().default(""),
 });
 
-export type BackupBackendConfig =
-  | { kind: "directory"; directory: string }
-  | {
-      kind: "s3";
-      endpoint?: string;
-      region: string;
-      bucket: string;
-      accessKeyId: string;
-      secretAccessKey: string;
-      forcePathStyle: boolean;
-      keyPrefix: string;
-    };
+/** Where the objects go: the `backend` of `createBackupStore`'s configuration (one schema, `config.ts`). */
+export type BackupBackendConfig = BackupStoreConfig["backend"];
 
 /** The backend the parsed variables name (`createBackupStore` validates the rest). */
 export function backupBackendFromEnv(env: z.output<typeof backupStoreEnvSchema>): BackupBackendConfig {
