@@ -48,6 +48,7 @@ const workerEnvSchema = serviceEnvSchema.extend({
   BERTH_DISK_DIR: z.string().refine((path) => isAbsolute(path), "must be an absolute path").default("/var/lib/berth/disks"),
   BERTH_BACKUP_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   BERTH_DELETED_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(30),
+  BERTH_ARCHIVE_SHIP_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3_600).default(15),
   ...backupStoreEnvSchema.shape,
 });
 
@@ -86,7 +87,13 @@ export interface WorkerConfig {
    */
   disks: { limits: "loop" | "off"; dir: string };
   /** Where backups are stored, and how many backups or restores one worker runs at once. */
-  backups: { backend: BackupBackendConfig; concurrency: number; deletedRetentionDays: number };
+  backups: {
+    backend: BackupBackendConfig;
+    concurrency: number;
+    deletedRetentionDays: number;
+    /** How often the closed WAL segments are shipped from the databases to the store (with `archive_timeout` 60 s, the recovery point's bound). */
+    archiveShipIntervalSeconds: number;
+  };
   /** Ready, unassigned databases to keep per plan (`BERTH_WARM_POOL`); empty: none. */
   warmPool: WarmPoolTarget[];
   /** The enabled addons (`BERTH_ADDONS`, by default those whose credentials are configured); the worker runs these only. */
@@ -131,7 +138,12 @@ export function loadWorkerConfig(env: EnvSource, addons: ReadonlyMap<string, Add
     logLevel: parsed.LOG_LEVEL,
     http: { host: parsed.BERTH_WORKER_HTTP_HOST, port: parsed.BERTH_WORKER_HTTP_PORT },
     disks: { limits: parsed.BERTH_DISK_LIMITS, dir: parsed.BERTH_DISK_DIR },
-    backups: { backend: backupBackendFromEnv(parsed), concurrency: parsed.BERTH_BACKUP_CONCURRENCY, deletedRetentionDays: parsed.BERTH_DELETED_RETENTION_DAYS },
+    backups: {
+      backend: backupBackendFromEnv(parsed),
+      concurrency: parsed.BERTH_BACKUP_CONCURRENCY,
+      deletedRetentionDays: parsed.BERTH_DELETED_RETENTION_DAYS,
+      archiveShipIntervalSeconds: parsed.BERTH_ARCHIVE_SHIP_INTERVAL_SECONDS,
+    },
     warmPool,
     enabledAddons: enabled,
     addonsLeftOff: selection.leftOff,

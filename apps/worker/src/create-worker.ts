@@ -12,6 +12,7 @@ import { createWorkerDeps } from "./main-deps.js";
 import { createWorkerMetrics } from "./metrics.js";
 import { WarmPool, type RefillReport } from "./pool/warm-pool.js";
 import { startBackupScheduler } from "./backups/backup-schedule.js";
+import { startArchiveShipper } from "./backups/continuous-archive.js";
 import { reconcileOnce, startReconciler, type ReconcileReport } from "./reconcile/reconciler.js";
 import type { ScheduledTask } from "./scheduled-task.js";
 import { startUsageSampler } from "./usage/usage-sampler.js";
@@ -41,6 +42,8 @@ export interface WorkerOptions {
   containment?: boolean;
   /** Queue each database's daily backup when its hour comes (default true). */
   backupScheduler?: boolean;
+  /** Ship the continuous archives (PostgreSQL's WAL) every `config.backups.archiveShipIntervalSeconds` (default true). */
+  archiveShipper?: boolean;
   /** Meter every running database (default true)… */
   usageSampler?: boolean;
   /** …this often (default `config.usageIntervalSeconds`). */
@@ -90,6 +93,7 @@ export function createWorker(config: WorkerConfig, options: WorkerOptions = {}):
     containment: options.containment ?? true,
     usageSampler: options.usageSampler ?? true,
     backupScheduler: options.backupScheduler ?? true,
+    archiveShipper: options.archiveShipper ?? true,
   };
   const registry = new Registry();
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
@@ -127,6 +131,9 @@ export function createWorker(config: WorkerConfig, options: WorkerOptions = {}):
     }
     if (enabled.backupScheduler) {
       tasks.push(await startBackupScheduler(deps, { connection, prefix: config.queuePrefix, intervalMs: BACKUP_SCHEDULE_INTERVAL_MS, queue }));
+    }
+    if (enabled.archiveShipper) {
+      tasks.push(await startArchiveShipper(deps, { connection, prefix: config.queuePrefix, intervalMs: config.backups.archiveShipIntervalSeconds * 1000 }));
     }
     if (enabled.containment) containment = startContainment(deps);
     if (enabled.http) {

@@ -34,7 +34,15 @@ export async function startScheduledTask(options: ScheduledTaskOptions): Promise
     { every: intervalMs },
     { name: jobName, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
   );
-  const worker = new Worker(queueName, run, { connection, prefix, concurrency: 1 });
+  const worker = new Worker(
+    queueName,
+    async (job) => {
+      // A queue's workers take any of its jobs: a task has a queue of its own.
+      if (job.name !== jobName) throw new Error(`queue ${queueName} is ${jobName}'s, not ${job.name}'s`);
+      return run();
+    },
+    { connection, prefix, concurrency: 1 },
+  );
   worker.on("error", (error) => logger.error({ err: error, task: jobName }, "scheduled task error"));
   worker.on("failed", (_job, error) => logger.warn({ err: error.message, task: jobName }, "scheduled pass failed"));
   return {

@@ -20,6 +20,19 @@ const BERTH_FILES = "/run/berth";
 const POSTGRES_UID = 999;
 
 /**
+ * The continuous archive (point-in-time recovery), relative to the data directory (the volume's
+ * root). Inside `pg_wal`, so that base backups leave them out: pg_basebackup sends none of
+ * `pg_wal`'s contents. `archive_command` writes each closed segment under a temporary name, then
+ * renames it, so the worker never ships half a file; a segment archived again (a crash before
+ * PostgreSQL recorded it done) is the same bytes, and overwrites itself.
+ */
+const ARCHIVE_SPOOL = "pg_wal/berth-archive";
+const RESTORE_SPOOL = "pg_wal/berth-restore";
+const ARCHIVE_COMMAND = `mkdir -p ${ARCHIVE_SPOOL} && cp %p ${ARCHIVE_SPOOL}/%f.berth-tmp && mv ${ARCHIVE_SPOOL}/%f.berth-tmp ${ARCHIVE_SPOOL}/%f`;
+/** A segment is closed and archived at the latest this long after a change (the recovery point's bound). */
+const ARCHIVE_TIMEOUT_SECONDS = 60;
+
+/**
  * Who may connect, and how. Every client session arrives through Berth's gateway on the Unix
  * socket, so TCP is off and `local` lines decide: the app's user with its password; the
  * administrator `postgres` only by `peer` (an OS process of the postgres user inside the container:
@@ -28,6 +41,7 @@ const POSTGRES_UID = 999;
  */
 const PG_HBA = `# Written by Berth: see @berth/addon-postgresql.
 local all postgres peer
+local replication postgres peer
 local all all scram-sha-256
 host all all all reject
 `;
@@ -76,6 +90,9 @@ export const postgresqlAddon = defineAddon<PostgresqlCredentials>({
       "-c", `hba_file=${BERTH_FILES}/pg_hba.conf`,
       "-c", `max_connections=${plan.settings.max_connections}`,
       "-c", `shared_buffers=${plan.settings.shared_buffers_mb}MB`,
+      "-c", "archive_mode=on",
+      "-c", `archive_timeout=${ARCHIVE_TIMEOUT_SECONDS}`,
+      "-c", `archive_command=${ARCHIVE_COMMAND}`,
     ],
     env: {
       POSTGRES_USER: "postgres",
@@ -147,6 +164,53 @@ REVOKE ALL ON SCHEMA public FROM PUBLIC;
         user: "postgres",
       }),
     },
+    archive: {
+      spoolDir: `${DATA_PATH}/${ARCHIVE_SPOOL}`,
+      user: "postgres",
+      // pg_stat_file's time is in whole seconds: one more makes it a bound no change in the file is after.
+      listSpool: () =>
+        adminQuery(`SELECT name, (extract(epoch FROM f.modification)::bigint + 1) * 1000, f.size
+FROM pg_ls_dir('${ARCHIVE_SPOOL}', true, false) AS name, pg_stat_file('${ARCHIVE_SPOOL}/' || name) AS f
+WHERE name NOT LIKE '%.berth-tmp' ORDER BY name`),
+      // A restore point is a record with a time: a recovery to any earlier moment stops on it.
+      // pg_switch_wal is volatile: PostgreSQL evaluates it although the outer query leaves it out.
+      closeLog: () => adminQuery("SELECT closed FROM (SELECT pg_walfile_name(pg_create_restore_point('berth')) AS closed, pg_switch_wal() AS switched) AS close"),
+      // -X none: the WAL the copy needs is archived (pg_basebackup waits for it) rather than put in the tar.
+      baseBackup: () => ({
+        command: ["pg_basebackup", ...ADMIN_CONNECTION, "--pgdata=-", "--format=tar", "--wal-method=none", "--checkpoint=fast", "--no-manifest"],
+        user: "postgres",
+      }),
+      currentLog: () => adminQuery("SELECT pg_walfile_name(pg_current_wal_lsn())"),
+      // Segments (and backup history files) are named timeline, then position: from the copy's
+      // start on any timeline (a recovery follows the latest one through the histories).
+      needsLog: (name, walStart) => {
+        if (/^[0-9A-F]{8}\.history$/.test(name)) return "always";
+        if (/^[0-9A-F]{24}(\.[0-9A-F]{8}\.backup)?$/.test(name) && name.slice(8, 24) >= walStart.slice(8, 24)) return "until-target";
+        return "never";
+      },
+      restorePath: RESTORE_SPOOL,
+      recoverySpec: (spec, target) => ({
+        ...spec,
+        command: [
+          ...spec.command,
+          "-c", `restore_command=cp ${RESTORE_SPOOL}/%f %p`,
+          "-c", "recovery_target_timeline=latest",
+          "-c", "recovery_target_action=promote",
+          // PostgreSQL's own timestamp syntax (it refuses ISO 8601's "T" and "Z" here).
+          ...(target ? ["-c", `recovery_target_time=${target.toISOString().replace("T", " ").replace("Z", "+00")}`] : []),
+        ],
+      }),
+      recoveryFiles: [{ path: "recovery.signal", content: "" }],
+      recovered: () => adminQuery("DO $$ BEGIN IF pg_is_in_recovery() THEN RAISE EXCEPTION 'still recovering'; END IF; END $$"),
+      // The copy's database and role take the new names (no session is open during a recovery);
+      // bootstrap then gives the role its password.
+      adopt: (from, to) =>
+        asAdministrator(
+          (from.database === to.database ? "" : `ALTER DATABASE ${ident(from.database)} RENAME TO ${ident(to.database)};\n`) +
+            (from.user === to.user ? "" : `ALTER ROLE ${ident(from.user)} RENAME TO ${ident(to.user)};\n`) +
+            "SELECT 1;\n",
+        ),
+    },
   },
 });
 
@@ -158,6 +222,14 @@ function asAdministrator(sql: string): AdminCommand {
   return {
     command: ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", RUN_PATH, "-p", "5432", "-U", "postgres", "-d", "postgres"],
     stdin: sql,
+    user: "postgres",
+  };
+}
+
+/** One query by the superuser over the container's socket, its rows on stdout as tab-separated fields. */
+function adminQuery(sql: string): AdminCommand {
+  return {
+    command: ["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-h", RUN_PATH, "-p", "5432", "-U", "postgres", "-d", "postgres", "-c", sql],
     user: "postgres",
   };
 }

@@ -182,6 +182,59 @@ export interface AddonBackup<C extends AddonCredentials = AddonCredentials> {
   dump(credentials: C): AdminCommand;
   /** How a dump goes into a new database: one made for it, on a new, empty volume. */
   readonly restore: BackupRestore<C>;
+  /** A continuous archive of the engine's log, for a recovery to any moment (optional). */
+  readonly archive?: ContinuousArchive<C>;
+}
+
+/**
+ * Point-in-time recovery: the engine copies each log file it closes (at the latest every minute
+ * of activity) into a spool directory of its volume, from which the worker ships it to the backup
+ * store; with each backup the worker also takes a physical copy of the files (a base backup). A
+ * recovery puts a base backup and the archived logs after it into a new volume, and the engine
+ * replays them up to the moment asked for. Commands run in the database's container.
+ */
+export interface ContinuousArchive<C extends AddonCredentials = AddonCredentials> {
+  /** Where the engine leaves closed log files (absolute, in the container's volume); the worker removes each once stored. */
+  readonly spoolDir: string;
+  /** The OS user (in the container) who owns the spool: the worker reads and removes its files as this user. */
+  readonly user: string;
+  /**
+   * Lists the spool: one line per complete file, `name<TAB>closed at (ms since the epoch)<TAB>bytes`.
+   * Nothing (and exit 0) while the spool does not exist yet.
+   */
+  listSpool(): AdminCommand;
+  /** Closes the current log file now (with a timestamped record, so a recovery can tell it passed any earlier moment). */
+  closeLog(): AdminCommand;
+  /**
+   * A physical copy of the running database as a tar (whose entries are relative to the volume's
+   * root) on stdout. Exits 0 only once every log file the copy needs is in the spool.
+   */
+  baseBackup(): AdminCommand;
+  /** The name of the log file being written now: a base backup started after this needs no earlier one. */
+  currentLog(): AdminCommand;
+  /**
+   * Whether a recovery from a copy that began while `walStart` was being written may ask for the
+   * archived file `name`: `always` (e.g. a timeline's history), `until-target` (a log of changes:
+   * needed up to the one holding the moment), or `never`.
+   */
+  needsLog(name: string, walStart: string): "always" | "until-target" | "never";
+  /** Where a recovery finds its log files, relative to the volume's root (written there with the base backup). */
+  readonly restorePath: string;
+  /**
+   * The staging container's spec for a recovery: the engine replays the logs in `restorePath`
+   * up to `target` (to their end when null), then becomes a normal, writable database.
+   */
+  recoverySpec(spec: ContainerSpec, target: Date | null): ContainerSpec;
+  /** Files written into the volume with the base backup (paths relative to its root), for the recovery to start (e.g. PostgreSQL's `recovery.signal`). */
+  readonly recoveryFiles: readonly { readonly path: string; readonly content: string }[];
+  /** Exits 0 once the recovery is over and the database writable; non-zero while it replays. */
+  recovered(): AdminCommand;
+  /**
+   * Run once recovered: makes the recovered data the database of `to` (the copied database was
+   * `from`'s: other names and passwords for a fork, an older password in place). The worker then
+   * removes `restorePath` and runs `bootstrap`.
+   */
+  adopt(from: C, to: C): AdminCommand;
 }
 
 /**

@@ -44,6 +44,17 @@ export const MAINTENANCE_QUEUE = "berth-maintenance";
 export const RECONCILE_JOB = "reconcile";
 export const RECONCILE_SCHEDULER_ID = "berth-reconciler";
 
-/** Daily backups: a pass every few minutes queues the backups whose hour has come (on the maintenance queue). */
+/*
+ * Each periodic task has a queue of its own: a queue's workers take any of its jobs, so two tasks
+ * sharing one would each run the other's passes.
+ */
+
+/** Daily backups: a pass every few minutes queues the backups whose hour has come. */
+export const BACKUP_SCHEDULE_QUEUE = "berth-backup-schedule";
 export const BACKUP_SCHEDULE_JOB = "schedule-backups";
 export const BACKUP_SCHEDULER_ID = "berth-backup-scheduler";
+
+/** Continuous archives (PostgreSQL's WAL): a pass every few seconds ships the closed log files of every database. */
+export const ARCHIVE_QUEUE = "berth-archive";
+export const ARCHIVE_SHIP_JOB = "ship-archives";
+export const ARCHIVE_SCHEDULER_ID = "berth-archive-shipper";

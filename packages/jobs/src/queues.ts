@@ -1,8 +1,8 @@
 import { Queue, type ConnectionOptions } from "bullmq";
-import { MAINTENANCE_QUEUE, OPERATIONS_QUEUE, USAGE_QUEUE } from "./catalog.js";
+import { ARCHIVE_QUEUE, BACKUP_SCHEDULE_QUEUE, MAINTENANCE_QUEUE, OPERATIONS_QUEUE, USAGE_QUEUE } from "./catalog.js";
 
 /** Every queue Berth uses, in the order operators' views list them. */
-export const BERTH_QUEUES = [OPERATIONS_QUEUE, USAGE_QUEUE, MAINTENANCE_QUEUE] as const;
+export const BERTH_QUEUES = [OPERATIONS_QUEUE, USAGE_QUEUE, MAINTENANCE_QUEUE, BACKUP_SCHEDULE_QUEUE, ARCHIVE_QUEUE] as const;
 
 /**
  * A handle on each of Berth's queues, for views that read or act on any job (the

@@ -30,3 +30,4 @@ export {
   recordStep,
   type QueuedOperation,
 } from "./operation-records.js";
+export { RECOVERY_WINDOW_MS, baseBackupFor } from "./point-in-time.js";

@@ -47,6 +47,8 @@ const STATUS_SETS = {
   metered: ["provisioned", "degraded", "changing_plan"],
   /** The plan of a database in these may be changed. */
   planChangeable: ["provisioned", "degraded", "changing_plan"],
+  /** A database in these runs its container: its continuous archive is shipped (during a restore, from the one still serving). */
+  archiving: ["provisioned", "degraded", "changing_plan", "restoring"],
   /** A backup may be taken of a database in these, and one restored into it. */
   backupable: ["provisioned", "degraded"],
   /** Provisioning has nothing left to build (a replay after success, or removed meanwhile). */
@@ -109,8 +111,9 @@ export const OPERATION_KINDS = {
   backup: {
     job: "backup",
     runningStatus: null,
-    // The dump streamed from the database's container into the backup store; then the retention rule.
-    steps: ["dump", "prune"],
+    // The dump streamed from the database's container into the backup store; with an engine that
+    // keeps a continuous archive, a physical copy (`base`) for point-in-time recovery; then the retention rule.
+    steps: ["dump", "base", "prune"],
     offPath: [],
     failsFrom: [],
   },

@@ -14,6 +14,8 @@ export type RefusalCode =
   | "backup_not_found"
   | "backup_not_restorable"
   | "resource_not_backupable"
+  | "point_in_time_not_supported"
+  | "restore_time_out_of_range"
   | "service_unavailable";
 
 export class OperationRefusal extends Error {
@@ -51,6 +53,9 @@ export const refusals = {
     ),
   resourceNotBackupable: (id: string, status: string) =>
     new OperationRefusal("resource_not_backupable", `Resource '${id}' is ${status}: backups and restores need a running database.`),
+  pointInTimeNotSupported: (addonId: string) =>
+    new OperationRefusal("point_in_time_not_supported", `Addon ${addonId} keeps no continuous archive: restore one of its backups (backup_id) instead.`),
+  restoreTimeOutOfRange: (id: string, why: string) => new OperationRefusal("restore_time_out_of_range", `Resource '${id}' cannot be put back to that moment: ${why}`),
   operationNotFound: (id: string) => new OperationRefusal("operation_not_found", `No operation with id '${id}' exists.`),
   operationNotRetryable: (id: string, why: string) => new OperationRefusal("operation_not_retryable", `Operation '${id}' cannot be retried: ${why}.`),
   queueUnavailable: (cause: unknown) =>

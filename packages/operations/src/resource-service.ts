@@ -4,6 +4,7 @@ import { Prisma, isUniqueViolation, type Backup, type BackupMethod, type Operati
 import type { OperationQueue } from "@berth/jobs";
 import type { PlanChangeRequest, ProvisionRequest } from "@berth/protocol";
 import { OPERATION_KINDS, RAW_COPY_FORMAT, isIn, isPlatforms, newResourceId, requireTransition } from "./lifecycle.js";
+import { baseBackupFor } from "./point-in-time.js";
 import { refusals } from "./refusals.js";
 
 /** The control plane stores UTC wall-clock times (Prisma's convention for `timestamp` columns). */
@@ -169,6 +170,27 @@ export class ResourceService {
       if (backup.format === RAW_COPY_FORMAT) throw refusals.rawCopyNotRestorable(backupId);
       if (!isIn("backupable", resource.status)) throw refusals.resourceNotBackupable(id, resource.status);
       return tx.operation.create({ data: { resourceId: id, kind: "restore", backupId } });
+    });
+    await this.enqueue("restore", recorded.id, id);
+    return recorded;
+  }
+
+  /**
+   * Puts the database back to a moment of the last 7 days (an engine with a continuous archive):
+   * a restore operation, queued in order with the resource's others, refused at once when no
+   * physical copy can reach the moment.
+   */
+  async restoreToMoment(addon: AddonDefinition, id: string, at: Date, now = new Date()): Promise<Operation> {
+    if (!addon.backup) throw refusals.backupsNotSupported(addon.id);
+    if (!addon.backup.archive) throw refusals.pointInTimeNotSupported(addon.id);
+    const recorded = await this.db.$transaction(async (tx) => {
+      const resource = await lockResource(tx, addon, id);
+      if (!resource || !(await acceptsPlatformRequests(tx, resource))) throw refusals.resourceNotFound(id);
+      if (!isIn("backupable", resource.status)) throw refusals.resourceNotBackupable(id, resource.status);
+      const restores = await tx.operation.findMany({ where: { resourceId: id, kind: "restore", status: "succeeded" }, select: { startedAt: true, createdAt: true } });
+      const base = baseBackupFor(await tx.baseBackup.findMany({ where: { resourceId: id } }), restores.map((each) => each.startedAt ?? each.createdAt), at, now);
+      if ("refused" in base) throw refusals.restoreTimeOutOfRange(id, base.refused);
+      return tx.operation.create({ data: { resourceId: id, kind: "restore", targetTime: at } });
     });
     await this.enqueue("restore", recorded.id, id);
     return recorded;

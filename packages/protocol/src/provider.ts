@@ -145,7 +145,8 @@ export const backupCreatedResponseSchema = z.object({ backup: backupSchema.pick(
 export const backupParamsSchema = z.object({ id: identifier, backup_id: z.uuid() });
 export const backupArchiveResponseSchema = z.object({ download_url: z.url(), expires_at: z.string() });
 
-export const restoreRequestSchema = z.object({ backup_id: z.uuid() });
+/** `POST …/restore`: one of the database's backups, or (PostgreSQL) a moment of the last 7 days, ISO 8601 with its offset. */
+export const restoreRequestSchema = z.union([z.strictObject({ backup_id: z.uuid() }), z.strictObject({ at: z.iso.datetime({ offset: true }) })]);
 export const restoreResponseSchema = z.object({ operation_id: z.string(), message: z.string() });
 
 export const backupScheduleRequestSchema = z.object({ hour: z.number().int().min(0).max(23) });

@@ -1,5 +1,6 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { AddonDefinition } from "@berth/addon-sdk";
 import type { EngineTestClient } from "@berth/addon-sdk/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -220,6 +221,48 @@ export function runAddonContract(addon: AddonDefinition, engine: EngineTestClien
         await after.close();
       });
 
+      it.runIf(addon.backup?.archive)("puts it back to a moment between two writes (point-in-time recovery)", async () => {
+        // The last backup took a physical copy of the database's current volume; every change since is archived.
+        const before = await engine.connect(url);
+        await before.write("moment", "before the moment");
+        await before.close();
+        await sleep(300);
+        const at = new Date();
+        await sleep(300);
+        const after = await engine.connect(url);
+        await after.write("moment", "after the moment");
+        await after.write("after-moment", "written after the moment");
+        await after.close();
+        const restored = await api("POST", "restore", { at: at.toISOString() });
+        expect(restored.status).toBe(202);
+        const operationId = (restored.body as { operation_id: string }).operation_id;
+        await expect.poll(async () => (await stack.db.operation.findUnique({ where: { id: operationId } }))?.status, WAIT).toBe("succeeded");
+        expect(await status()).toBe("provisioned");
+        const session = await engine.connect(url);
+        expect(await session.read("moment")).toBe("before the moment");
+        expect(await session.read("after-moment")).toBeUndefined();
+        expect(await session.read("greeting")).toBe(`hello from ${addon.id}`);
+        // Writable, with the password the platform holds.
+        await session.write("after-recovery", "written once recovered");
+        expect(await session.read("after-recovery")).toBe("written once recovered");
+        await session.close();
+        expect(await volumesOf(id)).toEqual([(await stack.db.resource.findUniqueOrThrow({ where: { id } })).volumeName]);
+      });
+
+      it.runIf(addon.backup?.archive)("refuses a moment it cannot reach, with a stable code", async () => {
+        const codeOf = async (body: unknown) => {
+          const response = await api("POST", "restore", body);
+          return [response.status, (response.body as { error: string }).error];
+        };
+        const hour = 3600_000;
+        expect(await codeOf({ at: new Date(Date.now() + hour).toISOString() })).toEqual([422, "restore_time_out_of_range"]);
+        expect(await codeOf({ at: new Date(Date.now() - 8 * 24 * hour).toISOString() })).toEqual([422, "restore_time_out_of_range"]);
+        // Restored (above) since its last backup: a moment after the restore needs a backup taken after it.
+        expect(await codeOf({ at: new Date().toISOString() })).toEqual([422, "restore_time_out_of_range"]);
+        expect(await codeOf({ at: "yesterday" })).toEqual([400, "invalid_request"]);
+        expect(await codeOf({ at: new Date().toISOString(), backup_id: backupId })).toEqual([400, "invalid_request"]);
+      });
+
       it("answers bad requests with a stable code", async () => {
         const codeOf = async (method: string, path: string, body?: unknown) => {
           const response = await api(method, path, body);
@@ -229,6 +272,7 @@ export function runAddonContract(addon: AddonDefinition, engine: EngineTestClien
         expect(await codeOf("POST", "restore", { backup_id: "not-a-uuid" })).toEqual([400, "invalid_request"]);
         expect(await codeOf("GET", "backups/00000000-0000-4000-8000-000000000000/archive")).toEqual([404, "backup_not_found"]);
         expect(await codeOf("PUT", "backup-schedule", { hour: 24 })).toEqual([400, "invalid_request"]);
+        if (!addon.backup?.archive) expect(await codeOf("POST", "restore", { at: new Date().toISOString() })).toEqual([422, "point_in_time_not_supported"]);
         const forged = await stack.driver(addon.id).provision({ plan: firstPlan.name, app_id: "contract-forged-fork", options: { fork_token: "not.a-token" } });
         expect([forged.status, (forged.body as { error: string }).error]).toEqual([422, "invalid_fork_token"]);
         expect(await api("PUT", "backup-schedule", { hour: 3 })).toMatchObject({ status: 200, body: { hour: 3 } });

@@ -5,6 +5,7 @@ import type { WorkerOptions } from "@berth/worker";
  * reconciler acts on the whole test database, whose operations belong to other stacks' queues
  * (tests call `reconcileOnce` themselves); the usage sampler measures every running database, so it
  * runs only where a test asks for it; the backup scheduler, like the reconciler, would act on every
- * stack's databases; process metrics are production's.
+ * stack's databases, and so would the archive shipper (a restore to a moment ships its database's
+ * archive itself); process metrics are production's.
  */
-export const testWorkerParts = { processMetrics: false, reconciler: false, usageSampler: false, backupScheduler: false } as const satisfies WorkerOptions;
+export const testWorkerParts = { processMetrics: false, reconciler: false, usageSampler: false, backupScheduler: false, archiveShipper: false } as const satisfies WorkerOptions;

@@ -73,7 +73,7 @@ describe("the operator console", () => {
     const context = await operatorContext();
     const page = await context.newPage();
     expect((await page.goto(`${stack.apiUrl}/admin/queues`))?.status()).toBe(200);
-    for (const queue of ["berth-operations", "berth-usage", "berth-maintenance"]) {
+    for (const queue of ["berth-operations", "berth-usage", "berth-maintenance", "berth-backup-schedule", "berth-archive"]) {
       await expect.poll(() => page.getByText(queue, { exact: true }).count(), WAIT).toBeGreaterThan(0);
     }
     await page.screenshot({ path: await testResultPath("admin-queues.png"), fullPage: true });

@@ -1,7 +1,7 @@
 import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { FastifyAdapter } from "@bull-board/fastify";
-import { MAINTENANCE_QUEUE, OPERATIONS_QUEUE, USAGE_QUEUE } from "@berth/jobs";
+import { ARCHIVE_QUEUE, BACKUP_SCHEDULE_QUEUE, MAINTENANCE_QUEUE, OPERATIONS_QUEUE, USAGE_QUEUE } from "@berth/jobs";
 import type { Queue } from "bullmq";
 import type { FastifyInstance } from "fastify";
 
@@ -16,6 +16,8 @@ const DESCRIPTIONS: Record<string, string> = {
   [OPERATIONS_QUEUE]: "Provisionings, plan changes and removals: one job per operation, its id the operation's",
   [USAGE_QUEUE]: "Usage metering: one sample of every running database per interval",
   [MAINTENANCE_QUEUE]: "Reconciliation of the control plane with the Docker host",
+  [BACKUP_SCHEDULE_QUEUE]: "Daily backups: a pass every few minutes queues the ones whose hour has come",
+  [ARCHIVE_QUEUE]: "Continuous archives: a pass every few seconds ships PostgreSQL's closed WAL segments to the backup store",
 };
 
 /** bull-board's routes that run jobs again: one job, or every job of a state. */

@@ -86,8 +86,15 @@ export function backupRoutes(scope: FastifyInstance, { addon, resources, links, 
     "/:id/restore",
     { schema: { params: resourceIdParamsSchema, body: restoreRequestSchema, response: { 202: restoreResponseSchema, ...errors } } },
     async (request, reply) => {
-      const operation = await resources.restore(addon, request.params.id, request.body.backup_id);
-      const message = `The database is being restored from backup ${request.body.backup_id}; it keeps its current data until the backup is loaded, then restarts once on it.`;
+      const { body } = request;
+      if ("at" in body) {
+        const at = new Date(body.at);
+        const operation = await resources.restoreToMoment(addon, request.params.id, at);
+        const message = `The database is being put back to ${at.toISOString()}; it keeps its current data until the recovery is done, then restarts once on it.`;
+        return reply.code(202).send({ operation_id: operation.id, message });
+      }
+      const operation = await resources.restore(addon, request.params.id, body.backup_id);
+      const message = `The database is being restored from backup ${body.backup_id}; it keeps its current data until the backup is loaded, then restarts once on it.`;
       return reply.code(202).send({ operation_id: operation.id, message });
     },
   );

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Backup, Resource } from "@berth/db";
-import { BACKUP_SCHEDULE_JOB, BACKUP_SCHEDULER_ID, MAINTENANCE_QUEUE } from "@berth/jobs";
+import { BACKUP_SCHEDULE_JOB, BACKUP_SCHEDULER_ID, BACKUP_SCHEDULE_QUEUE } from "@berth/jobs";
 import { ResourceService, statusesIn } from "@berth/operations";
 import type { OperationQueue } from "@berth/jobs";
 import type { ConnectionOptions } from "bullmq";
@@ -53,7 +53,7 @@ export function startBackupScheduler(
     connection,
     prefix,
     intervalMs,
-    queueName: MAINTENANCE_QUEUE,
+    queueName: BACKUP_SCHEDULE_QUEUE,
     schedulerId: BACKUP_SCHEDULER_ID,
     jobName: BACKUP_SCHEDULE_JOB,
     logger: deps.logger,

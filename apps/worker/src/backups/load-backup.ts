@@ -17,11 +17,16 @@ export function loadableBackup(backup: Backup): LoadableBackup {
 }
 
 /** Checks the stored object (SHA-256, every record's tag) before anything is touched: a damaged backup is refused for good. */
-export async function verifyBackup(deps: Pick<WorkerDeps, "backups">, backup: LoadableBackup): Promise<void> {
+export function verifyBackup(deps: Pick<WorkerDeps, "backups">, backup: LoadableBackup): Promise<void> {
+  return verifyStored(deps, backup, `backup ${backup.id}`);
+}
+
+/** Checks one stored object (`what` names it in the refusal) against its recorded SHA-256 and every record's tag. */
+export async function verifyStored(deps: Pick<WorkerDeps, "backups">, object: { objectKey: string; sha256: string }, what: string): Promise<void> {
   try {
-    await deps.backups.verify(backup.objectKey, backup.sha256);
+    await deps.backups.verify(object.objectKey, object.sha256);
   } catch (error) {
-    if (error instanceof BackupIntegrityError) throw new PermanentError(`backup ${backup.id} is damaged (${error.reason}); nothing was restored`);
+    if (error instanceof BackupIntegrityError) throw new PermanentError(`${what} is damaged (${error.reason}); nothing was restored`);
     throw error;
   }
 }

@@ -1,5 +1,5 @@
 import type { AddonPlan } from "@berth/addon-sdk";
-import type { Backup } from "@berth/db";
+import type { Backup, BaseBackup } from "@berth/db";
 import type { WorkerDeps } from "../deps.js";
 
 /** How many backups of each kind a database keeps (Scalingo's rule): the newest of each day, week and month, and the last manual ones. */
@@ -59,14 +59,40 @@ export function backupsToPrune(backups: readonly Listed[], retention: BackupRete
 
 /** Deletes the backups of a resource its plan's retention no longer keeps: the stored object, then the record. */
 export async function pruneBackups(deps: Pick<WorkerDeps, "db" | "backups">, resourceId: string, plan: AddonPlan, now = new Date()): Promise<string[]> {
-  const backups = await deps.db.backup.findMany({ where: { resourceId } });
+  const backups = await deps.db.backup.findMany({ where: { resourceId }, include: { base: true } });
   const pruned = backupsToPrune(backups, retentionOf(plan), now);
-  for (const id of pruned) {
-    const backup = backups.find((candidate) => candidate.id === id)!;
-    if (backup.objectKey) await deps.backups.delete(backup.objectKey);
-    await deps.db.backup.delete({ where: { id } });
-  }
+  for (const id of pruned) await deleteBackup(deps, backups.find((candidate) => candidate.id === id)!);
+  await pruneArchive(deps, resourceId, now);
   return pruned;
+}
+
+/** The stored objects (the dump, its physical copy), then the record. */
+async function deleteBackup(deps: Pick<WorkerDeps, "db" | "backups">, backup: Backup & { base: BaseBackup | null }): Promise<void> {
+  if (backup.objectKey) await deps.backups.delete(backup.objectKey);
+  if (backup.base) await deps.backups.delete(backup.base.objectKey);
+  await deps.db.backup.delete({ where: { id: backup.id } });
+}
+
+/** A database can be put back to any moment of this last stretch of time (point-in-time recovery). */
+export const RECOVERY_WINDOW_MS = 7 * 24 * 3600_000;
+
+/**
+ * The continuous archive keeps what a recovery to any moment of the window needs: the logs from
+ * the start of the newest physical copy taken before the window opened (or of the oldest, when all
+ * are newer). Older logs are deleted; the timeline histories, small, are all kept.
+ */
+async function pruneArchive(deps: Pick<WorkerDeps, "db" | "backups">, resourceId: string, now: Date): Promise<void> {
+  const opening = new Date(now.getTime() - RECOVERY_WINDOW_MS);
+  const first =
+    (await deps.db.baseBackup.findFirst({ where: { resourceId, finishedAt: { lte: opening } }, orderBy: { finishedAt: "desc" } })) ??
+    (await deps.db.baseBackup.findFirst({ where: { resourceId }, orderBy: { finishedAt: "asc" } }));
+  if (!first) return;
+  // The segment being written when the copy began was closed after it began.
+  const stale = await deps.db.archivedLog.findMany({ where: { resourceId, archivedAt: { lt: first.startedAt }, NOT: { name: { endsWith: ".history" } } } });
+  for (const log of stale) {
+    await deps.backups.delete(log.objectKey);
+    await deps.db.archivedLog.delete({ where: { id: log.id } });
+  }
 }
 
 const dayOf = (date: Date) => date.toISOString().slice(0, 10);
@@ -86,10 +112,16 @@ function isoWeekOf(date: Date): string {
 export async function pruneExpiredFinalBackups(deps: Pick<WorkerDeps, "db" | "backups">, days: number, now = new Date()): Promise<string[]> {
   const expired = await deps.db.backup.findMany({
     where: { method: "final", createdAt: { lt: new Date(now.getTime() - days * 24 * 3600_000) }, resource: { status: "deprovisioned" } },
+    include: { base: true },
   });
   for (const backup of expired) {
-    if (backup.objectKey) await deps.backups.delete(backup.objectKey);
-    await deps.db.backup.delete({ where: { id: backup.id } });
+    await deleteBackup(deps, backup);
+    // The deleted database's other backups and continuous archive go with its final one.
+    for (const other of await deps.db.backup.findMany({ where: { resourceId: backup.resourceId }, include: { base: true } })) await deleteBackup(deps, other);
+    for (const log of await deps.db.archivedLog.findMany({ where: { resourceId: backup.resourceId } })) {
+      await deps.backups.delete(log.objectKey);
+      await deps.db.archivedLog.delete({ where: { id: log.id } });
+    }
   }
   return expired.map((backup) => backup.id);
 }

@@ -1,6 +1,7 @@
 import type { AddonCredentials, AddonDefinition } from "@berth/addon-sdk";
 import type { Backup } from "@berth/db";
 import { isIn } from "@berth/operations";
+import { archiveOf, takeBaseBackup } from "../backups/continuous-archive.js";
 import { backupObjectKey } from "../backups/object-keys.js";
 import { pruneBackups } from "../backups/retention.js";
 import type { WorkerDeps } from "../deps.js";
@@ -13,7 +14,8 @@ const DUMP_TIMEOUT_MS = 6 * 3600_000;
 /**
  * Takes a backup: the engine's dump, run in the database's container, is streamed into the backup
  * store, then the backup is recorded as done, and the resource's backups are pruned by their
- * retention rule. The database serves throughout.
+ * retention rule. An engine with a continuous archive also gets a physical copy, the start of a
+ * point-in-time recovery. The database serves throughout.
  */
 export async function backup(ctx: OperationContext<"backup">): Promise<void> {
   const { deps, resource, operation } = ctx;
@@ -23,6 +25,11 @@ export async function backup(ctx: OperationContext<"backup">): Promise<void> {
     if (!isIn("backupable", resource.status)) throw new PermanentError(`cannot back up a database that is ${resource.status}`);
     await ctx.step("dump");
     await dumpInto(deps, { addon: ctx.addon, containerName: ctx.containerName, credentials: ctx.credentials() }, record);
+  }
+  if (archiveOf(ctx.addon) && isIn("backupable", resource.status)) {
+    await ctx.step("base");
+    const database = { addon: ctx.addon, resourceId: resource.id, containerName: ctx.containerName, volumeName: ctx.volumeName };
+    await takeBaseBackup(deps, database, record.id, AbortSignal.timeout(DUMP_TIMEOUT_MS));
   }
   await ctx.step("prune");
   await pruneBackups(deps, resource.id, ctx.plan(resource.plan));

@@ -1,5 +1,7 @@
 import { isIn, requireTransition } from "@berth/operations";
+import { closeAndShip } from "../backups/continuous-archive.js";
 import { loadableBackup, startFromBackup, verifyBackup } from "../backups/load-backup.js";
+import { startAtMoment, verifiedRecoveryPlan, type RecoveryPlan } from "../backups/point-in-time.js";
 import { PermanentError } from "../errors.js";
 import type { OperationContext } from "../operation-context.js";
 import { waitUntilReady } from "../readiness.js";
@@ -9,7 +11,8 @@ import type { ContainerRequest } from "../runtime/container-runtime.js";
 const LOAD_TIMEOUT_MS = 6 * 3600_000;
 
 /**
- * Restores one of the database's backups into it. The backup is verified (checksum and every
+ * Restores one of the database's backups into it, or (point-in-time) puts it back to a moment:
+ * its latest changes archived first, then a physical copy and the archived logs replayed to it. The backup is verified (checksum and every
  * record's tag) before anything is touched; then loaded into a new volume by a staging container
  * (same image, limits and credentials, no public port), while the database keeps serving from its
  * old volume. Only when the load succeeded does the database switch: its container is replaced by
@@ -22,8 +25,9 @@ const LOAD_TIMEOUT_MS = 6 * 3600_000;
 export async function restore(ctx: OperationContext<"restore">): Promise<void> {
   const { deps, resource, operation } = ctx;
   if (!ctx.addon.backup) throw new PermanentError(`addon ${ctx.addon.id} has no backups`);
-  if (operation.backupId === null) throw new PermanentError("restore operation without its backup");
-  const backup = loadableBackup(await deps.db.backup.findUniqueOrThrow({ where: { id: operation.backupId } }));
+  const moment = operation.targetTime;
+  if (operation.backupId === null && moment === null) throw new PermanentError("restore operation without its backup or moment");
+  const backup = operation.backupId === null ? null : loadableBackup(await deps.db.backup.findUniqueOrThrow({ where: { id: operation.backupId } }));
   const plan = ctx.plan(resource.plan);
   const credentials = ctx.credentials();
   const labels = { resourceId: resource.id, addonId: ctx.addon.id, plan: plan.name };
@@ -38,7 +42,14 @@ export async function restore(ctx: OperationContext<"restore">): Promise<void> {
     }
     await ctx.step("verify");
     // Refused before the database is touched: it stays as it is.
-    await verifyBackup(deps, backup);
+    let recovery: RecoveryPlan | null = null;
+    if (backup) await verifyBackup(deps, backup);
+    else {
+      // Every change made so far into the archive, up to a record with a time after them all.
+      const database = { addon: ctx.addon, resourceId: resource.id, containerName: ctx.containerName };
+      await closeAndShip(deps, database).catch((error: unknown) => deps.logger.warn({ resourceId: resource.id, err: error }, "the latest changes could not be archived; recovering from the archive as it is"));
+      recovery = await verifiedRecoveryPlan(deps, ctx.addon, resource.id, moment!);
+    }
     await requireTransition(deps.db, resource.id, "restoring");
     const previousVolume = ctx.volumeName;
     const signal = AbortSignal.timeout(LOAD_TIMEOUT_MS);
@@ -50,7 +61,9 @@ export async function restore(ctx: OperationContext<"restore">): Promise<void> {
       await deps.runtime.ensureVolume(restoredVolume, labels, plan.limits.diskMb);
 
       await ctx.step("staging");
-      await startFromBackup(deps, { addon: ctx.addon, credentials, container: staging, backup, signal, beforeLoad: () => ctx.step("load") });
+      const beforeLoad = () => ctx.step("load");
+      if (backup) await startFromBackup(deps, { addon: ctx.addon, credentials, container: staging, backup, signal, beforeLoad });
+      else await startAtMoment(deps, { addon: ctx.addon, container: staging, plan: recovery!, from: credentials, to: credentials, signal, beforeLoad });
 
       await ctx.step("switch");
       await deps.runtime.removeContainer(staging.name);

@@ -178,6 +178,16 @@ export interface ContainerRuntime {
    */
   writeVolumeFile(file: VolumeFile, content: Readable, signal: AbortSignal): Promise<void>;
   /**
+   * Extracts tar archives, in order, at the root of a new volume that no container has mounted
+   * yet (a physical copy of a database's files, then the logs its recovery replays). Unlike a
+   * database's own first start, the image's data directory is not copied into it: the volume
+   * holds the archives' entries only, with their owners and modes. Each archive is consumed;
+   * `next` yields null after the last. A failed write leaves the volume for the caller to discard.
+   */
+  writeVolumeArchives(target: Omit<VolumeFile, "path" | "mode" | "size">, next: () => Promise<Readable | null>, signal: AbortSignal): Promise<void>;
+  /** The last lines a container's main process wrote (stdout and stderr), for an error message. */
+  logTail(containerName: string, lines: number): Promise<string>;
+  /**
    * Stops the container (its own stop timeout: the engine flushes) and streams the directory
    * `path` of it as a tar archive: a cold copy of a database's files, taken when its engine cannot
    * dump them (a full disk, a damaged database). The container stays stopped.

@@ -331,30 +331,73 @@ export class DockerRuntime implements ContainerRuntime {
 
   async writeVolumeFile({ volumeName, labels, spec, path, mode, size }: VolumeFile, content: Readable, signal: AbortSignal): Promise<void> {
     content.on("error", () => undefined); // reaches the caller through the rejection
-    const name = `${volumeName}-load`;
     try {
       signal.throwIfAborted();
-      await this.#removeNow(name); // a leftover of an interrupted write
-      try {
-        await this.#docker.createContainer({
-          name,
-          Image: spec.image,
-          Labels: labelsOf(labels, this.#deploymentId),
-          // Never started: it only gives Docker's archive endpoint a way into the volume (which
-          // it fills from the image at this mount, as for the database's own container).
-          HostConfig: { NetworkMode: "none", Mounts: [{ Type: "volume", Source: volumeName, Target: spec.dataPath }] },
-        });
-      } catch (error) {
-        if (statusOf(error) === 404) throw new PermanentError(`image ${spec.image} is not available on the Docker host`);
-        throw error;
-      }
-      try {
-        await putStreamedFile(this.#docker.getContainer(name), spec, { path, mode: mode ?? 0o600, size }, content, signal);
-      } finally {
-        await this.#removeNow(name);
-      }
+      // The volume is filled from the image at this mount, as for the database's own container.
+      await this.#withVolumeWriter({ volumeName, labels, spec }, { copyImageData: true }, (container) =>
+        putStreamedFile(container, spec, { path, mode: mode ?? 0o600, size }, content, signal),
+      );
     } catch (error) {
       content.destroy();
+      throw error;
+    }
+  }
+
+  async writeVolumeArchives(target: Omit<VolumeFile, "path" | "mode" | "size">, next: () => Promise<Readable | null>, signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    await this.#withVolumeWriter(target, { copyImageData: false }, async (container) => {
+      for (let archive = await next(); archive !== null; archive = await next()) {
+        archive.on("error", () => undefined); // reaches the caller through putArchive's rejection
+        try {
+          await container.putArchive(archive, { path: target.spec.dataPath, abortSignal: signal });
+        } finally {
+          archive.destroy();
+        }
+      }
+    });
+  }
+
+  /**
+   * A container created (never started) only to give Docker's archive endpoint a way into the
+   * volume, removed after `write`. `copyImageData`: whether Docker fills a new volume from the
+   * image's data directory at this mount (as at a database's own first start).
+   */
+  async #withVolumeWriter(
+    { volumeName, labels, spec }: Omit<VolumeFile, "path" | "mode" | "size">,
+    { copyImageData }: { copyImageData: boolean },
+    write: (container: Docker.Container) => Promise<void>,
+  ): Promise<void> {
+    const name = `${volumeName}-load`;
+    await this.#removeNow(name); // a leftover of an interrupted write
+    try {
+      await this.#docker.createContainer({
+        name,
+        Image: spec.image,
+        Labels: labelsOf(labels, this.#deploymentId),
+        HostConfig: {
+          NetworkMode: "none",
+          Mounts: [{ Type: "volume", Source: volumeName, Target: spec.dataPath, ...(copyImageData ? {} : { VolumeOptions: NO_COPY }) }],
+        },
+      });
+    } catch (error) {
+      if (statusOf(error) === 404) throw new PermanentError(`image ${spec.image} is not available on the Docker host`);
+      throw error;
+    }
+    try {
+      await write(this.#docker.getContainer(name));
+    } finally {
+      await this.#removeNow(name);
+    }
+  }
+
+  async logTail(containerName: string, lines: number): Promise<string> {
+    try {
+      const raw = await this.#docker.getContainer(containerName).logs({ stdout: true, stderr: true, tail: lines, follow: false });
+      const text: Buffer[] = [];
+      for await (const chunk of demuxed([raw], (stderr) => text.push(stderr))) text.push(chunk);
+      return Buffer.concat(text).toString("utf8");
+    } catch (error) {
+      if (statusOf(error) === 404) return "";
       throw error;
     }
   }
@@ -660,13 +703,16 @@ class OutputTail {
 
 const FRAME_HEADER_BYTES = 8;
 
+/** A mount that leaves a new volume empty (the volume exists already: its driver options are its own, hence no `DriverConfig`). */
+const NO_COPY = { NoCopy: true } as Docker.MountSettings["VolumeOptions"];
+
 /**
  * The payloads of Docker's multiplexed attach stream (frames of an 8-byte header, with the stream
  * and the payload's length, then the payload): stdout's yielded, stderr's given to `onStderr`.
  * Read only as fast as the consumer takes them, so a slow consumer holds the command back
  * (dockerode's `demuxStream` writes on regardless, into memory).
  */
-async function* demuxed(stream: AsyncIterable<Buffer>, onStderr: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
+async function* demuxed(stream: AsyncIterable<Buffer> | Iterable<Buffer>, onStderr: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
   let header: Buffer = Buffer.alloc(0);
   let kind = 0;
   let remaining = 0;
