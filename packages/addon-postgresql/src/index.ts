@@ -196,20 +196,24 @@ WHERE name NOT LIKE '%.berth-tmp' ORDER BY name`),
           "-c", `restore_command=cp ${RESTORE_SPOOL}/%f %p`,
           "-c", "recovery_target_timeline=latest",
           "-c", "recovery_target_action=promote",
+          // No sessions while replaying: hot standby would need the copied database's settings at
+          // least (max_connections…), and a fork may be on a smaller plan.
+          "-c", "hot_standby=off",
           // PostgreSQL's own timestamp syntax (it refuses ISO 8601's "T" and "Z" here).
           ...(target ? ["-c", `recovery_target_time=${target.toISOString().replace("T", " ").replace("Z", "+00")}`] : []),
         ],
       }),
       recoveryFiles: [{ path: "recovery.signal", content: "" }],
       recovered: () => adminQuery("DO $$ BEGIN IF pg_is_in_recovery() THEN RAISE EXCEPTION 'still recovering'; END IF; END $$"),
-      // The copy's database and role take the new names (no session is open during a recovery);
-      // bootstrap then gives the role its password.
-      adopt: (from, to) =>
-        asAdministrator(
-          (from.database === to.database ? "" : `ALTER DATABASE ${ident(from.database)} RENAME TO ${ident(to.database)};\n`) +
-            (from.user === to.user ? "" : `ALTER ROLE ${ident(from.user)} RENAME TO ${ident(to.user)};\n`) +
-            "SELECT 1;\n",
-        ),
+      // The copy's database and role take the new names (no session is open during a recovery):
+      // a Berth cluster has one app database and one app role, and its customer can make no other
+      // (NOCREATEDB, NOCREATEROLE). bootstrap then gives the role its password.
+      adopt: ({ user, database }) =>
+        asAdministrator(`SELECT format('ALTER DATABASE %I RENAME TO %I', datname, ${literal(database)}) FROM pg_database
+WHERE datname NOT IN ('postgres', 'template0', 'template1', ${literal(database)}) \\gexec
+SELECT format('ALTER ROLE %I RENAME TO %I', rolname, ${literal(user)}) FROM pg_roles
+WHERE rolcanlogin AND rolname <> 'postgres' AND rolname <> ${literal(user)} \\gexec
+`),
     },
   },
 });

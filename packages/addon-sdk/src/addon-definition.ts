@@ -230,11 +230,12 @@ export interface ContinuousArchive<C extends AddonCredentials = AddonCredentials
   /** Exits 0 once the recovery is over and the database writable; non-zero while it replays. */
   recovered(): AdminCommand;
   /**
-   * Run once recovered: makes the recovered data the database of `to` (the copied database was
-   * `from`'s: other names and passwords for a fork, an older password in place). The worker then
-   * removes `restorePath` and runs `bootstrap`.
+   * Run once recovered: makes the recovered data the database of `to`. The copy is of the
+   * database it was taken of, whose names and password may differ (a fork; a password changed
+   * since, in place): the engine finds them in the data. The worker then removes `restorePath`
+   * and runs `bootstrap`.
    */
-  adopt(from: C, to: C): AdminCommand;
+  adopt(to: C): AdminCommand;
 }
 
 /**

@@ -19,21 +19,31 @@ export class BackupTokens {
   }
 
   create(backupId: string): { token: string; expiresAt: Date } {
-    const expiresAt = new Date(this.now() + this.ttlMs);
-    const payload = Buffer.from(JSON.stringify({ b: backupId, e: expiresAt.getTime() })).toString("base64url");
-    return { token: `${payload}.${this.#sign(payload)}`, expiresAt };
+    return this.signClaims({ b: backupId });
   }
 
   /** The backup a token names, or why it does not open: `invalid` (forged, damaged, another purpose's) or `expired`. */
   open(token: string): { backupId: string } | { refused: "invalid" | "expired" } {
+    const opened = this.openClaims(token);
+    if ("refused" in opened) return opened;
+    return typeof opened.claims.b === "string" ? { backupId: opened.claims.b } : { refused: "invalid" };
+  }
+
+  protected signClaims(claims: Record<string, string | number>): { token: string; expiresAt: Date } {
+    const expiresAt = new Date(this.now() + this.ttlMs);
+    const payload = Buffer.from(JSON.stringify({ ...claims, e: expiresAt.getTime() })).toString("base64url");
+    return { token: `${payload}.${this.#sign(payload)}`, expiresAt };
+  }
+
+  protected openClaims(token: string): { claims: Record<string, unknown> } | { refused: "invalid" | "expired" } {
     const [payload, signature, ...rest] = token.split(".");
     if (!payload || !signature || rest.length > 0) return { refused: "invalid" };
     const expected = Buffer.from(this.#sign(payload));
     const given = Buffer.from(signature);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { refused: "invalid" };
-    const claims = JSON.parse(Buffer.from(payload, "base64url").toString()) as { b: string; e: number };
-    if (this.now() > claims.e) return { refused: "expired" };
-    return { backupId: claims.b };
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString()) as Record<string, unknown>;
+    if (typeof claims.e !== "number" || this.now() > claims.e) return { refused: "expired" };
+    return { claims };
   }
 
   #sign(payload: string): string {
@@ -48,5 +58,20 @@ export class BackupTokens {
 export class ForkTokens extends BackupTokens {
   constructor(encryptionKey: Buffer, now: () => number = Date.now) {
     super(encryptionKey, "forks", 3600_000, now);
+  }
+
+  /** A token for a new database as `resourceId` was at `at` (point-in-time recovery, PostgreSQL). */
+  createForMoment(resourceId: string, at: Date): { token: string; expiresAt: Date } {
+    return this.signClaims({ r: resourceId, t: at.getTime() });
+  }
+
+  /** What a fork token makes the new database from: a backup, or a database at a moment. */
+  openSeed(token: string): { backupId: string } | { resourceId: string; at: Date } | { refused: "invalid" | "expired" } {
+    const opened = this.openClaims(token);
+    if ("refused" in opened) return opened;
+    const { claims } = opened;
+    if (typeof claims.b === "string") return { backupId: claims.b };
+    if (typeof claims.r === "string" && typeof claims.t === "number") return { resourceId: claims.r, at: new Date(claims.t) };
+    return { refused: "invalid" };
   }
 }

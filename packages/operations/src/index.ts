@@ -1,4 +1,4 @@
-export { ResourceService, type AcceptedProvision, type PlanChangeOutcome } from "./resource-service.js";
+export { ResourceService, type AcceptedProvision, type ForkSeed, type PlanChangeOutcome } from "./resource-service.js";
 export { OperationRefusal, refusals, type RefusalCode } from "./refusals.js";
 export {
   OPERATION_KINDS,

@@ -36,14 +36,18 @@ export class ResourceService {
    * else records a new resource, and records the operation. A repeated uuid hits the
    * unique index instead of costing every request a lookup first. (A claim is the lifecycle's
    * `warm` → `provisioning`, written in SQL to stay one statement; the lifecycle's tests pin the move.)
-   * A fork (`seedBackupId`: a finished backup of this addon, named by a checked fork token) is
-   * always built anew, its data loaded from the backup.
+   * A fork (`seed`, named by a checked fork token: a finished backup of this addon, or a database
+   * of this addon at a moment) is always built anew, its data loaded from the backup or recovered.
    */
-  async provision(addon: AddonDefinition, request: ProvisionRequest, { seedBackupId }: { seedBackupId?: string } = {}): Promise<AcceptedProvision> {
+  async provision(addon: AddonDefinition, request: ProvisionRequest, { seed }: { seed?: ForkSeed } = {}): Promise<AcceptedProvision> {
     const plan = requirePlan(addon, request.plan);
     const uuid = request.uuid ?? null;
-    if (seedBackupId !== undefined) await this.requireForkable(addon, seedBackupId);
-    const seed = seedBackupId ?? null;
+    if (seed && "backupId" in seed) await this.requireForkable(addon, seed.backupId);
+    if (seed && "resourceId" in seed) await this.requireRecoverable(addon, seed.resourceId, seed.at);
+    const seedBackupId = seed && "backupId" in seed ? seed.backupId : null;
+    const seedResourceId = seed && "resourceId" in seed ? seed.resourceId : null;
+    const seedTime = seed && "resourceId" in seed ? seed.at.toISOString() : null;
+    const forked = seed === undefined ? null : "fork";
     // The token is a capability: spent here, not kept with the resource's options.
     const { fork_token: _spent, ...kept } = request.options ?? {};
     const options = JSON.stringify(kept);
@@ -56,14 +60,15 @@ export class ResourceService {
           SET status = 'provisioning', app_id = ${request.app_id}, platform_uuid = ${uuid}, options = ${options}::jsonb,
               claimed_at = ${UTC_NOW}, updated_at = ${UTC_NOW}
           WHERE id = (
-            SELECT id FROM resources WHERE addon = ${addon.id} AND plan = ${plan.name} AND status = 'warm' AND ${seed}::text IS NULL
+            SELECT id FROM resources WHERE addon = ${addon.id} AND plan = ${plan.name} AND status = 'warm' AND ${forked}::text IS NULL
             ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED
           )
           RETURNING id
         ), created AS (
-          INSERT INTO resources (id, addon, platform_uuid, app_id, plan, options, status, seed_backup_id, created_at, updated_at)
+          INSERT INTO resources (id, addon, platform_uuid, app_id, plan, options, status, seed_backup_id, seed_resource_id, seed_time, created_at, updated_at)
           SELECT ${newResourceId(addon.id)}, ${addon.id}, ${uuid}, ${request.app_id}, ${plan.name},
-                 ${options}::jsonb, 'provisioning'::"ResourceStatus", ${seed}, ${UTC_NOW}, ${UTC_NOW}
+                 ${options}::jsonb, 'provisioning'::"ResourceStatus", ${seedBackupId}, ${seedResourceId},
+                 (${seedTime}::timestamptz AT TIME ZONE 'UTC'), ${UTC_NOW}, ${UTC_NOW}
           WHERE NOT EXISTS (SELECT 1 FROM claimed)
           RETURNING id
         ), accepted AS (
@@ -187,9 +192,7 @@ export class ResourceService {
       const resource = await lockResource(tx, addon, id);
       if (!resource || !(await acceptsPlatformRequests(tx, resource))) throw refusals.resourceNotFound(id);
       if (!isIn("backupable", resource.status)) throw refusals.resourceNotBackupable(id, resource.status);
-      const restores = await tx.operation.findMany({ where: { resourceId: id, kind: "restore", status: "succeeded" }, select: { startedAt: true, createdAt: true } });
-      const base = baseBackupFor(await tx.baseBackup.findMany({ where: { resourceId: id } }), restores.map((each) => each.startedAt ?? each.createdAt), at, now);
-      if ("refused" in base) throw refusals.restoreTimeOutOfRange(id, base.refused);
+      await requireReachable(tx, id, at, now);
       return tx.operation.create({ data: { resourceId: id, kind: "restore", targetTime: at } });
     });
     await this.enqueue("restore", recorded.id, id);
@@ -267,6 +270,19 @@ export class ResourceService {
   }
 
   /** A fork's source: a finished backup of one of this addon's databases (a deleted one's included). */
+  /**
+   * Refuses at once a recovery of resource `id` to `at` that no physical copy can reach (for a
+   * fork of a moment: a new database as `id` was then; `id` may be deleted since, its archive
+   * kept with its final backup).
+   */
+  async requireRecoverable(addon: AddonDefinition, id: string, at: Date, now = new Date()): Promise<void> {
+    if (!addon.backup) throw refusals.backupsNotSupported(addon.id);
+    if (!addon.backup.archive) throw refusals.pointInTimeNotSupported(addon.id);
+    const resource = await this.db.resource.findFirst({ where: { id, addon: addon.id } });
+    if (!resource || isIn("pooled", resource.status)) throw refusals.resourceNotFound(id);
+    await requireReachable(this.db, id, at, now);
+  }
+
   private async requireForkable(addon: AddonDefinition, backupId: string): Promise<void> {
     if (!addon.backup) throw refusals.backupsNotSupported(addon.id);
     const backup = await this.db.backup.findFirst({ where: { id: backupId, resource: { addon: addon.id } } });
@@ -347,4 +363,17 @@ function requirePlan(addon: AddonDefinition, name: string): AddonPlan {
   const plan = findPlan(addon, name);
   if (!plan) throw refusals.unknownPlan(name, addon.id, addon.plans.map((p) => p.name));
   return plan;
+}
+
+/** What a fork is made from (its fork token's subject): a backup, or a database at a moment. */
+export type ForkSeed = { backupId: string } | { resourceId: string; at: Date };
+
+/** Refuses a moment of resource `id` that no physical copy of its can reach (`baseBackupFor`). */
+async function requireReachable(db: Prisma.TransactionClient, id: string, at: Date, now: Date): Promise<void> {
+  const [bases, restores] = await Promise.all([
+    db.baseBackup.findMany({ where: { resourceId: id } }),
+    db.operation.findMany({ where: { resourceId: id, kind: "restore", status: "succeeded" }, select: { startedAt: true, createdAt: true } }),
+  ]);
+  const base = baseBackupFor(bases, restores.map((each) => each.startedAt ?? each.createdAt), at, now);
+  if ("refused" in base) throw refusals.restoreTimeOutOfRange(id, base.refused);
 }

@@ -152,5 +152,8 @@ export const restoreResponseSchema = z.object({ operation_id: z.string(), messag
 export const backupScheduleRequestSchema = z.object({ hour: z.number().int().min(0).max(23) });
 export const backupScheduleResponseSchema = z.object({ hour: z.number().int() });
 
-/** `POST …/backups/:backup_id/fork-token`: give `fork_token` as a provision option to create a database from the backup. */
+/** `POST …/fork-token`: a new database as this one was at a moment of the last 7 days (PostgreSQL). */
+export const momentForkRequestSchema = z.strictObject({ at: z.iso.datetime({ offset: true }) });
+
+/** `POST …/backups/:backup_id/fork-token` (or `POST …/fork-token` with a moment): give `fork_token` as a provision option to create a database from it. */
 export const forkTokenResponseSchema = z.object({ fork_token: z.string(), expires_at: z.string() });

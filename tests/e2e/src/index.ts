@@ -10,3 +10,4 @@ export * from "./test-postgres.js";
 export * from "./network-namespace.js";
 export * from "./http-helpers.js";
 export * from "./worker-parts.js";
+export * from "./pg-query.js";

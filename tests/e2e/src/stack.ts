@@ -30,6 +30,8 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** Starts the worker's usage sampler with this interval (off by default). */
   usageIntervalMs?: number;
+  /** Starts the worker's archive shipper, every `BERTH_ARCHIVE_SHIP_INTERVAL_SECONDS` of `env` (off by default). */
+  archiveShipper?: boolean;
   /** Run a worker in this process (default). Fault tests set false and use `spawnWorker`. */
   inProcessWorker?: boolean;
   /** Another Redis than the shared one (fault tests restart theirs). */
@@ -158,6 +160,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           logger: workerLogger,
           containment: watcherCount > 0,
           ...(options.usageIntervalMs ? { usageSampler: true, usageIntervalMs: options.usageIntervalMs } : {}),
+          ...(options.archiveShipper ? { archiveShipper: true } : {}),
         });
   // Further containment watchers are other workers' (dependencies of their own), running nothing else.
   const watchers = Array.from({ length: Math.max(0, watcherCount - (worker ? 1 : 0)) }, (_, index) =>

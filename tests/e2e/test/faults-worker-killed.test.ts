@@ -1,9 +1,8 @@
 import type { PostgresqlCredentials } from "@berth/addon-postgresql";
 import { SecretBox, type OperationKind } from "@berth/db";
 import { OPERATION_KINDS } from "@berth/operations";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { containersOf, dockerInspect, startStack, volumeExists, volumesOf, waitUntil, type Stack } from "../src/index.js";
+import { containersOf, dockerInspect, pgRows, type Stack, startStack, volumeExists, volumesOf, waitUntil } from "../src/index.js";
 
 const WAIT = { timeout: 120_000, interval: 200 };
 const ADDON = "postgresql";
@@ -117,7 +116,7 @@ async function claimWarmDatabase(stack: Stack): Promise<Outcome> {
       const url = new URL(stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!);
       expect(decodeURIComponent(url.password)).not.toBe(poolCredentials.password);
       url.password = encodeURIComponent(poolCredentials.password);
-      await expect(query(url.toString(), "SELECT 1")).rejects.toThrow(/password authentication failed/);
+      await expect(pgRows(url.toString(), "SELECT 1")).rejects.toThrow(/password authentication failed/);
     },
   };
 }
@@ -125,7 +124,7 @@ async function claimWarmDatabase(stack: Stack): Promise<Outcome> {
 /** A fork: a new database created from another's backup; the survivor loads it once, whole. */
 async function forkFromBackup(stack: Stack): Promise<Outcome> {
   const source = await provisionedDatabase(stack, SMALL);
-  await query(stack.standIn.addonConfig(source)!.SCALINGO_POSTGRESQL_URL!, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('forked')");
+  await pgRows(stack.standIn.addonConfig(source)!.SCALINGO_POSTGRESQL_URL!, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('forked')");
   const created = await stack.driver(ADDON).request("POST", `${source}/backups`);
   const backupId = (created.body as { backup: { id: string } }).backup.id;
   await expect.poll(async () => (await stack.db.backup.findUnique({ where: { id: backupId } }))?.status, WAIT).toBe("done");
@@ -139,7 +138,7 @@ async function forkFromBackup(stack: Stack): Promise<Outcome> {
     id,
     async check() {
       await checkProvisionedOnce(stack, id);
-      expect(await query(stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!, "SELECT note FROM kept")).toEqual([{ note: "forked" }]);
+      expect(await pgRows(stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!, "SELECT note FROM kept")).toEqual([{ note: "forked" }]);
       expect(await volumesOf(id)).toEqual([`berth-${id}-data`]);
       expect((await stack.driver(ADDON).deprovision(source)).status).toBe(204);
     },
@@ -150,7 +149,7 @@ async function forkFromBackup(stack: Stack): Promise<Outcome> {
 async function shrinkPlan(stack: Stack): Promise<Outcome> {
   const id = await provisionedDatabase(stack, LARGER);
   const url = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
-  await query(url, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('written before the plan change')");
+  await pgRows(url, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('written before the plan change')");
   expect((await stack.driver(ADDON).changePlan(id, SMALL)).status).toBe(200);
   return {
     id,
@@ -160,7 +159,7 @@ async function shrinkPlan(stack: Stack): Promise<Outcome> {
       expect(await containersOf(id)).toEqual([`berth-${id}`]);
       const inspected = await dockerInspect(`berth-${id}`);
       expect(inspected?.HostConfig.Memory).toBe(256 * 1024 * 1024);
-      expect(await query(stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!, "SELECT note FROM kept")).toEqual([
+      expect(await pgRows(stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!, "SELECT note FROM kept")).toEqual([
         { note: "written before the plan change" },
       ]);
     },
@@ -187,7 +186,7 @@ async function deprovisionLive(stack: Stack): Promise<Outcome> {
 /** A backup of a database holding a row: the survivor stores it whole, checksummed. */
 async function backUp(stack: Stack): Promise<Outcome> {
   const id = await provisionedDatabase(stack, SMALL);
-  await query(stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('backed up')");
+  await pgRows(stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('backed up')");
   const created = await stack.driver(ADDON).request("POST", `${id}/backups`);
   expect(created.status).toBe(202);
   const backupId = (created.body as { backup: { id: string } }).backup.id;
@@ -210,11 +209,11 @@ async function backUp(stack: Stack): Promise<Outcome> {
 async function restoreBackup(stack: Stack): Promise<Outcome> {
   const id = await provisionedDatabase(stack, SMALL);
   const url = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
-  await query(url, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('in the backup')");
+  await pgRows(url, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('in the backup')");
   const created = await stack.driver(ADDON).request("POST", `${id}/backups`);
   const backupId = (created.body as { backup: { id: string } }).backup.id;
   await expect.poll(async () => (await stack.db.backup.findUnique({ where: { id: backupId } }))?.status, WAIT).toBe("done");
-  await query(url, "INSERT INTO kept VALUES ('written after the backup')");
+  await pgRows(url, "INSERT INTO kept VALUES ('written after the backup')");
   const restore = await stack.driver(ADDON).request("POST", `${id}/restore`, { backup_id: backupId });
   expect(restore.status).toBe(202);
   return {
@@ -222,7 +221,7 @@ async function restoreBackup(stack: Stack): Promise<Outcome> {
     async check() {
       const resource = await stack.db.resource.findUniqueOrThrow({ where: { id } });
       expect(resource.status).toBe("provisioned");
-      expect(await query(url, "SELECT note FROM kept")).toEqual([{ note: "in the backup" }]);
+      expect(await pgRows(url, "SELECT note FROM kept")).toEqual([{ note: "in the backup" }]);
       expect(await containersOf(id)).toEqual([`berth-${id}`]);
       expect(await volumesOf(id)).toEqual([resource.volumeName]);
     },
@@ -253,22 +252,13 @@ async function checkProvisionedOnce(stack: Stack, id: string): Promise<void> {
   };
   expect(found).toEqual({ containers: [`berth-${id}`], volume: true, provisionActions: 1, distinctConfigs: 1 });
   // The URL the platform holds works: no second database, no other credentials.
-  expect(await query(stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!, "SELECT 1 AS ok")).toEqual([{ ok: 1 }]);
+  expect(await pgRows(stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!, "SELECT 1 AS ok")).toEqual([{ ok: 1 }]);
 }
 
 function latestOperation(stack: Stack, id: string) {
   return stack.db.operation.findFirstOrThrow({ where: { resourceId: id }, orderBy: { seq: "desc" } });
 }
 
-async function query(url: string, sql: string): Promise<unknown[]> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 function sleepThen(ms: number, value: string): Promise<string> {
   return new Promise((resolve) => setTimeout(resolve, ms, value).unref());

@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pgRows } from "../src/pg-query.js";
 import { freePort } from "../src/ports.js";
 
 const run = promisify(execFile);
@@ -85,15 +85,6 @@ function psqlWithoutPassword(host: string, port: number, asPostgresUser = false)
   return run(join(PG_BIN, "psql"), args, { env });
 }
 
-async function query(url: string, sql: string): Promise<unknown[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 async function redisPing(url: string): Promise<string> {
   const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
@@ -158,9 +149,9 @@ async function expectLocked(services: LocalServices): Promise<{ redisPassword: s
   for (const [host, asPostgresUser] of [["127.0.0.1", false], ["/tmp", false], ["/tmp", true]] as const) {
     await expect(psqlWithoutPassword(host, services.pgPort, asPostgresUser)).rejects.toMatchObject({ stderr: expect.stringMatching(/no password supplied/) });
   }
-  await expect(query(`postgresql://postgres:wrong${pgPassword}@127.0.0.1:${services.pgPort}/berth`, "select 1")).rejects.toThrow(/password authentication failed/);
-  expect(await query(env.BERTH_DATABASE_URL!, "select current_user as u")).toEqual([{ u: "postgres" }]);
-  expect(await query(env.BERTH_TEST_DATABASE_URL!, "select current_database() as d")).toEqual([{ d: "berth_test" }]);
+  await expect(pgRows(`postgresql://postgres:wrong${pgPassword}@127.0.0.1:${services.pgPort}/berth`, "select 1")).rejects.toThrow(/password authentication failed/);
+  expect(await pgRows(env.BERTH_DATABASE_URL!, "select current_user as u")).toEqual([{ u: "postgres" }]);
+  expect(await pgRows(env.BERTH_TEST_DATABASE_URL!, "select current_database() as d")).toEqual([{ d: "berth_test" }]);
   const hba = (await readFile(join(services.pgData, "pg_hba.conf"), "utf8")).split("\n").filter((line) => line.trim() && !line.startsWith("#"));
   expect(hba.length).toBeGreaterThan(0);
   for (const line of hba) expect(line).toMatch(/\sscram-sha-256$/);
@@ -222,7 +213,7 @@ describe("scripts/services.sh up: an older up's open Redis and trust-auth Postgr
     await run("chown", ["postgres", join(dir, "logs", "postgres.log")]);
     await asPostgres("pg_ctl", "-D", pgData, "-l", join(dir, "logs", "postgres.log"), "-w", "-t", "60", "-o", `-p ${pgPort} -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp`, "start");
     const open = `postgresql://postgres@127.0.0.1:${pgPort}`;
-    for (const db of ["berth", "berth_test"]) await query(`${open}/postgres`, `create database ${db}`);
+    for (const db of ["berth", "berth_test"]) await pgRows(`${open}/postgres`, `create database ${db}`);
     await writeFile(
       join(dir, "local.env"),
       [
@@ -237,7 +228,7 @@ describe("scripts/services.sh up: an older up's open Redis and trust-auth Postgr
       { mode: 0o600 },
     );
     // Data written before the upgrade, and proof that both are open.
-    await query(`${open}/berth`, "create table kept (v text); insert into kept values ('written before the upgrade')");
+    await pgRows(`${open}/berth`, "create table kept (v text); insert into kept values ('written before the upgrade')");
     await psqlWithoutPassword("127.0.0.1", pgPort);
     const redis = new Redis(redisPort, "127.0.0.1");
     await redis.set("kept", "queued before the upgrade");
@@ -255,7 +246,7 @@ describe("scripts/services.sh up: an older up's open Redis and trust-auth Postgr
     const env = await services.localEnv();
     expect(env.BERTH_ENCRYPTION_KEY).toBe(oldKey);
     expect(env.BERTH_ADMIN_PASSWORD).toBe("kept-admin-password-0123456789");
-    expect(await query(env.BERTH_DATABASE_URL!, "select v from kept")).toEqual([{ v: "written before the upgrade" }]);
+    expect(await pgRows(env.BERTH_DATABASE_URL!, "select v from kept")).toEqual([{ v: "written before the upgrade" }]);
     const redis = new Redis(env.BERTH_REDIS_URL!);
     expect(await redis.get("kept")).toBe("queued before the upgrade");
     redis.disconnect();
@@ -267,13 +258,13 @@ describe("scripts/services.sh up: an older up's open Redis and trust-auth Postgr
 
   it("locks a stopped trust-auth cluster before it listens, its data kept", async () => {
     // back to what an older up left stopped: no password, trust auth
-    await query((await services.localEnv()).BERTH_DATABASE_URL!, "alter role postgres password null");
+    await pgRows((await services.localEnv()).BERTH_DATABASE_URL!, "alter role postgres password null");
     await services.services("down");
     await writeFile(join(services.pgData, "pg_hba.conf"), "local all all trust\nhost all all 127.0.0.1/32 trust\n");
     const { stdout } = await services.services("up");
     expect(stdout).toMatch(/started redis, started postgres/);
     await expectLocked(services);
     const env = await services.localEnv();
-    expect(await query(env.BERTH_DATABASE_URL!, "select v from kept")).toEqual([{ v: "written before the upgrade" }]);
+    expect(await pgRows(env.BERTH_DATABASE_URL!, "select v from kept")).toEqual([{ v: "written before the upgrade" }]);
   });
 });

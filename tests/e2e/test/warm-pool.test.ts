@@ -7,10 +7,9 @@ import { SecretBox } from "@berth/db";
 import { createWorker } from "@berth/worker";
 import { loadWorkerConfig, type WorkerConfig } from "@berth/worker/config";
 import { pino } from "pino";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { engineTestClients } from "../src/engine-clients.js";
-import { containersOf, dockerExec, dockerInspect, startStack, testWorkerParts, waitUntil, type Stack } from "../src/index.js";
+import { containersOf, dockerExec, dockerInspect, pgRows, type Stack, startStack, testWorkerParts, waitUntil } from "../src/index.js";
 
 const run = promisify(execFile);
 
@@ -26,15 +25,6 @@ const PLAN = "postgresql-sandbox";
 const POOLED = [...addons.values()].filter((addon) => addon.rotatePassword !== undefined);
 
 /** Connects with a URL and runs one query; rejects when the server refuses the credentials. */
-async function query(url: string, sql: string): Promise<unknown[]> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 const urlOf = (port: number, c: PostgresqlCredentials) => `postgres://${c.user}:${c.password}@127.0.0.1:${port}/${c.database}`;
 
@@ -79,9 +69,9 @@ describe("warm pool: ready databases claimed at provision, handed over with a pa
     expect(delivered.password).toMatch(/^[A-Za-z0-9]{32}$/);
     expect(delivered.password).not.toBe(before.password);
     // The app's password works; the pool's no longer does.
-    await query(url, "CREATE TABLE t (v int)");
-    expect(await query(url, "SELECT count(*)::int AS n FROM t")).toEqual([{ n: 0 }]);
-    await expect(query(urlOf(Number(delivered.port), before), "SELECT 1")).rejects.toThrow(/password authentication failed/);
+    await pgRows(url, "CREATE TABLE t (v int)");
+    expect(await pgRows(url, "SELECT count(*)::int AS n FROM t")).toEqual([{ n: 0 }]);
+    await expect(pgRows(urlOf(Number(delivered.port), before), "SELECT 1")).rejects.toThrow(/password authentication failed/);
 
     const claimed = await stack.db.resource.findUniqueOrThrow({ where: { id } });
     expect(claimed).toMatchObject({ status: "provisioned", appId: "app-warm", platformUuid: uuid, nextCredentials: null });
@@ -126,7 +116,7 @@ describe("warm pool: ready databases claimed at provision, handed over with a pa
     await stack.standIn.waitForProvisioned(id, { timeoutMs: 60_000 });
     const url = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
     expect(new URL(url).password).toBe(next.password);
-    expect(await query(url, "SELECT 1 AS ok")).toEqual([{ ok: 1 }]);
+    expect(await pgRows(url, "SELECT 1 AS ok")).toEqual([{ ok: 1 }]);
     expect((await stack.db.resource.findUniqueOrThrow({ where: { id } })).nextCredentials).toBeNull();
   });
 

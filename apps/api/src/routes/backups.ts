@@ -12,6 +12,7 @@ import {
   errorResponseSchema,
   forkTokenResponseSchema,
   resourceIdParamsSchema,
+  momentForkRequestSchema,
   restoreRequestSchema,
   restoreResponseSchema,
   type BackupView,
@@ -78,6 +79,18 @@ export function backupRoutes(scope: FastifyInstance, { addon, resources, links, 
     async (request, reply) => {
       const backup = await resources.finishedBackup(addon, request.params.id, request.params.backup_id);
       const { token, expiresAt } = forks.create(backup.id);
+      return reply.code(201).send({ fork_token: token, expires_at: expiresAt.toISOString() });
+    },
+  );
+
+  // A fork of a moment: a new database as this one was then (point-in-time recovery).
+  app.post(
+    "/:id/fork-token",
+    { schema: { params: resourceIdParamsSchema, body: momentForkRequestSchema, response: { 201: forkTokenResponseSchema, ...errors } } },
+    async (request, reply) => {
+      const at = new Date(request.body.at);
+      await resources.requireRecoverable(addon, request.params.id, at);
+      const { token, expiresAt } = forks.createForMoment(request.params.id, at);
       return reply.code(201).send({ fork_token: token, expires_at: expiresAt.toISOString() });
     },
   );

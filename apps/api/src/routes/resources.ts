@@ -13,7 +13,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { ApiError } from "../errors.js";
 import { registerAddonAuth } from "../plugins/addon-auth.js";
-import type { ResourceService } from "@berth/operations";
+import type { ForkSeed, ResourceService } from "@berth/operations";
 import type { BackupLinks } from "./backup-links.js";
 import { backupRoutes } from "./backups.js";
 import { usageRoutes } from "./usage.js";
@@ -40,7 +40,7 @@ export async function resourceRoutes(scope: FastifyInstance, { addon, credential
     "/",
     { schema: { body: provisionRequestSchema, response: { 202: provisionResponseSchema, ...errors } } },
     async (request, reply) => {
-      const resource = await resources.provision(addon, request.body, { seedBackupId: forkedBackup(request.body.options, forkTokens) });
+      const resource = await resources.provision(addon, request.body, { seed: forkSeed(request.body.options, forkTokens) });
       const message =
         resource.status === "provisioned"
           ? `Your ${addon.name} database is ready.`
@@ -80,15 +80,15 @@ export async function resourceRoutes(scope: FastifyInstance, { addon, credential
 }
 
 /**
- * The backup a provision is to be created from: the `fork_token` option (from
- * `POST …/backups/:backup_id/fork-token`), checked here; undefined without one.
+ * What a provision is to be created from: the `fork_token` option (from `POST …/backups/:backup_id/fork-token`,
+ * or `POST …/fork-token` with a moment), checked here; undefined without one.
  */
-function forkedBackup(options: Record<string, unknown> | null | undefined, forkTokens: ForkTokens): string | undefined {
+function forkSeed(options: Record<string, unknown> | null | undefined, forkTokens: ForkTokens): ForkSeed | undefined {
   const token = options?.fork_token;
   if (token === undefined) return undefined;
-  const opened = typeof token === "string" ? forkTokens.open(token) : ({ refused: "invalid" } as const);
+  const opened = typeof token === "string" ? forkTokens.openSeed(token) : ({ refused: "invalid" } as const);
   if ("refused" in opened) {
     throw new ApiError("invalid_fork_token", 422, opened.refused === "expired" ? "The fork token has expired; ask for a new one." : "The fork token is not valid.");
   }
-  return opened.backupId;
+  return opened;
 }

@@ -34,7 +34,7 @@ export function archiveOf(addon: AddonDefinition): ContinuousArchive | undefined
  * crash at any point ships the file again (the same bytes, the same key); two shippers on one
  * database write the same object and record. Returns the names shipped.
  */
-export async function shipArchive(deps: WorkerDeps, database: ArchivingDatabase, signal: AbortSignal): Promise<string[]> {
+async function shipArchive(deps: WorkerDeps, database: ArchivingDatabase, signal: AbortSignal): Promise<string[]> {
   const archive = archiveOf(database.addon);
   if (!archive) return [];
   const { resourceId } = database;
@@ -110,8 +110,10 @@ export async function takeBaseBackup(deps: WorkerDeps, database: ArchivingDataba
 /** A pass: ships the spool of every running database whose engine archives (one after the other; one failing does not stop the others). */
 async function shipAll(deps: WorkerDeps): Promise<{ shipped: number; failed: string[] }> {
   const archiving = [...deps.addons.values()].filter((addon) => archiveOf(addon)).map((addon) => addon.id);
+  // This worker's Docker host's databases (another deployment's, sharing the control plane, are its own workers' to ship).
+  const containers = (await deps.runtime.listManaged()).containers.map((container) => container.name);
   const resources = await deps.db.resource.findMany({
-    where: { addon: { in: archiving }, status: { in: statusesIn("archiving") }, containerName: { not: null } },
+    where: { addon: { in: archiving }, status: { in: statusesIn("archiving") }, containerName: { in: containers } },
     select: { id: true, addon: true, containerName: true },
   });
   let shipped = 0;

@@ -71,17 +71,15 @@ export async function verifiedRecoveryPlan(deps: Pick<WorkerDeps, "db" | "backup
 /**
  * Starts a database on a new, empty volume (`container.volumeName`) as it was at the plan's
  * moment: the physical copy and the logs are extracted into the volume, a staging container
- * replays them, and once the engine is out of recovery the data becomes `to`'s (`from`: the
- * credentials of the database the copy was taken of) and is set up as any new one. `beforeLoad`
- * is called when the replay begins (the caller's step).
+ * replays them, and once the engine is out of recovery the data becomes `to`'s and is set up as
+ * any new one. `beforeLoad` is called when the replay begins (the caller's step).
  */
 export async function startAtMoment(
   deps: WorkerDeps,
-  { addon, container, plan, from, to, signal, beforeLoad }: {
+  { addon, container, plan, to, signal, beforeLoad }: {
     addon: AddonDefinition;
     container: ContainerRequest;
     plan: RecoveryPlan;
-    from: AddonCredentials;
     to: AddonCredentials;
     signal: AbortSignal;
     beforeLoad: () => Promise<void>;
@@ -94,7 +92,7 @@ export async function startAtMoment(
   await deps.runtime.ensureContainerRunning({ ...container, spec: archive.recoverySpec(container.spec, plan.target) });
   await beforeLoad();
   await waitForRecovery(deps, container.name, archive, signal);
-  await runAdminCommand(deps, container.name, archive.adopt(from, to), signal);
+  await runAdminCommand(deps, container.name, archive.adopt(to), signal);
   await runAdminCommand(deps, container.name, { command: ["rm", "-rf", `${container.spec.dataPath}/${archive.restorePath}`], user: archive.user }, signal);
   if (addon.bootstrap) {
     await runUntilSuccess(deps, { addonId: addon.id, containerName: container.name, command: addon.bootstrap(to), timeoutMs: addon.readyTimeoutMs });

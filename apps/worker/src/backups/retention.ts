@@ -1,5 +1,6 @@
 import type { AddonPlan } from "@berth/addon-sdk";
 import type { Backup, BaseBackup } from "@berth/db";
+import { RECOVERY_WINDOW_MS } from "@berth/operations";
 import type { WorkerDeps } from "../deps.js";
 
 /** How many backups of each kind a database keeps (Scalingo's rule): the newest of each day, week and month, and the last manual ones. */
@@ -72,9 +73,6 @@ async function deleteBackup(deps: Pick<WorkerDeps, "db" | "backups">, backup: Ba
   if (backup.base) await deps.backups.delete(backup.base.objectKey);
   await deps.db.backup.delete({ where: { id: backup.id } });
 }
-
-/** A database can be put back to any moment of this last stretch of time (point-in-time recovery). */
-export const RECOVERY_WINDOW_MS = 7 * 24 * 3600_000;
 
 /**
  * The continuous archive keeps what a recovery to any moment of the window needs: the logs from

@@ -2,7 +2,10 @@ import { generatePassword, type AddonCredentials, type Endpoint } from "@berth/a
 import { isIn, requireTransition } from "@berth/operations";
 import type { OperationContext } from "../operation-context.js";
 import { runAdminCommand, runUntilSuccess } from "../admin-commands.js";
+import { closeAndShip } from "../backups/continuous-archive.js";
 import { loadableBackup, startFromBackup, verifyBackup } from "../backups/load-backup.js";
+import { startAtMoment, verifiedRecoveryPlan } from "../backups/point-in-time.js";
+import type { ContainerRequest } from "../runtime/container-runtime.js";
 import { PermanentError } from "../errors.js";
 import { ensurePort } from "../placement.js";
 import { ReadinessTimeoutError, waitUntilReady } from "../readiness.js";
@@ -60,9 +63,9 @@ export async function provision(ctx: OperationContext<"provision">): Promise<voi
     throw new PermanentError(error.message);
   }
 
-  if (ctx.resource.seedBackupId !== null && ctx.resource.seededAt === null) {
+  if ((ctx.resource.seedBackupId !== null || ctx.resource.seedResourceId !== null) && ctx.resource.seededAt === null) {
     await ctx.step("seed");
-    await seedFromBackup(ctx, credentials);
+    await seed(ctx, credentials);
   }
 
   if (ctx.resource.status === "warming") {
@@ -125,20 +128,46 @@ async function handOverCredentials(ctx: OperationContext<"provision">, current: 
 const SEED_TIMEOUT_MS = 6 * 3600_000;
 
 /**
- * A fork: the new database gets the data of a backup (verified first). It starts over on an empty
- * volume, so a retry after a crash mid-load never loads twice; done once `seededAt` is recorded.
+ * A fork: the new database gets the data of a backup (verified first), or of another database as
+ * it was at a moment (recovered from that one's continuous archive: its latest changes archived
+ * first when it still runs). It starts over on an empty volume, so a retry after a crash mid-load
+ * never loads twice; done once `seededAt` is recorded.
  */
-async function seedFromBackup(ctx: OperationContext<"provision">, credentials: AddonCredentials): Promise<void> {
+async function seed(ctx: OperationContext<"provision">, credentials: AddonCredentials): Promise<void> {
   const { deps, resource } = ctx;
-  const backup = loadableBackup(await deps.db.backup.findUniqueOrThrow({ where: { id: resource.seedBackupId! } }));
-  await verifyBackup(deps, backup);
+  const signal = AbortSignal.timeout(SEED_TIMEOUT_MS);
+  const plan = ctx.plan(resource.plan);
+  const container = ctx.containerRequest(plan, credentials);
+  const load = await seedLoader(ctx, credentials, container, signal);
   await deps.runtime.removeContainer(ctx.containerName);
   await deps.runtime.removeVolume(ctx.volumeName);
-  const plan = ctx.plan(resource.plan);
   await deps.runtime.ensureVolume(ctx.volumeName, { resourceId: resource.id, addonId: ctx.addon.id, plan: plan.name }, plan.limits.diskMb);
-  const signal = AbortSignal.timeout(SEED_TIMEOUT_MS);
-  await startFromBackup(deps, { addon: ctx.addon, credentials, container: ctx.containerRequest(plan, credentials), backup, signal, beforeLoad: async () => {} });
+  await load();
   await waitUntilReady(ctx.addon, [ctx.endpoints(credentials).probe], deps.readinessIntervalMs);
   await deps.db.resource.update({ where: { id: resource.id }, data: { seededAt: new Date() } });
   await ctx.reloadResource();
+}
+
+/** What fills a fork's new volume, checked (objects verified) before its empty database is removed. */
+async function seedLoader(ctx: OperationContext<"provision">, credentials: AddonCredentials, container: ContainerRequest, signal: AbortSignal): Promise<() => Promise<void>> {
+  const { deps, resource } = ctx;
+  const beforeLoad = async () => {};
+  if (resource.seedBackupId !== null) {
+    const backup = loadableBackup(await deps.db.backup.findUniqueOrThrow({ where: { id: resource.seedBackupId } }));
+    await verifyBackup(deps, backup);
+    return () => startFromBackup(deps, { addon: ctx.addon, credentials, container, backup, signal, beforeLoad });
+  }
+  const source = await deps.db.resource.findUniqueOrThrow({ where: { id: resource.seedResourceId! } });
+  if (isIn("archiving", source.status) && source.containerName !== null) {
+    await closeAndShip(deps, { addon: ctx.addon, resourceId: source.id, containerName: source.containerName }).catch((error: unknown) =>
+      deps.logger.warn({ resourceId: source.id, err: error }, "the source's latest changes could not be archived; recovering from its archive as it is"),
+    );
+  }
+  const plan = await verifiedRecoveryPlan(deps, ctx.addon, source.id, resource.seedTime!);
+  return async () => {
+    await startAtMoment(deps, { addon: ctx.addon, container, plan, to: credentials, signal, beforeLoad });
+    // Recovered: the database's own container (without the recovery's settings) on that volume.
+    await deps.runtime.removeContainer(container.name);
+    await deps.runtime.ensureContainerRunning(container);
+  };
 }

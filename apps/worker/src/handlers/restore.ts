@@ -63,7 +63,7 @@ export async function restore(ctx: OperationContext<"restore">): Promise<void> {
       await ctx.step("staging");
       const beforeLoad = () => ctx.step("load");
       if (backup) await startFromBackup(deps, { addon: ctx.addon, credentials, container: staging, backup, signal, beforeLoad });
-      else await startAtMoment(deps, { addon: ctx.addon, container: staging, plan: recovery!, from: credentials, to: credentials, signal, beforeLoad });
+      else await startAtMoment(deps, { addon: ctx.addon, container: staging, plan: recovery!, to: credentials, signal, beforeLoad });
 
       await ctx.step("switch");
       await deps.runtime.removeContainer(staging.name);
