@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { OPERATION_KINDS, stepPercent } from "@berth/operations";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -270,6 +271,28 @@ describe("berth, the admin CLI, on a running Berth", () => {
       expect(await stack.db.operation.count({ where: { resourceId: id, kind: "restore" } })).toBe(1);
     });
 
+    let momentBackupId: string;
+    it("restore --at: back to a moment between two writes; a moment it cannot reach is refused", async () => {
+      // A backup since the restore above (its physical copy starts the recovery).
+      const backup = await runBerth(["backups", "create", id, "--follow"], cliEnv(stack));
+      expect(backup.code, backup.stderr).toBe(0);
+      momentBackupId = (await stack.db.backup.findFirstOrThrow({ where: { resourceId: id }, orderBy: { createdAt: "desc" } })).id;
+      await query(url, "INSERT INTO notes VALUES ('before the moment')");
+      await sleep(300);
+      const at = new Date();
+      await sleep(300);
+      await query(url, "INSERT INTO notes VALUES ('after the moment')");
+      const restore = await runBerth(["backups", "restore", id, "--at", at.toISOString(), "--yes", "--follow"], cliEnv(stack));
+      expect(restore.code, restore.stderr).toBe(0);
+      expect(restore.stdout.split("\n")[0]).toMatch(new RegExp(`^Restore of ${id} to ${at.toISOString()} queued: operation \\S+\\.$`));
+      expect(await query(url, "SELECT body FROM notes ORDER BY body")).toEqual(["before the moment", "in the backup"]);
+      const future = await runBerth(["backups", "restore", id, "--at", new Date(Date.now() + 3600_000).toISOString(), "--yes"], cliEnv(stack));
+      expect(future.code).toBe(1);
+      expect(future.stderr).toMatch(/^error: Resource '\S+' cannot be put back to that moment: .+ is in the future\.\n$/);
+      const both = await runBerth(["backups", "restore", id, backupId, "--at", at.toISOString(), "--yes"], cliEnv(stack));
+      expect(both).toMatchObject({ code: 2, stderr: expect.stringContaining("error: give either a backup id or --at <time>") });
+    });
+
     it("list after a deprovision: the final backup too, newest first; a new backup is refused as the API refuses it", async () => {
       const deprovision = await runBerth(["resources", "deprovision", id], cliEnv(stack));
       expect(deprovision.code, deprovision.stderr).toBe(0);
@@ -281,6 +304,7 @@ describe("berth, the admin CLI, on a running Berth", () => {
       const rows = list.stdout.trimEnd().split("\n").slice(1);
       expect(rows.map((row) => row.split(/\s+/).slice(0, 3))).toEqual([
         [final.id, "final", "done"],
+        [momentBackupId, "manual", "done"],
         [backupId, "manual", "done"],
       ]);
       const refused = await runBerth(["backups", "create", id], cliEnv(stack));
@@ -296,8 +320,8 @@ describe("berth, the admin CLI, on a running Berth", () => {
       expect(forked.status).toBe(202);
       const forkId = (forked.body as { id: string }).id;
       await stack.standIn.waitForProvisioned(forkId, { timeoutMs: WAIT.timeout });
-      // The data the deletion kept: the rows as they were when it was deleted (the restore's).
-      expect(await query(stack.standIn.addonConfig(forkId)!.SCALINGO_POSTGRESQL_URL!, "SELECT body FROM notes")).toEqual(["in the backup"]);
+      // The data the deletion kept: the rows as they were when it was deleted (the last restore's, to a moment).
+      expect(await query(stack.standIn.addonConfig(forkId)!.SCALINGO_POSTGRESQL_URL!, "SELECT body FROM notes ORDER BY body")).toEqual(["before the moment", "in the backup"]);
       expect((await stack.driver("postgresql").deprovision(forkId)).status).toBe(204);
     });
   });

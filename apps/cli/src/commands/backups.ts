@@ -13,7 +13,7 @@ import type { AddonDefinition } from "@berth/addon-sdk";
 import { BackupIntegrityError, BackupNotFoundError, ForkTokens, createBackupStore } from "@berth/backup-store";
 import type { Backup, PrismaClient, Resource } from "@berth/db";
 import { RAW_COPY_FORMAT } from "@berth/operations";
-import type { Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import { resolvePath, type CliContext } from "../context.js";
 import { withControlPlane, withDatabase } from "../control-plane.js";
 import { CommandFailure, EXIT, Exit, UsageError } from "../errors.js";
@@ -57,15 +57,16 @@ export function registerBackupsCommands(program: Command, context: CliContext): 
   backups
     .command("restore")
     .description(
-      "load a finished backup into its database, as the provider API's POST …/restore does: the data written since is lost. " +
-        "Asks first unless --yes (reads BERTH_DATABASE_URL, BERTH_REDIS_URL, BERTH_QUEUE_PREFIX)",
+      "load a finished backup into its database, or put it back to a moment of the last 7 days (--at, PostgreSQL), as the provider API's " +
+        "POST …/restore does: the data written since is lost. Asks first unless --yes (reads BERTH_DATABASE_URL, BERTH_REDIS_URL, BERTH_QUEUE_PREFIX)",
     )
     .argument("<resourceId>", "the resource's id")
-    .argument("<backupId>", "the backup's id (see berth backups list)")
+    .argument("[backupId]", "the backup's id (see berth backups list); or --at")
+    .addOption(new Option("--at <time>", "the moment, ISO 8601 with its offset (e.g. 2026-12-02T14:05:00Z)").argParser(parseMoment))
     .option("--yes", "do not ask for confirmation (needed when standard input is not a terminal)")
     .option("--follow", "wait for the restore with a progress bar; exit 1 if it failed")
-    .action(async (resourceId: string, backupId: string, options: { yes?: boolean; follow?: boolean }) => {
-      await restoreBackup(context, resourceId, backupId, options);
+    .action(async (resourceId: string, backupId: string | undefined, options: { at?: Date; yes?: boolean; follow?: boolean }) => {
+      await restoreBackup(context, resourceId, restoreSource(backupId, options.at), options);
     });
 
   backups
@@ -75,15 +76,44 @@ export function registerBackupsCommands(program: Command, context: CliContext): 
         "How a deleted database is brought back, from its final backup (reads BERTH_DATABASE_URL, BERTH_ENCRYPTION_KEY)",
     )
     .argument("<resourceId>", "the resource's id (a deprovisioned one too)")
-    .argument("<backupId>", "the backup's id (see berth backups list)")
-    .action(async (resourceId: string, backupId: string) => {
-      await forkToken(context, resourceId, backupId);
+    .argument("[backupId]", "the backup's id (see berth backups list); or --at")
+    .addOption(new Option("--at <time>", "a new database as the resource was at this moment of the last 7 days (PostgreSQL), ISO 8601 with its offset").argParser(parseMoment))
+    .action(async (resourceId: string, backupId: string | undefined, options: { at?: Date }) => {
+      await forkToken(context, resourceId, restoreSource(backupId, options.at));
     });
 }
 
-/** The same token the provider API's `POST …/backups/:id/fork-token` gives, signed with the deployment's key. */
-async function forkToken(context: CliContext, resourceId: string, backupId: string): Promise<void> {
+type RestoreSource = { backupId: string } | { at: Date };
+
+function restoreSource(backupId: string | undefined, at: Date | undefined): RestoreSource {
+  if ((backupId === undefined) === (at === undefined)) throw new UsageError("give either a backup id or --at <time>");
+  return backupId !== undefined ? { backupId } : { at: at! };
+}
+
+function parseMoment(value: string): Date {
+  const at = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(at.getTime())) throw new InvalidArgumentError("not an ISO 8601 time (e.g. 2026-12-02T14:05:00Z)");
+  return at;
+}
+
+/** The same token the provider API's `POST …/backups/:id/fork-token` (or `POST …/fork-token` with a moment) gives, signed with the deployment's key. */
+async function forkToken(context: CliContext, resourceId: string, source: RestoreSource): Promise<void> {
   const { encryptionKey } = context.config().backupStore();
+  if ("at" in source) {
+    const resource = await withControlPlane(context, async ({ db, resources }) => {
+      const found = await findResource(db, resourceId);
+      await resources.requireRecoverable(addonOf(context, found), resourceId, source.at);
+      return found;
+    });
+    const { token, expiresAt } = new ForkTokens(encryptionKey).createForMoment(resourceId, source.at);
+    context.io.stdout(`${token}\n`);
+    context.io.stderr(
+      `Valid until ${timestamp(expiresAt)} UTC. Provision a new ${resource.addon} addon with the option fork_token=<the token above>: ` +
+        `it starts with the data of ${resource.id} as it was at ${timestamp(source.at)} UTC.\n`,
+    );
+    return;
+  }
+  const { backupId } = source;
   const { resource, backup } = await withDatabase(context, async (db) => {
     const found = await findResource(db, resourceId);
     return { resource: found, backup: await findBackup(db, resourceId, backupId) };
@@ -243,7 +273,7 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function restoreBackup(context: CliContext, resourceId: string, backupId: string, options: { yes?: boolean; follow?: boolean }): Promise<void> {
+async function restoreBackup(context: CliContext, resourceId: string, source: RestoreSource, options: { yes?: boolean; follow?: boolean }): Promise<void> {
   const { io } = context;
   const prompt = io.prompt;
   if (!options.yes && !prompt) {
@@ -253,20 +283,17 @@ async function restoreBackup(context: CliContext, resourceId: string, backupId: 
     const { db, resources } = controlPlane;
     const resource = await findResource(db, resourceId);
     const addon = addonOf(context, resource);
-    const backup = await findBackup(db, resourceId, backupId);
+    const what = "at" in source ? `to ${timestamp(source.at)} UTC` : `from backup ${source.backupId} of ${timestamp((await findBackup(db, resourceId, source.backupId)).createdAt)}`;
     if (!options.yes) {
-      io.stderr(
-        `Restoring ${resourceId} (app ${resource.appId || "none"}) from backup ${backupId} of ${timestamp(backup.createdAt)} ` +
-          "replaces all of its data: what was written since that backup is lost.\n",
-      );
+      io.stderr(`Restoring ${resourceId} (app ${resource.appId || "none"}) ${what} replaces all of its data: what was written since is lost.\n`);
       const answer = await prompt!("Restore it? [y/N] ");
       if (!/^\s*y(es)?\s*$/i.test(answer)) {
         io.stderr("Not restored.\n");
         throw new Exit(EXIT.failure);
       }
     }
-    const operation = await resources.restore(addon, resourceId, backupId);
-    io.stdout(`Restore of ${resourceId} from backup ${backupId} queued: operation ${operation.id}.\n`);
+    const operation = "at" in source ? await resources.restoreToMoment(addon, resourceId, source.at) : await resources.restore(addon, resourceId, source.backupId);
+    io.stdout(`Restore of ${resourceId} ${"at" in source ? `to ${source.at.toISOString()}` : `from backup ${source.backupId}`} queued: operation ${operation.id}.\n`);
     if (options.follow) await followOperation(context, controlPlane, operation.id);
     else io.stdout(`Follow it with: berth jobs follow ${operation.id}\n`);
   });
