@@ -17,7 +17,11 @@
  * 6. backups: backup and restore throughput of a PostgreSQL database of each `--backup-sizes` MiB
  *    (default 100,1024) and the worker's peak RSS, beside `pg_dump | gzip` by hand (bench/backups.ts).
  *
- * `--only accept,engines,warm,isolation,backups` runs some parts (default: all); bench.json then holds those.
+ * 7. pitr: PostgreSQL's point-in-time recovery after a lost host: the recovery point (how long before
+ *    the loss the last recovered write was made) and the restore time, `--pitr-trials` times (default
+ *    3) after `--pitr-seconds` (default 90) of writes, on a database of `--pitr-size` MiB (default 100)
+ *    (bench/point-in-time.ts).
+ * `--only accept,engines,warm,isolation,backups,pitr` runs some parts (default: all); bench.json then holds those.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -32,23 +36,27 @@ import { freePort } from "../src/ports.js";
 import { startStack, waitUntil, type Stack } from "../src/index.js";
 import { benchBackups } from "./backups.js";
 import { benchIsolation } from "./isolation.js";
+import { benchPointInTime } from "./point-in-time.js";
 
 const { values } = parseArgs({
   options: {
     runs: { type: "string", default: "10" },
     concurrent: { type: "string", default: "20" },
     seconds: { type: "string", default: "5" },
-    only: { type: "string", default: "accept,engines,warm,isolation,backups" },
+    only: { type: "string", default: "accept,engines,warm,isolation,backups,pitr" },
     rounds: { type: "string", default: "2000" },
     requests: { type: "string", default: "50000" },
     "idle-routes": { type: "string", default: "20" },
     "backup-sizes": { type: "string", default: "100,1024" },
+    "pitr-size": { type: "string", default: "100" },
+    "pitr-trials": { type: "string", default: "3" },
+    "pitr-seconds": { type: "string", default: "90" },
   },
 });
 const runs = Number(values.runs);
 const concurrent = Number(values.concurrent);
 const seconds = Number(values.seconds);
-const SECTIONS = ["accept", "engines", "warm", "isolation", "backups"];
+const SECTIONS = ["accept", "engines", "warm", "isolation", "backups", "pitr"];
 const only = new Set(values.only.split(",").map((part) => part.trim()).filter(Boolean));
 for (const section of only) if (!SECTIONS.includes(section)) throw new Error(`--only: unknown part "${section}" (parts: ${SECTIONS.join(", ")})`);
 const want = (section: string) => only.has(section);
@@ -247,6 +255,11 @@ if (want("isolation")) {
 // 6. Backups: throughput and the worker's memory as the database grows.
 if (want("backups")) {
   results.backups = await benchBackups({ sizesMiB: values["backup-sizes"].split(",").map(Number) });
+}
+
+// 7. Point-in-time recovery: what a lost host loses, and how long the recovery takes.
+if (want("pitr")) {
+  results.pitr = await benchPointInTime({ sizeMiB: Number(values["pitr-size"]), trials: Number(values["pitr-trials"]), writingSeconds: Number(values["pitr-seconds"]) });
 }
 
 await mkdir("../../bench-results", { recursive: true });

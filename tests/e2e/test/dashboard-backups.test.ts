@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { ssoToken } from "@berth/protocol";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -82,6 +83,27 @@ describe("dashboard: backups", () => {
     expect((await post("/restore", { backup_id: backup.id, confirm: id })).status).toBe(303);
     await expect.poll(async () => (await stack.db.operation.findFirst({ where: { resourceId: id, kind: "restore" } }))?.status, WAIT).toBe("succeeded");
     expect(await query("SELECT body FROM notes")).toEqual([{ body: "kept" }]);
+  });
+
+  it("restores to a moment typed in UTC, confirmed; a moment it cannot reach is refused with why", async () => {
+    expect(await (await fetch(dashboard(), { headers: { cookie } })).text()).toContain('data-testid="restore-moment"');
+    // A backup since the restore above: its physical copy starts the recovery.
+    expect((await post("/backups", {})).status).toBe(303);
+    await expect.poll(async () => (await stack.db.operation.findFirst({ where: { resourceId: id, kind: "backup" }, orderBy: { seq: "desc" } }))?.status, WAIT).toBe("succeeded");
+    await query("INSERT INTO notes VALUES ('before the moment')");
+    await sleep(300);
+    const at = new Date();
+    await sleep(300);
+    await query("INSERT INTO notes VALUES ('after the moment')");
+    const local = (date: Date) => date.toISOString().slice(0, 23); // what a datetime-local input sends, read as UTC
+    const future = await post("/restore", { at: local(new Date(Date.now() + 3600_000)), confirm: id });
+    expect(future.status).toBe(409);
+    expect(await future.text()).toContain("is in the future");
+    expect((await post("/restore", { at: local(at), confirm: id })).status).toBe(303);
+    const restore = await stack.db.operation.findFirstOrThrow({ where: { resourceId: id, kind: "restore", targetTime: { not: null } } });
+    expect(restore.targetTime).toEqual(at);
+    await expect.poll(async () => (await stack.db.operation.findUnique({ where: { id: restore.id } }))?.status, WAIT).toBe("succeeded");
+    expect(await query("SELECT body FROM notes ORDER BY body")).toEqual([{ body: "before the moment" }, { body: "kept" }]);
   });
 
   it("sets the hour of the daily backup", async () => {

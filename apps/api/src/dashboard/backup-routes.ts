@@ -19,7 +19,11 @@ export interface DashboardBackupOptions {
 }
 
 const idParams = z.object({ id: z.string().min(1) });
-const restoreForm = z.object({ backup_id: z.uuid(), confirm: z.string() });
+/** A backup, or a moment as a `datetime-local` input sends it (UTC, no offset: the form says so). */
+const restoreForm = z.union([
+  z.object({ backup_id: z.uuid(), confirm: z.string() }),
+  z.object({ at: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?$/).transform((local) => new Date(`${local}Z`)), confirm: z.string() }),
+]);
 const scheduleForm = z.object({ hour: z.coerce.number().int().min(0).max(23) });
 
 /**
@@ -91,7 +95,10 @@ export function dashboardBackupRoutes(app: FastifyInstance, options: DashboardBa
     if (!form.success || form.data.confirm.trim() !== found.resource.id) {
       return page(reply, 400, "Not confirmed", messageBody("Not confirmed", `Type the database's id (${found.resource.id}) to confirm that its data is to be replaced.`));
     }
-    return change(reply, found.resource, () => resources.restore(found.addon, found.resource.id, form.data.backup_id));
+    const { data } = form;
+    return change(reply, found.resource, () =>
+      "at" in data ? resources.restoreToMoment(found.addon, found.resource.id, data.at) : resources.restore(found.addon, found.resource.id, data.backup_id),
+    );
   });
 
   app.post("/dashboard/:id/backup-schedule", async (request, reply) => {

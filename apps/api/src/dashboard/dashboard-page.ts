@@ -108,7 +108,7 @@ ${resource.statusReason ? html`<div class="card" data-testid="status-reason"><st
   <section class="card"><h2>Disk, last 24 h</h2>${usageChart(samples.map((s) => ({ at: s.at, value: s.diskBytes })), { label: "Disk used", format: formatBytes })}</section>
   <section class="card"><h2>Connections, last 24 h</h2>${usageChart(samples.map((s) => ({ at: s.at, value: s.connections })), { label: "Connections", format: String })}</section>
 </div>
-${view.backups ? backupsSection(view.resource, view.backups) : ""}
+${view.backups ? backupsSection(view.resource, view.backups, { pointInTime: Boolean(addon.backup?.archive) }) : ""}
 ${containmentSection(view.containmentEvents)}
 <section class="card">
   <h2>Operations</h2>
@@ -129,7 +129,7 @@ function timestamp(date: Date): string {
 }
 
 /** Backups: the list with download and restore, "Back up now", the daily hour. Forms post to the dashboard's own routes. */
-function backupsSection(resource: Resource, backups: readonly Backup[]): RawHtml {
+function backupsSection(resource: Resource, backups: readonly Backup[], { pointInTime }: { pointInTime: boolean }): RawHtml {
   const base = `/dashboard/${encodeURIComponent(resource.id)}`;
   return html`<section class="card" id="backups">
   <h2>Backups</h2>
@@ -156,6 +156,15 @@ function backupsSection(resource: Resource, backups: readonly Backup[]): RawHtml
       }</td></tr>`,
   )}
   </tbody></table>`
+  }
+  ${
+    pointInTime
+      ? html`<details data-testid="restore-moment"><summary>Restore to a moment…</summary><form method="post" action="${base}/restore">
+    <p>Puts <strong>all the data</strong> of ${resource.id} (app ${resource.appId}) back as it was at a moment of the last 7 days since its first backup; what was written after it is lost. The database restarts once.</p>
+    <label>Moment (UTC): <input type="datetime-local" name="at" step="1" required></label>
+    <label>Type <code>${resource.id}</code> to confirm: <input name="confirm" autocomplete="off" required></label>
+    <button type="submit">Restore</button></form></details>`
+      : ""
   }
 </section>`;
 }

@@ -71,7 +71,7 @@ async function shipArchive(deps: WorkerDeps, database: ArchivingDatabase, signal
  * this call is then archived, up to a record with a time after them (what a recovery to a moment
  * just before needs to stop on).
  */
-export async function closeAndShip(deps: WorkerDeps, database: ArchivingDatabase): Promise<void> {
+async function closeAndShip(deps: WorkerDeps, database: ArchivingDatabase): Promise<void> {
   const archive = archiveOf(database.addon);
   if (!archive) return;
   const signal = AbortSignal.timeout(CLOSE_TIMEOUT_MS);
@@ -85,6 +85,20 @@ export async function closeAndShip(deps: WorkerDeps, database: ArchivingDatabase
     await shipArchive(deps, database, signal);
     if ((await archived()) !== null) break;
     await sleep(250, undefined, { signal }).catch(() => undefined);
+  }
+}
+
+/**
+ * `closeAndShip` before a recovery: when the database runs, its changes must be archived (a
+ * failure fails the attempt, to be retried); when its container is gone (a lost host), the
+ * archive as it is is all there is.
+ */
+export async function archiveLatestChanges(deps: WorkerDeps, database: ArchivingDatabase): Promise<void> {
+  try {
+    await closeAndShip(deps, database);
+  } catch (error) {
+    if ((await deps.runtime.inspectContainer(database.containerName))?.running) throw error;
+    deps.logger.warn({ resourceId: database.resourceId, err: error }, "the database is not running: recovering from its archive as it is");
   }
 }
 

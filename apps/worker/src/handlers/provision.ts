@@ -2,7 +2,7 @@ import { generatePassword, type AddonCredentials, type Endpoint } from "@berth/a
 import { isIn, requireTransition } from "@berth/operations";
 import type { OperationContext } from "../operation-context.js";
 import { runAdminCommand, runUntilSuccess } from "../admin-commands.js";
-import { closeAndShip } from "../backups/continuous-archive.js";
+import { archiveLatestChanges } from "../backups/continuous-archive.js";
 import { loadableBackup, startFromBackup, verifyBackup } from "../backups/load-backup.js";
 import { startAtMoment, verifiedRecoveryPlan } from "../backups/point-in-time.js";
 import type { ContainerRequest } from "../runtime/container-runtime.js";
@@ -159,9 +159,7 @@ async function seedLoader(ctx: OperationContext<"provision">, credentials: Addon
   }
   const source = await deps.db.resource.findUniqueOrThrow({ where: { id: resource.seedResourceId! } });
   if (isIn("archiving", source.status) && source.containerName !== null) {
-    await closeAndShip(deps, { addon: ctx.addon, resourceId: source.id, containerName: source.containerName }).catch((error: unknown) =>
-      deps.logger.warn({ resourceId: source.id, err: error }, "the source's latest changes could not be archived; recovering from its archive as it is"),
-    );
+    await archiveLatestChanges(deps, { addon: ctx.addon, resourceId: source.id, containerName: source.containerName });
   }
   const plan = await verifiedRecoveryPlan(deps, ctx.addon, source.id, resource.seedTime!);
   return async () => {

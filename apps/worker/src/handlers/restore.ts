@@ -1,5 +1,5 @@
 import { isIn, requireTransition } from "@berth/operations";
-import { closeAndShip } from "../backups/continuous-archive.js";
+import { archiveLatestChanges } from "../backups/continuous-archive.js";
 import { loadableBackup, startFromBackup, verifyBackup } from "../backups/load-backup.js";
 import { startAtMoment, verifiedRecoveryPlan, type RecoveryPlan } from "../backups/point-in-time.js";
 import { PermanentError } from "../errors.js";
@@ -47,7 +47,7 @@ export async function restore(ctx: OperationContext<"restore">): Promise<void> {
     else {
       // Every change made so far into the archive, up to a record with a time after them all.
       const database = { addon: ctx.addon, resourceId: resource.id, containerName: ctx.containerName };
-      await closeAndShip(deps, database).catch((error: unknown) => deps.logger.warn({ resourceId: resource.id, err: error }, "the latest changes could not be archived; recovering from the archive as it is"));
+      await archiveLatestChanges(deps, database);
       recovery = await verifiedRecoveryPlan(deps, ctx.addon, resource.id, moment!);
     }
     await requireTransition(deps.db, resource.id, "restoring");
