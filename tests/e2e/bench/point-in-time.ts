@@ -1,7 +1,7 @@
 /**
  * 7. Point-in-time recovery of PostgreSQL, with production's settings (archive_timeout 60 s, the
  * worker's shipper every 15 s): a database filled to `sizeMiB`, backed up (its physical copy), then
- * written to five times a second until its host is "lost" (its container removed; its volume is
+ * written to five times a second (a little longer each trial) until its host is "lost" (its container removed; its volume is
  * never read again). It is put back to the moment of the loss from the backup store alone. The
  * recovery point is how long before the loss its last recovered write was made; the restore time
  * is the operation's, as the control plane recorded it.
@@ -17,6 +17,8 @@ const run = promisify(execFile);
 const MiB = 1024 * 1024;
 const PLAN = "postgresql-business-1024";
 const WRITE_EVERY_MS = 200;
+/** How much longer each trial writes than the one before. */
+const LOSS_OFFSET_SECONDS = 23;
 
 export interface PointInTimeBenchRow {
   trial: number;
@@ -39,7 +41,8 @@ export async function benchPointInTime({ sizeMiB, trials, writingSeconds }: { si
     const url = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
     await pgRows(url, `CREATE TABLE filler AS SELECT g AS id, md5(g::text) || md5(random()::text) AS hash, repeat('berth ', 36) AS body FROM generate_series(1, ${Math.round((sizeMiB * MiB) / 330)}) g`);
     await pgRows(url, "CREATE TABLE beats (trial int NOT NULL, at timestamptz NOT NULL)");
-    for (let trial = 1; trial <= trials; trial++) rows.push(await benchOne(stack, id, url, trial, writingSeconds));
+    // Each trial loses its host at another point of the archive's 60-second cycle (and of the shipper's 15).
+    for (let trial = 1; trial <= trials; trial++) rows.push(await benchOne(stack, id, url, trial, writingSeconds + (trial - 1) * LOSS_OFFSET_SECONDS));
     await driver.deprovision(id);
   } finally {
     await stack.close();

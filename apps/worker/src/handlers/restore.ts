@@ -12,8 +12,9 @@ const LOAD_TIMEOUT_MS = 6 * 3600_000;
 
 /**
  * Restores one of the database's backups into it, or (point-in-time) puts it back to a moment:
- * its latest changes archived first, then a physical copy and the archived logs replayed to it. The backup is verified (checksum and every
- * record's tag) before anything is touched; then loaded into a new volume by a staging container
+ * its latest changes archived first, then a physical copy and the archived logs replayed to it.
+ * What is loaded is verified (checksum and every record's tag) before anything is touched; then
+ * loaded into a new volume by a staging container
  * (same image, limits and credentials, no public port), while the database keeps serving from its
  * old volume. Only when the load succeeded does the database switch: its container is replaced by
  * one on the new volume, and once it answers, the old volume is removed.
