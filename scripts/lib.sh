@@ -76,6 +76,17 @@ ensure_debian_package() {
   fi
 }
 
+# Installs a Debian package of a Python module Debian's python3 cannot import:
+# ensure_debian_python_module MODULE PACKAGE (the client matrix uses Debian's own Python clients).
+ensure_debian_python_module() {
+  /usr/bin/python3 -c "import $1" >/dev/null 2>&1 && return 0
+  ensure_debian_package python3 python3
+  say "installing $2 (Debian)"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+  fi
+}
+
 # Host tools the worker runs for each database's disk (an ext4 image on a loop device):
 # Debian's e2fsprogs and mount, present on most machines but not guaranteed.
 ensure_disk_tools() {

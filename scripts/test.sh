@@ -22,6 +22,14 @@ ensure_disk_tools
 # The isolation tests look into database containers' network namespaces (nsenter, ip).
 ensure_debian_package nsenter util-linux
 ensure_debian_package ip iproute2
+# The client matrix: each engine's own command-line client and Debian's Python drivers.
+ensure_debian_package psql postgresql-client-15
+ensure_debian_package mariadb mariadb-client
+ensure_debian_package redis-cli redis-tools
+ensure_debian_package influx influxdb-client
+ensure_debian_python_module psycopg2 python3-psycopg2
+ensure_debian_python_module pymysql python3-pymysql
+ensure_debian_python_module redis python3-redis
 
 # A fresh control-plane database for every run, with the committed migrations.
 test_db=${BERTH_TEST_DATABASE_URL:?}

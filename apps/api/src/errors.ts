@@ -36,6 +36,7 @@ const REFUSAL_STATUS: Record<RefusalCode, number> = {
   backup_not_found: 404,
   backup_not_restorable: 409,
   resource_not_backupable: 409,
+  resource_suspended: 409,
   point_in_time_not_supported: 422,
   restore_time_out_of_range: 422,
   service_unavailable: 503,

@@ -13,6 +13,8 @@ export const jobCatalog = {
   deprovision: operationJob,
   backup: operationJob,
   restore: operationJob,
+  suspend: operationJob,
+  resume: operationJob,
 } as const;
 
 export type JobName = keyof typeof jobCatalog;

@@ -14,16 +14,20 @@ export const RESOURCE_TRANSITIONS = {
   warming: ["warm", "failed", "deprovisioning"],
   warm: ["provisioning", "deprovisioning"],
   provisioning: ["provisioned", "failed", "deprovisioning"],
-  provisioned: ["changing_plan", "restoring", "degraded", "failed", "deprovisioning"],
+  provisioned: ["changing_plan", "restoring", "degraded", "suspending", "failed", "deprovisioning"],
   // Hurt by something unplanned (see the worker's containment/): back once it answers, or cured by a plan change.
-  degraded: ["provisioned", "changing_plan", "restoring", "failed", "deprovisioning"],
+  degraded: ["provisioned", "changing_plan", "restoring", "suspending", "failed", "deprovisioning"],
   changing_plan: ["provisioned", "failed", "deprovisioning"],
   // A restore that fails before the switch leaves the database as it was: back to provisioned.
   restoring: ["provisioned", "failed", "deprovisioning"],
   deprovisioning: ["deprovisioned", "failed"],
   deprovisioned: [],
   // An operator's retry puts the resource back in the status of the work it resumes.
-  failed: ["warming", "provisioning", "changing_plan", "restoring", "deprovisioning"],
+  failed: ["warming", "provisioning", "changing_plan", "restoring", "suspending", "resuming", "deprovisioning"],
+  // The platform's suspension (spec §2.5): the container goes, everything else stays.
+  suspending: ["suspended", "failed", "deprovisioning"],
+  suspended: ["resuming", "deprovisioning"],
+  resuming: ["provisioned", "failed", "deprovisioning"],
 } as const satisfies { readonly [S in ResourceStatus]: readonly ResourceStatus[] };
 
 /** The statuses a resource may move to `to` from (staying in `to` is always allowed: every step may be replayed). */
@@ -52,7 +56,9 @@ const STATUS_SETS = {
   /** A backup may be taken of a database in these, and one restored into it. */
   backupable: ["provisioned", "degraded"],
   /** Provisioning has nothing left to build (a replay after success, or removed meanwhile). */
-  built: ["warm", "provisioned", "degraded", "changing_plan", "restoring", "deprovisioning", "deprovisioned"],
+  built: ["warm", "provisioned", "degraded", "changing_plan", "restoring", "suspending", "suspended", "resuming", "deprovisioning", "deprovisioned"],
+  /** Suspended by the platform, or on the way there or back: no plan change, backup or restore. */
+  suspension: ["suspending", "suspended", "resuming"],
   /** Removed, or being removed. */
   removed: ["deprovisioning", "deprovisioned"],
 } as const satisfies Record<string, readonly ResourceStatus[]>;
@@ -125,6 +131,22 @@ export const OPERATION_KINDS = {
     steps: ["verify", "volume", "staging", "load", "switch", "readiness", "cleanup"],
     offPath: ["abandon"],
     failsFrom: ["restoring"],
+  },
+  suspend: {
+    job: "suspend",
+    runningStatus: "suspending",
+    // The container removed: connections refused, nothing runs; volume, port and credentials kept.
+    steps: ["container"],
+    offPath: [],
+    failsFrom: ["suspending"],
+  },
+  resume: {
+    job: "resume",
+    runningStatus: "resuming",
+    // The same container again (same volume, port, credentials: the platform's URL still works).
+    steps: ["container", "readiness"],
+    offPath: [],
+    failsFrom: ["resuming"],
   },
 } as const satisfies {
   readonly [K in OperationKind]: {

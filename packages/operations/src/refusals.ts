@@ -14,6 +14,7 @@ export type RefusalCode =
   | "backup_not_found"
   | "backup_not_restorable"
   | "resource_not_backupable"
+  | "resource_suspended"
   | "point_in_time_not_supported"
   | "restore_time_out_of_range"
   | "service_unavailable";
@@ -53,6 +54,8 @@ export const refusals = {
     ),
   resourceNotBackupable: (id: string, status: string) =>
     new OperationRefusal("resource_not_backupable", `Resource '${id}' is ${status}: backups and restores need a running database.`),
+  resourceSuspended: (id: string) =>
+    new OperationRefusal("resource_suspended", `Resource '${id}' is suspended: it has to be resumed (POST …/resume) before its plan changes or it is backed up or restored.`),
   pointInTimeNotSupported: (addonId: string) =>
     new OperationRefusal("point_in_time_not_supported", `Addon ${addonId} keeps no continuous archive: restore one of its backups (backup_id) instead.`),
   restoreTimeOutOfRange: (id: string, why: string) => new OperationRefusal("restore_time_out_of_range", `Resource '${id}' cannot be put back to that moment: ${why}`),

@@ -107,6 +107,7 @@ export class ResourceService {
       if (!resource || !(await acceptsPlatformRequests(tx, resource))) throw refusals.resourceNotFound(id);
       const plan = requirePlan(addon, request.plan);
       if (resource.status === "failed") throw refusals.resourceFailed(id, resource.statusReason ?? "no reason recorded");
+      if (await isSuspended(tx, id)) throw refusals.resourceSuspended(id);
       const lastChange = await tx.operation.findFirst({
         where: { resourceId: id, kind: "change_plan", status: { in: ["pending", "running"] } },
         orderBy: { seq: "desc" },
@@ -141,6 +142,31 @@ export class ResourceService {
   }
 
   /**
+   * Suspends a database (the platform's `POST …/suspend`, spec §2.5), in order with its other
+   * operations. Suspending a suspended one (or one whose suspension is recorded) records nothing.
+   */
+  async suspend(addon: AddonDefinition, id: string): Promise<Operation | null> {
+    return this.recordSuspension(addon, id, "suspend");
+  }
+
+  /** Resumes a suspended database (`POST …/resume`); one that is not suspended, nor going to be, records nothing. */
+  async resume(addon: AddonDefinition, id: string): Promise<Operation | null> {
+    return this.recordSuspension(addon, id, "resume");
+  }
+
+  private async recordSuspension(addon: AddonDefinition, id: string, kind: "suspend" | "resume"): Promise<Operation | null> {
+    const recorded = await this.db.$transaction(async (tx) => {
+      const resource = await lockResource(tx, addon, id);
+      if (!resource || !(await acceptsPlatformRequests(tx, resource))) throw refusals.resourceNotFound(id);
+      if ((await isSuspended(tx, id)) === (kind === "suspend")) return null;
+      if (kind === "suspend" && resource.status === "failed") throw refusals.resourceFailed(id, resource.statusReason ?? "no reason recorded");
+      return tx.operation.create({ data: { resourceId: id, kind } });
+    });
+    if (recorded) await this.enqueue(kind, recorded.id, id);
+    return recorded;
+  }
+
+  /**
    * Records a backup (`scheduled`) and the operation that takes it, under the resource's row lock
    * like any operation, and queues its job. A backup is taken of a running database only; the
    * operations of a resource run one at a time, so one backup of it runs at a time.
@@ -151,6 +177,7 @@ export class ResourceService {
     const recorded = await this.db.$transaction(async (tx) => {
       const resource = await lockResource(tx, addon, id);
       if (!resource || !(await acceptsPlatformRequests(tx, resource))) throw refusals.resourceNotFound(id);
+      if (await isSuspended(tx, id)) throw refusals.resourceSuspended(id);
       if (!isIn("backupable", resource.status)) throw refusals.resourceNotBackupable(id, resource.status);
       const backup = await tx.backup.create({ data: { resourceId: id, method, format } });
       const operation = await tx.operation.create({ data: { resourceId: id, kind: "backup", backupId: backup.id } });
@@ -169,6 +196,7 @@ export class ResourceService {
     const recorded = await this.db.$transaction(async (tx) => {
       const resource = await lockResource(tx, addon, id);
       if (!resource || !(await acceptsPlatformRequests(tx, resource))) throw refusals.resourceNotFound(id);
+      if (await isSuspended(tx, id)) throw refusals.resourceSuspended(id);
       const backup = await tx.backup.findFirst({ where: { id: backupId, resourceId: id } });
       if (!backup) throw refusals.backupNotFound(id, backupId);
       if (backup.status !== "done") throw refusals.backupNotRestorable(backupId, backup.status);
@@ -191,6 +219,7 @@ export class ResourceService {
     const recorded = await this.db.$transaction(async (tx) => {
       const resource = await lockResource(tx, addon, id);
       if (!resource || !(await acceptsPlatformRequests(tx, resource))) throw refusals.resourceNotFound(id);
+      if (await isSuspended(tx, id)) throw refusals.resourceSuspended(id);
       if (!isIn("backupable", resource.status)) throw refusals.resourceNotBackupable(id, resource.status);
       await requireReachable(tx, id, at, now);
       return tx.operation.create({ data: { resourceId: id, kind: "restore", targetTime: at } });
@@ -376,4 +405,14 @@ async function requireReachable(db: Prisma.TransactionClient, id: string, at: Da
   ]);
   const base = baseBackupFor(bases, restores.map((each) => each.startedAt ?? each.createdAt), at, now);
   if ("refused" in base) throw refusals.restoreTimeOutOfRange(id, base.refused);
+}
+
+/** Whether the platform's last word on the resource is a suspension (recorded, running or done; a failed one does not count). */
+async function isSuspended(tx: Prisma.TransactionClient, id: string): Promise<boolean> {
+  const last = await tx.operation.findFirst({
+    where: { resourceId: id, kind: { in: ["suspend", "resume"] }, status: { in: ["pending", "running", "succeeded"] } },
+    orderBy: { seq: "desc" },
+    select: { kind: true },
+  });
+  return last?.kind === "suspend";
 }

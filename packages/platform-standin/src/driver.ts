@@ -79,6 +79,16 @@ export function createPlatformDriver(options: PlatformDriverOptions): PlatformDr
       return { status: response.status, body: parseJson(response.text) };
     },
 
+    async suspend(resourceId): Promise<DriverResponse<string>> {
+      const response = await send("POST", `${resourceUrl(baseUrl, resourceId)}/suspend`);
+      return { status: response.status, body: response.text };
+    },
+
+    async resume(resourceId): Promise<DriverResponse<string>> {
+      const response = await send("POST", `${resourceUrl(baseUrl, resourceId)}/resume`);
+      return { status: response.status, body: response.text };
+    },
+
     async deprovision(resourceId): Promise<DriverResponse<string>> {
       const response = await send("DELETE", resourceUrl(baseUrl, resourceId));
       // 404 and 410 mean "already gone" (spec §7.8).

@@ -78,6 +78,10 @@ export interface PlatformDriver {
   ): Promise<DriverResponse>;
   /** `DELETE <base>/:id`; the body is the raw text, which must be empty on 204 (spec §2.4). */
   deprovision(resourceId: string): Promise<DriverResponse<string>>;
+  /** `POST <base>/:id/suspend`, no body (spec §2.5: an unpaid account); 204 expected. */
+  suspend(resourceId: string): Promise<DriverResponse<string>>;
+  /** `POST <base>/:id/resume`, no body (spec §2.5: the account restored); 204 expected. */
+  resume(resourceId: string): Promise<DriverResponse<string>>;
   /**
    * Another request under `<base>/` with the addon's credentials (`path` relative to it, e.g.
    * `<id>/backups`): Berth's own endpoints beside the protocol's, as an addon's owner calls them.

@@ -5,6 +5,7 @@ import type { AddonDefinition } from "@berth/addon-sdk";
 import type { EngineTestClient } from "@berth/addon-sdk/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SecretBox } from "@berth/db";
+import { ssoToken } from "@berth/protocol";
 import { containersOf, dockerInspect, volumeExists, volumesOf } from "./docker.js";
 import { networkOfNamespace, tcpConnects, tcpFromNamespaceOf, type Target } from "./network-namespace.js";
 import { startStack, type Stack } from "./stack.js";
@@ -113,6 +114,43 @@ export function runAddonContract(addon: AddonDefinition, engine: EngineTestClien
       const session = await engine.connect(url);
       expect(await session.read("greeting")).toBe(`hello from ${addon.id}`);
       await session.close();
+    });
+
+    it("suspends: the container goes, connections are refused, the data stays; resumed, the same URL opens it", async () => {
+      const driver = stack.driver(addon.id);
+      const calls = () => stack.standIn.calls.filter((call) => call.resourceId === id).length;
+      const callsBefore = calls();
+      expect(await driver.suspend(id)).toEqual({ status: 204, body: "" });
+      // Again, as Scalingo's own database provider sends it: idempotent.
+      expect((await driver.request("POST", `${id}/suspend`, {})).status).toBe(204);
+      await expect.poll(status, WAIT).toBe("suspended");
+      expect(await stack.db.operation.count({ where: { resourceId: id, kind: "suspend" } })).toBe(1);
+      expect(await containersOf(id)).toEqual([]);
+      const resource = await stack.db.resource.findUniqueOrThrow({ where: { id } });
+      expect(await volumeExists(resource.volumeName!)).toBe(true);
+      expect([resource.port, resource.credentials === null]).toEqual([Number(new URL(url).port), false]);
+      await expect(engine.connect(url)).rejects.toThrow();
+      // The customer's dashboard says so.
+      const timestamp = Math.floor(Date.now() / 1000);
+      const sso = await fetch(`${stack.apiUrl}/${addon.id}/sso?id=${id}&timestamp=${timestamp}&token=${ssoToken(id, stack.credentials(addon.id).ssoSalt, timestamp)}`, { redirect: "manual" });
+      const cookie = sso.headers.getSetCookie().find((each) => each.startsWith("berth_session="))!.split(";")[0]!;
+      expect(await (await fetch(`${stack.apiUrl}/dashboard/${id}`, { headers: { cookie } })).text()).toContain('data-testid="suspended"');
+      const refused = async (response: Promise<{ status: number; body: unknown }>) => {
+        const { status: code, body } = await response;
+        return [code, (body as { error: string }).error];
+      };
+      expect(await refused(driver.changePlan(id, firstPlan.name))).toEqual([409, "resource_suspended"]);
+      if (addon.backup) expect(await refused(driver.request("POST", `${id}/backups`))).toEqual([409, "resource_suspended"]);
+
+      expect(await driver.resume(id)).toEqual({ status: 204, body: "" });
+      await expect.poll(status, WAIT).toBe("provisioned");
+      expect((await driver.resume(id)).status).toBe(204);
+      expect(await stack.db.operation.count({ where: { resourceId: id, kind: "resume" } })).toBe(1);
+      const session = await engine.connect(url);
+      expect(await session.read("greeting")).toBe(`hello from ${addon.id}`);
+      await session.close();
+      // The URL is the same: the platform was told nothing.
+      expect(calls()).toBe(callsBefore);
     });
 
     describe.runIf(addon.backup)("backups", () => {

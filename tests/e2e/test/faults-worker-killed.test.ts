@@ -37,6 +37,8 @@ const scenarios: { readonly [K in OperationKind]: (step: string) => Scenario } =
   deprovision: () => ({ run: deprovisionLive }),
   backup: () => ({ run: backUp }),
   restore: () => ({ run: restoreBackup }),
+  suspend: () => ({ run: suspendLive }),
+  resume: () => ({ run: resumeSuspended }),
 };
 
 /**
@@ -224,6 +226,43 @@ async function restoreBackup(stack: Stack): Promise<Outcome> {
       expect(await pgRows(url, "SELECT note FROM kept")).toEqual([{ note: "in the backup" }]);
       expect(await containersOf(id)).toEqual([`berth-${id}`]);
       expect(await volumesOf(id)).toEqual([resource.volumeName]);
+    },
+  };
+}
+
+/** A suspension of a database holding a row: the survivor removes its container; the volume, and the row in it, stay. */
+async function suspendLive(stack: Stack): Promise<Outcome> {
+  const id = await provisionedDatabase(stack, SMALL);
+  const url = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
+  await pgRows(url, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('kept while suspended')");
+  expect((await stack.driver(ADDON).request("POST", `${id}/suspend`)).status).toBe(204);
+  return {
+    id,
+    async check() {
+      expect((await stack.db.resource.findUniqueOrThrow({ where: { id } })).status).toBe("suspended");
+      expect(await containersOf(id)).toEqual([]);
+      expect(await volumeExists(`berth-${id}-data`)).toBe(true);
+      await expect(pgRows(url, "SELECT 1")).rejects.toThrow();
+    },
+  };
+}
+
+/** A resumption of a suspended database: the survivor brings it back at the URL the platform holds, with its row, reporting nothing. */
+async function resumeSuspended(stack: Stack): Promise<Outcome> {
+  const id = await provisionedDatabase(stack, SMALL);
+  const url = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
+  await pgRows(url, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('kept while suspended')");
+  expect((await stack.driver(ADDON).request("POST", `${id}/suspend`)).status).toBe(204);
+  await expect.poll(async () => (await stack.db.resource.findUnique({ where: { id } }))?.status, WAIT).toBe("suspended");
+  const callsBefore = stack.standIn.calls.filter((call) => call.resourceId === id).length;
+  expect((await stack.driver(ADDON).request("POST", `${id}/resume`)).status).toBe(204);
+  return {
+    id,
+    async check() {
+      expect((await stack.db.resource.findUniqueOrThrow({ where: { id } })).status).toBe("provisioned");
+      expect(await pgRows(url, "SELECT note FROM kept")).toEqual([{ note: "kept while suspended" }]);
+      expect(await containersOf(id)).toEqual([`berth-${id}`]);
+      expect(stack.standIn.calls.filter((call) => call.resourceId === id).length).toBe(callsBefore);
     },
   };
 }

@@ -49,6 +49,8 @@ const OPERATION_LABEL: Record<Operation["kind"], string> = {
   deprovision: "Deprovisioning",
   backup: "Backup",
   restore: "Restore",
+  suspend: "Suspension",
+  resume: "Resumption",
 };
 
 function meter(used: number, limit: number | undefined): RawHtml {
@@ -72,6 +74,7 @@ export function dashboardBody(view: DashboardView): RawHtml {
   return html`
 <h1>${addon.name} <span class="badge ${resource.status}" data-testid="status">${resource.status.replace("_", " ")}</span></h1>
 <p class="sub">Resource <strong>${resource.id}</strong> of app <strong>${resource.appId}</strong> · created ${resource.createdAt.toISOString().slice(0, 16).replace("T", " ")} UTC</p>
+${resource.status === "suspended" ? html`<div class="card" data-testid="suspended"><strong>Suspended</strong> by the platform: the database does not run and refuses connections. Its data, URL and credentials are kept; it comes back as it was when the account is restored.</div>` : ""}
 ${resource.statusReason ? html`<div class="card" data-testid="status-reason"><strong>Why:</strong> ${resource.statusReason}${
   resource.status === "degraded" ? html`<div class="muted">Sessions were cut. The database is restarting or recovering by itself; this clears as soon as it answers again.</div>` : ""
 }</div>` : ""}

@@ -63,19 +63,26 @@ export async function resourceRoutes(scope: FastifyInstance, { addon, credential
     });
   }
 
-  // DELETE carries no body, but the platform's tooling sends `null` without a content type:
-  // accept and ignore whatever comes, in a scope of its own so other routes keep their 415.
-  await app.register(async (deleteScope) => {
-    deleteScope.removeAllContentTypeParsers();
-    deleteScope.addContentTypeParser("*", { parseAs: "buffer" }, (_request, _body, done) => done(null, undefined));
-    deleteScope.withTypeProvider<ZodTypeProvider>().delete(
-      "/:id",
-      { schema: { params: resourceIdParamsSchema } },
-      async (request, reply) => {
-        await resources.deprovision(addon, request.params.id);
-        return reply.code(204).send();
-      },
-    );
+  // DELETE, suspend and resume carry no body, but the platform's tooling sends `null` without a
+  // content type (DELETE), or `{}` (suspend and resume, spec §2.5): accept and ignore whatever
+  // comes, in a scope of its own so other routes keep their 415.
+  await app.register(async (bodylessScope) => {
+    bodylessScope.removeAllContentTypeParsers();
+    bodylessScope.addContentTypeParser("*", { parseAs: "buffer" }, (_request, _body, done) => done(null, undefined));
+    const bodyless = bodylessScope.withTypeProvider<ZodTypeProvider>();
+    bodyless.delete("/:id", { schema: { params: resourceIdParamsSchema } }, async (request, reply) => {
+      await resources.deprovision(addon, request.params.id);
+      return reply.code(204).send();
+    });
+    // Idempotent, queued in order with the resource's other operations.
+    bodyless.post("/:id/suspend", { schema: { params: resourceIdParamsSchema } }, async (request, reply) => {
+      await resources.suspend(addon, request.params.id);
+      return reply.code(204).send();
+    });
+    bodyless.post("/:id/resume", { schema: { params: resourceIdParamsSchema } }, async (request, reply) => {
+      await resources.resume(addon, request.params.id);
+      return reply.code(204).send();
+    });
   });
 }
 

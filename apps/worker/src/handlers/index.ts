@@ -5,6 +5,7 @@ import { changePlan } from "./change-plan.js";
 import { deprovision } from "./deprovision.js";
 import { provision } from "./provision.js";
 import { restore } from "./restore.js";
+import { resume, suspend } from "./suspension.js";
 
 /** One handler per kind of operation of the catalog; a missing one does not compile. */
 const handlers: { readonly [K in OperationKind]: (ctx: OperationContext<K>) => Promise<void> } = {
@@ -13,6 +14,8 @@ const handlers: { readonly [K in OperationKind]: (ctx: OperationContext<K>) => P
   deprovision,
   backup,
   restore,
+  suspend,
+  resume,
 };
 
 /** Runs the handler of the context's kind of operation. */

@@ -1,0 +1,23 @@
+-- AlterEnum
+-- This migration adds more than one value to an enum.
+-- With PostgreSQL versions 11 and earlier, this is not possible
+-- in a single migration. This can be worked around by creating
+-- multiple migrations, each migration adding only one value to
+-- the enum.
+
+
+ALTER TYPE "OperationKind" ADD VALUE 'suspend';
+ALTER TYPE "OperationKind" ADD VALUE 'resume';
+
+-- AlterEnum
+-- This migration adds more than one value to an enum.
+-- With PostgreSQL versions 11 and earlier, this is not possible
+-- in a single migration. This can be worked around by creating
+-- multiple migrations, each migration adding only one value to
+-- the enum.
+
+
+ALTER TYPE "ResourceStatus" ADD VALUE 'suspending';
+ALTER TYPE "ResourceStatus" ADD VALUE 'suspended';
+ALTER TYPE "ResourceStatus" ADD VALUE 'resuming';
+
