@@ -62,7 +62,7 @@ recipe_rootfs() {
     add_bin "$pgbin/$f"
   done
   ln -s postgres "$ROOTFS$pgbin/postmaster"
-  add_bin /usr/bin/{cp,ln} # archive_command links each closed WAL segment into the volume's spool; a recovery's restore_command copies
+  add_bin /usr/bin/{cp,mv} # archive_command: each closed WAL segment into the volume's spool
   # server modules (contrib extensions, encodings, plpgsql); not the LLVM JIT (libLLVM alone
   # is ~100 MB: without llvmjit.so the server simply runs with jit unavailable)
   mkdir -p "$ROOTFS$pglib"

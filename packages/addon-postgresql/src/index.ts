@@ -22,16 +22,16 @@ const POSTGRES_UID = 999;
 /**
  * The continuous archive (point-in-time recovery), relative to the data directory (the volume's
  * root). Inside `pg_wal`, so that base backups leave them out: pg_basebackup sends none of
- * `pg_wal`'s contents. `archive_command` hard-links each closed segment there: no copy (a
- * segment costs its disk once, however long it waits to be shipped), and a link is made whole or
- * not at all, so the worker never ships half a file. Safe because PostgreSQL never writes a
- * closed segment again once it stops recycling them (`wal_recycle=off`: an old segment is
- * unlinked, not renamed and overwritten as a future one). A segment archived again (a crash
- * before PostgreSQL recorded it done) is the same file.
+ * `pg_wal`'s contents. `archive_command` writes each closed segment under a temporary name, then
+ * renames it, so the worker never ships half a file; a segment archived again (a crash before
+ * PostgreSQL recorded it done) is the same bytes, and overwrites itself. A copy, not a hard link:
+ * PostgreSQL recycles a segment by renaming it and writing over it (turning that off with
+ * `wal_recycle=off` would make a full disk hit the WAL, a PANIC, before the data files); the copy
+ * costs the disk a segment's size until the worker ships it, seconds later.
  */
 const ARCHIVE_SPOOL = "pg_wal/berth-archive";
 const RESTORE_SPOOL = "pg_wal/berth-restore";
-const ARCHIVE_COMMAND = `mkdir -p ${ARCHIVE_SPOOL} && ln -f %p ${ARCHIVE_SPOOL}/%f`;
+const ARCHIVE_COMMAND = `mkdir -p ${ARCHIVE_SPOOL} && cp %p ${ARCHIVE_SPOOL}/%f.berth-tmp && mv ${ARCHIVE_SPOOL}/%f.berth-tmp ${ARCHIVE_SPOOL}/%f`;
 /** A segment is closed and archived at the latest this long after a change (the recovery point's bound). */
 const ARCHIVE_TIMEOUT_SECONDS = 60;
 
@@ -93,8 +93,11 @@ export const postgresqlAddon = defineAddon<PostgresqlCredentials>({
       "-c", `hba_file=${BERTH_FILES}/pg_hba.conf`,
       "-c", `max_connections=${plan.settings.max_connections}`,
       "-c", `shared_buffers=${plan.settings.shared_buffers_mb}MB`,
+      // WAL kept for reuse in step with the plan's disk (the defaults, 80 MB kept and 1 GB between
+      // checkpoints, would take most of a small plan's disk).
+      "-c", "min_wal_size=32MB",
+      "-c", `max_wal_size=${Math.max(64, Math.floor(plan.limits.diskMb / 4))}MB`,
       "-c", "archive_mode=on",
-      "-c", "wal_recycle=off",
       "-c", `archive_timeout=${ARCHIVE_TIMEOUT_SECONDS}`,
       "-c", `archive_command=${ARCHIVE_COMMAND}`,
     ],
@@ -175,7 +178,7 @@ REVOKE ALL ON SCHEMA public FROM PUBLIC;
       listSpool: () =>
         adminQuery(`SELECT name, (extract(epoch FROM f.modification)::bigint + 1) * 1000, f.size
 FROM pg_ls_dir('${ARCHIVE_SPOOL}', true, false) AS name, pg_stat_file('${ARCHIVE_SPOOL}/' || name) AS f
-ORDER BY name`),
+WHERE name NOT LIKE '%.berth-tmp' ORDER BY name`),
       // A restore point is a record with a time: a recovery to any earlier moment stops on it.
       // pg_switch_wal is volatile: PostgreSQL evaluates it although the outer query leaves it out.
       closeLog: () => adminQuery("SELECT closed FROM (SELECT pg_walfile_name(pg_create_restore_point('berth')) AS closed, pg_switch_wal() AS switched) AS close"),

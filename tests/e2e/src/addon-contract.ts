@@ -259,87 +259,90 @@ export function runAddonContract(addon: AddonDefinition, engine: EngineTestClien
         await after.close();
       });
 
-      it.runIf(addon.backup?.archive)("puts it back to a moment between two writes (point-in-time recovery)", async () => {
-        // The last backup took a physical copy of the database's current volume; every change since is archived.
-        const before = await engine.connect(url);
-        await before.write("moment", "before the moment");
-        await before.close();
-        await sleep(300);
-        const at = new Date();
-        await sleep(300);
-        const after = await engine.connect(url);
-        await after.write("moment", "after the moment");
-        await after.write("after-moment", "written after the moment");
-        await after.close();
-        const restored = await api("POST", "restore", { at: at.toISOString() });
-        expect(restored.status).toBe(202);
-        const operationId = (restored.body as { operation_id: string }).operation_id;
-        await expect.poll(async () => (await stack.db.operation.findUnique({ where: { id: operationId } }))?.status, WAIT).toBe("succeeded");
-        expect(await status()).toBe("provisioned");
-        const session = await engine.connect(url);
-        expect(await session.read("moment")).toBe("before the moment");
-        expect(await session.read("after-moment")).toBeUndefined();
-        expect(await session.read("greeting")).toBe(`hello from ${addon.id}`);
-        // Writable, with the password the platform holds.
-        await session.write("after-recovery", "written once recovered");
-        expect(await session.read("after-recovery")).toBe("written once recovered");
-        await session.close();
-        expect(await volumesOf(id)).toEqual([(await stack.db.resource.findUniqueOrThrow({ where: { id } })).volumeName]);
-      });
+      // Point-in-time recovery, for the engines that keep a continuous archive (PostgreSQL).
+      if (addon.backup?.archive) {
+        it("puts it back to a moment between two writes (point-in-time recovery)", async () => {
+          // The last backup took a physical copy of the database's current volume; every change since is archived.
+          const before = await engine.connect(url);
+          await before.write("moment", "before the moment");
+          await before.close();
+          await sleep(300);
+          const at = new Date();
+          await sleep(300);
+          const after = await engine.connect(url);
+          await after.write("moment", "after the moment");
+          await after.write("after-moment", "written after the moment");
+          await after.close();
+          const restored = await api("POST", "restore", { at: at.toISOString() });
+          expect(restored.status).toBe(202);
+          const operationId = (restored.body as { operation_id: string }).operation_id;
+          await expect.poll(async () => (await stack.db.operation.findUnique({ where: { id: operationId } }))?.status, WAIT).toBe("succeeded");
+          expect(await status()).toBe("provisioned");
+          const session = await engine.connect(url);
+          expect(await session.read("moment")).toBe("before the moment");
+          expect(await session.read("after-moment")).toBeUndefined();
+          expect(await session.read("greeting")).toBe(`hello from ${addon.id}`);
+          // Writable, with the password the platform holds.
+          await session.write("after-recovery", "written once recovered");
+          expect(await session.read("after-recovery")).toBe("written once recovered");
+          await session.close();
+          expect(await volumesOf(id)).toEqual([(await stack.db.resource.findUniqueOrThrow({ where: { id } })).volumeName]);
+        });
 
-      it.runIf(addon.backup?.archive)("refuses a moment it cannot reach, with a stable code", async () => {
-        const codeOf = async (body: unknown) => {
-          const response = await api("POST", "restore", body);
-          return [response.status, (response.body as { error: string }).error];
-        };
-        const hour = 3600_000;
-        expect(await codeOf({ at: new Date(Date.now() + hour).toISOString() })).toEqual([422, "restore_time_out_of_range"]);
-        expect(await codeOf({ at: new Date(Date.now() - 8 * 24 * hour).toISOString() })).toEqual([422, "restore_time_out_of_range"]);
-        // Restored (above) since its last backup: a moment after the restore needs a backup taken after it.
-        expect(await codeOf({ at: new Date().toISOString() })).toEqual([422, "restore_time_out_of_range"]);
-        expect(await codeOf({ at: "yesterday" })).toEqual([400, "invalid_request"]);
-        expect(await codeOf({ at: new Date().toISOString(), backup_id: backupId })).toEqual([400, "invalid_request"]);
-      });
+        it("refuses a moment it cannot reach, with a stable code", async () => {
+          const codeOf = async (body: unknown) => {
+            const response = await api("POST", "restore", body);
+            return [response.status, (response.body as { error: string }).error];
+          };
+          const hour = 3600_000;
+          expect(await codeOf({ at: new Date(Date.now() + hour).toISOString() })).toEqual([422, "restore_time_out_of_range"]);
+          expect(await codeOf({ at: new Date(Date.now() - 8 * 24 * hour).toISOString() })).toEqual([422, "restore_time_out_of_range"]);
+          // Restored (above) since its last backup: a moment after the restore needs a backup taken after it.
+          expect(await codeOf({ at: new Date().toISOString() })).toEqual([422, "restore_time_out_of_range"]);
+          expect(await codeOf({ at: "yesterday" })).toEqual([400, "invalid_request"]);
+          expect(await codeOf({ at: new Date().toISOString(), backup_id: backupId })).toEqual([400, "invalid_request"]);
+        });
 
-      it.runIf(addon.backup?.archive)("forks a moment into a new database for another app (point-in-time recovery)", async () => {
-        // A backup since the restore above: the moments after it can be reached again.
-        const created = await api("POST", "backups");
-        const newBackup = (created.body as { backup: { id: string } }).backup.id;
-        await expect.poll(async () => (await stack.db.operation.findFirst({ where: { backupId: newBackup } }))?.status, WAIT).toBe("succeeded");
-        const before = await engine.connect(url);
-        await before.write("fork-moment", "before the fork's moment");
-        await before.close();
-        await sleep(300);
-        const at = new Date();
-        await sleep(300);
-        const after = await engine.connect(url);
-        await after.write("fork-moment", "after the fork's moment");
-        await after.close();
-        const token = await api("POST", "fork-token", { at: at.toISOString() });
-        expect(token.status).toBe(201);
-        const { fork_token } = token.body as { fork_token: string };
-        const forked = await stack.driver(addon.id).provision({ plan: firstPlan.name, app_id: `contract-moment-fork-${addon.id}`, options: { fork_token } });
-        expect(forked.status).toBe(202);
-        const forkId = (forked.body as { id: string }).id;
-        await stack.standIn.waitForProvisioned(forkId, { timeoutMs: WAIT.timeout });
-        const forkUrl = stack.standIn.addonConfig(forkId)![addon.urlConfigVar]!;
-        const fork = await engine.connect(forkUrl);
-        expect(await fork.read("fork-moment")).toBe("before the fork's moment");
-        await fork.write("fork-only", "written in the fork");
-        await fork.close();
-        const source = await engine.connect(url);
-        expect(await source.read("fork-moment")).toBe("after the fork's moment");
-        expect(await source.read("fork-only")).toBeUndefined();
-        await source.close();
-        // Its own credentials: the source's do not open it.
-        const crossed = new URL(forkUrl);
-        crossed.username = new URL(url).username;
-        crossed.password = new URL(url).password;
-        await expect(engine.connect(crossed.toString())).rejects.toThrow();
-        expect((await stack.driver(addon.id).deprovision(forkId)).status).toBe(204);
-        const refused = await api("POST", "fork-token", { at: new Date(Date.now() + 3600_000).toISOString() });
-        expect([refused.status, (refused.body as { error: string }).error]).toEqual([422, "restore_time_out_of_range"]);
-      });
+        it("forks a moment into a new database for another app (point-in-time recovery)", async () => {
+          // A backup since the restore above: the moments after it can be reached again.
+          const created = await api("POST", "backups");
+          const newBackup = (created.body as { backup: { id: string } }).backup.id;
+          await expect.poll(async () => (await stack.db.operation.findFirst({ where: { backupId: newBackup } }))?.status, WAIT).toBe("succeeded");
+          const before = await engine.connect(url);
+          await before.write("fork-moment", "before the fork's moment");
+          await before.close();
+          await sleep(300);
+          const at = new Date();
+          await sleep(300);
+          const after = await engine.connect(url);
+          await after.write("fork-moment", "after the fork's moment");
+          await after.close();
+          const token = await api("POST", "fork-token", { at: at.toISOString() });
+          expect(token.status).toBe(201);
+          const { fork_token } = token.body as { fork_token: string };
+          const forked = await stack.driver(addon.id).provision({ plan: firstPlan.name, app_id: `contract-moment-fork-${addon.id}`, options: { fork_token } });
+          expect(forked.status).toBe(202);
+          const forkId = (forked.body as { id: string }).id;
+          await stack.standIn.waitForProvisioned(forkId, { timeoutMs: WAIT.timeout });
+          const forkUrl = stack.standIn.addonConfig(forkId)![addon.urlConfigVar]!;
+          const fork = await engine.connect(forkUrl);
+          expect(await fork.read("fork-moment")).toBe("before the fork's moment");
+          await fork.write("fork-only", "written in the fork");
+          await fork.close();
+          const source = await engine.connect(url);
+          expect(await source.read("fork-moment")).toBe("after the fork's moment");
+          expect(await source.read("fork-only")).toBeUndefined();
+          await source.close();
+          // Its own credentials: the source's do not open it.
+          const crossed = new URL(forkUrl);
+          crossed.username = new URL(url).username;
+          crossed.password = new URL(url).password;
+          await expect(engine.connect(crossed.toString())).rejects.toThrow();
+          expect((await stack.driver(addon.id).deprovision(forkId)).status).toBe(204);
+          const refused = await api("POST", "fork-token", { at: new Date(Date.now() + 3600_000).toISOString() });
+          expect([refused.status, (refused.body as { error: string }).error]).toEqual([422, "restore_time_out_of_range"]);
+        });
+      }
 
       it("answers bad requests with a stable code", async () => {
         const codeOf = async (method: string, path: string, body?: unknown) => {

@@ -13,7 +13,7 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { containersOf, dockerExec, dockerInspect, startStack, testWorkerParts, volumeExists, type Stack } from "../src/index.js";
+import { containersOf, dockerExec, dockerInspect, startStack, testWorkerParts, volumeExists, waitUntil, type Stack } from "../src/index.js";
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -92,7 +92,13 @@ describe("disk limits: each database on a filesystem of its plan's size", () => 
   let deps: BerthWorker["deps"];
   let diskDir: string;
   beforeAll(async () => {
-    stack = await startStack({ addons: testAddons });
+    // PostgreSQL's WAL waits in the disk's archive spool until shipped: this stack ships it (every
+    // second), as production's workers do; a deployment of its own, so it ships only its databases.
+    stack = await startStack({
+      addons: testAddons,
+      archiveShipper: true,
+      env: { BERTH_DEPLOYMENT_ID: `disks-${randomBytes(4).toString("hex")}`, BERTH_ARCHIVE_SHIP_INTERVAL_SECONDS: "1" },
+    });
     const config = loadWorkerConfig(stack.env, testAddons);
     expect(config.disks.limits).toBe("loop");
     diskDir = join(config.disks.dir, config.deploymentId);
@@ -201,9 +207,14 @@ describe("disk limits: each database on a filesystem of its plan's size", () => 
       expect((await hostView(diskDir, db.volume)).sizeBytes).toBe(192 * MiB);
       expect((await client.query("SELECT count(*)::int AS n FROM keep")).rows[0].n).toBe(101);
       await client.query("DROP TABLE filler");
+      // The WAL of the drop, checkpointed and archived (the worker ships it within a second):
+      // what stays on the disk is the database's.
+      await checkpoint(db.id);
+      await checkpoint(db.id);
     } finally {
       await client.end().catch(() => undefined);
     }
+    await waitUntil("the archive's spool emptied", async () => (await dockerExec(`berth-${db.id}`, { command: ["ls", "/var/lib/postgresql/data/pg_wal/berth-archive"], user: "postgres" })).trim() === "", { timeoutMs: 60_000 });
     // Once it fits: shrunk offline during the container's replacement, the data kept.
     const before = await statfs(join(diskDir, db.volume));
     console.log(`before shrinking: ${Math.round(((before.blocks - before.bfree) * before.bsize) / MiB)} MiB used`);
