@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dockerExec, pgRows, startStack, type Stack } from "../src/index.js";
+import { dockerExec, pgRows, startStack, waitUntil, type Stack } from "../src/index.js";
 
 const WAIT = { timeout: 120_000, interval: 250 };
 const ADDON = "postgresql";
@@ -20,6 +20,8 @@ describe("PostgreSQL continuous archive", () => {
     const response = await stack.driver(ADDON).provision({ plan: "postgresql-sandbox", app_id: "pitr-archive" });
     id = (response.body as { id: string }).id;
     await stack.standIn.waitForProvisioned(id, { timeoutMs: WAIT.timeout });
+    // The platform hears of it just before the control plane records it provisioned: a backup needs the latter.
+    await waitUntil(`${id} provisioned`, async () => (await stack.db.resource.findUnique({ where: { id } }))?.status === "provisioned", { timeoutMs: WAIT.timeout });
     url = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
   });
   afterAll(async () => {

@@ -79,11 +79,10 @@ async function closeAndShip(deps: WorkerDeps, database: ArchivingDatabase): Prom
   if (!LOG_NAME.test(closed)) throw new Error(`the engine named its closed log ${JSON.stringify(closed)}`);
   const { volumeName } = await deps.db.resource.findUniqueOrThrow({ where: { id: database.resourceId }, select: { volumeName: true } });
   if (volumeName === null) return;
-  const archived = () => deps.db.archivedLog.findFirst({ where: { resourceId: database.resourceId, volumeName, name: closed } });
-  while ((await archived()) === null) {
-    if (signal.aborted) throw new Error(`log ${closed} was not archived within ${CLOSE_TIMEOUT_MS} ms`);
+  for (;;) {
     await shipArchive(deps, database, signal);
-    if ((await archived()) !== null) break;
+    if (await deps.db.archivedLog.findFirst({ where: { resourceId: database.resourceId, volumeName, name: closed } })) return;
+    if (signal.aborted) throw new Error(`log ${closed} was not archived within ${CLOSE_TIMEOUT_MS} ms`);
     await sleep(250, undefined, { signal }).catch(() => undefined);
   }
 }

@@ -123,18 +123,30 @@ export class DiskImages {
 
   /**
    * Refuses (PermanentError) a new size the data does not fit in with room to spare: the
-   * filesystem's used bytes must stay under `SHRINK_MAX_FILL` of the new size.
+   * filesystem's used bytes must stay under `SHRINK_MAX_FILL` of the new size, and `resize2fs`'s
+   * own estimate of the smallest size it can shrink the filesystem to (which counts where the
+   * blocks lie, not only how many are used) must be within it: checked here, before the
+   * database is stopped, rather than found by the offline shrink.
    */
   async checkFits(volume: string, sizeMb: number): Promise<void> {
     const usage = await this.usage(volume);
     if (!usage || sizeMb * MiB >= usage.sizeBytes) return;
     if (usage.usedBytes === undefined) await this.mount(volume);
     const used = (await this.usage(volume))!.usedBytes!;
+    const advice = "delete data (and VACUUM FULL / OPTIMIZE TABLE) first, or choose a plan with a bigger disk";
     if (used > sizeMb * MiB * SHRINK_MAX_FILL) {
       throw new DiskTooSmallError(
         `the data takes ${mib(used)} MiB of its ${mib(usage.sizeBytes)} MiB disk; a disk of ${sizeMb} MiB must keep ` +
-          `${Math.round((1 - SHRINK_MAX_FILL) * 100)}% free, so it holds at most ${mib(sizeMb * MiB * SHRINK_MAX_FILL)} MiB: ` +
-          `delete data (and VACUUM FULL / OPTIMIZE TABLE) first, or choose a plan with a bigger disk`,
+          `${Math.round((1 - SHRINK_MAX_FILL) * 100)}% free, so it holds at most ${mib(sizeMb * MiB * SHRINK_MAX_FILL)} MiB: ${advice}`,
+      );
+    }
+    const device = (await devicesOf(this.imagePath(volume)))[0];
+    if (device === undefined) return;
+    const minimum = await minimumFilesystemBytes(device);
+    if (minimum > sizeMb * MiB) {
+      throw new DiskTooSmallError(
+        `the data takes ${mib(used)} MiB, but its filesystem cannot shrink below ${mib(minimum)} MiB (resize2fs's estimate, ` +
+          `which counts where the data lies) to a disk of ${sizeMb} MiB: ${advice}`,
       );
     }
   }
@@ -346,6 +358,15 @@ async function filesystemBytes(device: string): Promise<number> {
   const bytes = field("Block count") * field("Block size");
   if (!Number.isFinite(bytes) || bytes <= 0) throw new Error(`dumpe2fs ${device}: no block count and size`);
   return bytes;
+}
+
+/** `resize2fs -P`: the smallest size the filesystem can be shrunk to, in bytes (it reads a mounted one too). */
+async function minimumFilesystemBytes(device: string): Promise<number> {
+  const estimate = Number(/minimum size of the filesystem:\s*(\d+)/.exec(await run("resize2fs", ["-P", device]))?.[1]);
+  const header = await run("dumpe2fs", ["-h", device]);
+  const blockSize = Number(/^Block size:\s+(\d+)/m.exec(header)?.[1]);
+  if (!Number.isFinite(estimate * blockSize) || estimate <= 0) throw new Error(`resize2fs -P ${device}: no estimate`);
+  return estimate * blockSize;
 }
 
 /**
