@@ -298,7 +298,6 @@ export class ResourceService {
     return retried;
   }
 
-  /** A fork's source: a finished backup of one of this addon's databases (a deleted one's included). */
   /**
    * Refuses at once a recovery of resource `id` to `at` that no physical copy can reach (for a
    * fork of a moment: a new database as `id` was then; `id` may be deleted since, its archive
@@ -312,6 +311,7 @@ export class ResourceService {
     await requireReachable(this.db, id, at, now);
   }
 
+  /** A fork's source: a finished backup of one of this addon's databases (a deleted one's included). */
   private async requireForkable(addon: AddonDefinition, backupId: string): Promise<void> {
     if (!addon.backup) throw refusals.backupsNotSupported(addon.id);
     const backup = await this.db.backup.findFirst({ where: { id: backupId, resource: { addon: addon.id } } });
