@@ -214,8 +214,7 @@ export class ResourceService {
    * physical copy can reach the moment.
    */
   async restoreToMoment(addon: AddonDefinition, id: string, at: Date, now = new Date()): Promise<Operation> {
-    if (!addon.backup) throw refusals.backupsNotSupported(addon.id);
-    if (!addon.backup.archive) throw refusals.pointInTimeNotSupported(addon.id);
+    requireArchive(addon);
     const recorded = await this.db.$transaction(async (tx) => {
       const resource = await lockResource(tx, addon, id);
       if (!resource || !(await acceptsPlatformRequests(tx, resource))) throw refusals.resourceNotFound(id);
@@ -304,8 +303,7 @@ export class ResourceService {
    * kept with its final backup).
    */
   async requireRecoverable(addon: AddonDefinition, id: string, at: Date, now = new Date()): Promise<void> {
-    if (!addon.backup) throw refusals.backupsNotSupported(addon.id);
-    if (!addon.backup.archive) throw refusals.pointInTimeNotSupported(addon.id);
+    requireArchive(addon);
     const resource = await this.db.resource.findFirst({ where: { id, addon: addon.id } });
     if (!resource || isIn("pooled", resource.status)) throw refusals.resourceNotFound(id);
     await requireReachable(this.db, id, at, now);
@@ -415,4 +413,10 @@ async function isSuspended(tx: Prisma.TransactionClient, id: string): Promise<bo
     select: { kind: true },
   });
   return last?.kind === "suspend";
+}
+
+/** Refuses a recovery to a moment of an engine that keeps no continuous archive. */
+function requireArchive(addon: AddonDefinition): void {
+  if (!addon.backup) throw refusals.backupsNotSupported(addon.id);
+  if (!addon.backup.archive) throw refusals.pointInTimeNotSupported(addon.id);
 }

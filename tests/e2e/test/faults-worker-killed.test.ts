@@ -125,8 +125,7 @@ async function claimWarmDatabase(stack: Stack): Promise<Outcome> {
 
 /** A fork: a new database created from another's backup; the survivor loads it once, whole. */
 async function forkFromBackup(stack: Stack): Promise<Outcome> {
-  const source = await provisionedDatabase(stack, SMALL);
-  await pgRows(stack.standIn.addonConfig(source)!.SCALINGO_POSTGRESQL_URL!, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('forked')");
+  const { id: source } = await databaseHolding(stack, SMALL, "forked");
   const created = await stack.driver(ADDON).request("POST", `${source}/backups`);
   const backupId = (created.body as { backup: { id: string } }).backup.id;
   await expect.poll(async () => (await stack.db.backup.findUnique({ where: { id: backupId } }))?.status, WAIT).toBe("done");
@@ -149,9 +148,7 @@ async function forkFromBackup(stack: Stack): Promise<Outcome> {
 
 /** A plan change to a smaller plan (every step is taken, the disk check first), on a database holding a row. */
 async function shrinkPlan(stack: Stack): Promise<Outcome> {
-  const id = await provisionedDatabase(stack, LARGER);
-  const url = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
-  await pgRows(url, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('written before the plan change')");
+  const { id, url } = await databaseHolding(stack, LARGER, "written before the plan change");
   expect((await stack.driver(ADDON).changePlan(id, SMALL)).status).toBe(200);
   return {
     id,
@@ -187,8 +184,7 @@ async function deprovisionLive(stack: Stack): Promise<Outcome> {
 
 /** A backup of a database holding a row: the survivor stores it whole, checksummed. */
 async function backUp(stack: Stack): Promise<Outcome> {
-  const id = await provisionedDatabase(stack, SMALL);
-  await pgRows(stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('backed up')");
+  const { id } = await databaseHolding(stack, SMALL, "backed up");
   const created = await stack.driver(ADDON).request("POST", `${id}/backups`);
   expect(created.status).toBe(202);
   const backupId = (created.body as { backup: { id: string } }).backup.id;
@@ -209,9 +205,7 @@ async function backUp(stack: Stack): Promise<Outcome> {
  * before the switch, starts it over), and the database holds the backup's data only, on one volume.
  */
 async function restoreBackup(stack: Stack): Promise<Outcome> {
-  const id = await provisionedDatabase(stack, SMALL);
-  const url = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
-  await pgRows(url, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('in the backup')");
+  const { id, url } = await databaseHolding(stack, SMALL, "in the backup");
   const created = await stack.driver(ADDON).request("POST", `${id}/backups`);
   const backupId = (created.body as { backup: { id: string } }).backup.id;
   await expect.poll(async () => (await stack.db.backup.findUnique({ where: { id: backupId } }))?.status, WAIT).toBe("done");
@@ -232,9 +226,7 @@ async function restoreBackup(stack: Stack): Promise<Outcome> {
 
 /** A suspension of a database holding a row: the survivor removes its container; the volume, and the row in it, stay. */
 async function suspendLive(stack: Stack): Promise<Outcome> {
-  const id = await provisionedDatabase(stack, SMALL);
-  const url = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
-  await pgRows(url, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('kept while suspended')");
+  const { id, url } = await databaseHolding(stack, SMALL, "kept while suspended");
   expect((await stack.driver(ADDON).request("POST", `${id}/suspend`)).status).toBe(204);
   return {
     id,
@@ -249,9 +241,7 @@ async function suspendLive(stack: Stack): Promise<Outcome> {
 
 /** A resumption of a suspended database: the survivor brings it back at the URL the platform holds, with its row, reporting nothing. */
 async function resumeSuspended(stack: Stack): Promise<Outcome> {
-  const id = await provisionedDatabase(stack, SMALL);
-  const url = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
-  await pgRows(url, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('kept while suspended')");
+  const { id, url } = await databaseHolding(stack, SMALL, "kept while suspended");
   expect((await stack.driver(ADDON).request("POST", `${id}/suspend`)).status).toBe(204);
   await expect.poll(async () => (await stack.db.resource.findUnique({ where: { id } }))?.status, WAIT).toBe("suspended");
   const callsBefore = stack.standIn.calls.filter((call) => call.resourceId === id).length;
@@ -265,6 +255,14 @@ async function resumeSuspended(stack: Stack): Promise<Outcome> {
       expect(stack.standIn.calls.filter((call) => call.resourceId === id).length).toBe(callsBefore);
     },
   };
+}
+
+/** A provisioned database (`provisionedDatabase`) whose table `kept` holds one row, `note`. */
+async function databaseHolding(stack: Stack, plan: string, note: string): Promise<{ id: string; url: string }> {
+  const id = await provisionedDatabase(stack, plan);
+  const url = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
+  await pgRows(url, `CREATE TABLE kept (note text); INSERT INTO kept VALUES ('${note}')`);
+  return { id, url };
 }
 
 /**

@@ -14,6 +14,7 @@ import { BackupIntegrityError, BackupNotFoundError, ForkTokens, createBackupStor
 import type { Backup, PrismaClient, Resource } from "@berth/db";
 import { RAW_COPY_FORMAT } from "@berth/operations";
 import { InvalidArgumentError, Option, type Command } from "commander";
+import { z } from "zod";
 import { resolvePath, type CliContext } from "../context.js";
 import { withControlPlane, withDatabase } from "../control-plane.js";
 import { CommandFailure, EXIT, Exit, UsageError } from "../errors.js";
@@ -90,10 +91,10 @@ function restoreSource(backupId: string | undefined, at: Date | undefined): Rest
   return backupId !== undefined ? { backupId } : { at: at! };
 }
 
+/** A moment as the provider API takes it: ISO 8601 with its offset (the same zod rule as its schema). */
 function parseMoment(value: string): Date {
-  const at = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(at.getTime())) throw new InvalidArgumentError("not an ISO 8601 time (e.g. 2026-12-02T14:05:00Z)");
-  return at;
+  if (!z.iso.datetime({ offset: true }).safeParse(value).success) throw new InvalidArgumentError("not an ISO 8601 time with its offset (e.g. 2026-12-02T14:05:00Z)");
+  return new Date(value);
 }
 
 /** The same token the provider API's `POST …/backups/:id/fork-token` (or `POST …/fork-token` with a moment) gives, signed with the deployment's key. */

@@ -44,14 +44,12 @@ export function planRecovery(
   const base = baseBackupFor(bases, restoresStartedAt, at, now);
   if ("refused" in base) throw new PermanentError(`the database cannot be put back to ${at.toISOString()}: ${base.refused}`);
   // The history of the volume the copy was taken of.
-  const ofVolume = logs.filter((log) => log.volumeName === base.volumeName);
-  const changes = ofVolume.filter((log) => archive.needsLog(log.name, base.walStart) === "until-target");
-  const closedAfter = changes.some((log) => log.archivedAt > at);
-  const needed = ofVolume.filter((log) => {
-    const need = archive.needsLog(log.name, base.walStart);
-    return need === "always" || (need === "until-target" && log.archivedAt.getTime() <= at.getTime() + CLOSED_WITHIN_MS);
-  });
-  return { base, logs: [...needed].sort((a, b) => a.name.localeCompare(b.name)), target: closedAfter ? at : null };
+  const ofVolume = logs.filter((log) => log.volumeName === base.volumeName).map((log) => ({ log, need: archive.needsLog(log.name, base.walStart) }));
+  const closedAfter = ofVolume.some(({ log, need }) => need === "until-target" && log.archivedAt > at);
+  const needed = ofVolume
+    .filter(({ log, need }) => need === "always" || (need === "until-target" && log.archivedAt.getTime() <= at.getTime() + CLOSED_WITHIN_MS))
+    .map(({ log }) => log);
+  return { base, logs: needed.sort((a, b) => a.name.localeCompare(b.name)), target: closedAfter ? at : null };
 }
 
 /** The recovery to `at` of a resource's archive, every object of it verified (SHA-256, every record's tag) before anything is touched. */
