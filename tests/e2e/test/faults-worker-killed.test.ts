@@ -148,7 +148,7 @@ async function forkFromBackup(stack: Stack): Promise<Outcome> {
 
 /** A plan change to a smaller plan (every step is taken, the disk check first), on a database holding a row. */
 async function shrinkPlan(stack: Stack): Promise<Outcome> {
-  const { id, url } = await databaseHolding(stack, LARGER, "written before the plan change");
+  const { id } = await databaseHolding(stack, LARGER, "written before the plan change");
   expect((await stack.driver(ADDON).changePlan(id, SMALL)).status).toBe(200);
   return {
     id,
