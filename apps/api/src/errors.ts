@@ -37,6 +37,7 @@ const REFUSAL_STATUS: Record<RefusalCode, number> = {
   backup_not_restorable: 409,
   resource_not_backupable: 409,
   resource_suspended: 409,
+  rotation_not_supported: 422,
   point_in_time_not_supported: 422,
   restore_time_out_of_range: 422,
   service_unavailable: 503,

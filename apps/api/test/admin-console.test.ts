@@ -105,6 +105,8 @@ describe("operator console request guards", () => {
     for (const headers of <Record<string, string>[]>[
       { "sec-fetch-site": "same-origin", origin: "http://127.0.0.1:4000" },
       { "sec-fetch-site": "same-origin" },
+      // A form posted from a page whose referrer policy is no-referrer (the dashboard's).
+      { "sec-fetch-site": "same-origin", origin: "null" },
       { origin: "http://127.0.0.1:4000" },
       { referer: "http://127.0.0.1:4000/admin/queues/queue/berth-operations" },
       { origin: "https://berth.example.com" },
@@ -119,7 +121,8 @@ describe("operator console request guards", () => {
       [{ "sec-fetch-site": "same-site", origin: "http://127.0.0.1:4100" }, "from a same-site page"],
       [{ "sec-fetch-site": "same-origin", origin: "https://evil.example" }, "sent from https://evil.example"],
       [{ origin: "http://127.0.0.1:4100" }, "sent from http://127.0.0.1:4100"],
-      [{ origin: "null" }, 'origin "null" is not a URL'],
+      [{ origin: "null" }, "neither Origin nor Referer"],
+      [{ "sec-fetch-site": "cross-site", origin: "null" }, "from a cross-site page"],
       [{}, "neither Origin nor Referer"],
     ] as const) {
       const refusal = crossSiteRefusal(request("POST", headers), trusted);

@@ -1,8 +1,9 @@
 import { isAbsolute, resolve } from "node:path";
 import type { AddonDefinition } from "@berth/addon-sdk";
 import type { EnvSource } from "@berth/config";
+import type { PrismaClient, Resource } from "@berth/db";
 import type { CliConfig } from "./config.js";
-import { UsageError } from "./errors.js";
+import { CommandFailure, UsageError } from "./errors.js";
 
 /** Everything a command touches outside itself, so that tests and other callers can provide it. */
 export interface CliIo {
@@ -38,6 +39,19 @@ export function findAddon(context: CliContext, id: string): AddonDefinition {
     throw new UsageError(`unknown addon "${id}": the installed addons are ${[...context.addons.keys()].join(", ")}`);
   }
   return addon;
+}
+
+/** The addon of a resource, installed in this CLI. */
+export function addonOf(context: CliContext, resource: Pick<Resource, "id" | "addon">): AddonDefinition {
+  const addon = context.addons.get(resource.addon);
+  if (!addon) throw new CommandFailure(`resource ${resource.id} belongs to the addon ${resource.addon}, which is not installed here`);
+  return addon;
+}
+
+export async function findResource(db: PrismaClient, id: string): Promise<Resource> {
+  const resource = await db.resource.findUnique({ where: { id } });
+  if (!resource) throw new CommandFailure(`no resource with id ${id}`);
+  return resource;
 }
 
 export function resolvePath(context: CliContext, path: string): string {

@@ -49,6 +49,7 @@ const workerEnvSchema = serviceEnvSchema.extend({
   BERTH_BACKUP_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   BERTH_DELETED_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(30),
   BERTH_ARCHIVE_SHIP_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3_600).default(15),
+  BERTH_ROTATION_GRACE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
   ...backupStoreEnvSchema.shape,
 });
 
@@ -64,7 +65,8 @@ export interface WorkerConfig {
   bindAddress: string;
   portRange: { first: number; last: number };
   concurrency: number;
-  /** Usage metering: seconds between two samples of every database, and days samples are kept. */
+  /** After a credential rotation, how long the previous password keeps working (the app restarts with the new URL meanwhile). */
+  rotationGraceSeconds: number;
   /**
    * Names this deployment on the Docker host: its containers and volumes carry it, and
    * reconciliation touches only those. Defaults to a digest of the control-plane database's
@@ -75,6 +77,7 @@ export interface WorkerConfig {
   jobLockSeconds: number;
   reconcileIntervalSeconds: number;
   platformRetries: number;
+  /** Usage metering: seconds between two samples of every database, and days samples are kept. */
   usageIntervalSeconds: number;
   usageRetentionDays: number;
   logLevel: string;
@@ -129,6 +132,7 @@ export function loadWorkerConfig(env: EnvSource, addons: ReadonlyMap<string, Add
     bindAddress: parsed.BERTH_DATABASE_BIND_ADDRESS,
     portRange: parsed.BERTH_PORT_RANGE,
     concurrency: parsed.BERTH_WORKER_CONCURRENCY,
+    rotationGraceSeconds: parsed.BERTH_ROTATION_GRACE_SECONDS,
     deploymentId: parsed.BERTH_DEPLOYMENT_ID ?? defaultDeploymentId(parsed.BERTH_DATABASE_URL),
     jobLockSeconds: parsed.BERTH_JOB_LOCK_SECONDS,
     reconcileIntervalSeconds: parsed.BERTH_RECONCILE_INTERVAL_SECONDS,
@@ -172,7 +176,7 @@ function readWarmPool(value: string, addons: ReadonlyMap<string, AddonDefinition
     const size = Number(match[2]);
     const addon = [...addons.values()].find((candidate) => candidate.plans.some((p) => p.name === plan));
     if (!addon) issues.push(`BERTH_WARM_POOL: no installed addon has a plan "${plan}"`);
-    else if (!addon.rotatePassword) issues.push(`BERTH_WARM_POOL: ${addon.id} cannot change a database's password, so it cannot have a warm pool`);
+    else if (!addon.rotation) issues.push(`BERTH_WARM_POOL: ${addon.id} cannot change a database's password, so it cannot have a warm pool`);
     else if (size > MAX_WARM_PER_PLAN) issues.push(`BERTH_WARM_POOL: ${plan}=${size} is more than ${MAX_WARM_PER_PLAN}`);
     else if (targets.some((target) => target.plan === plan)) issues.push(`BERTH_WARM_POOL: ${plan} is listed twice`);
     else targets.push({ addonId: addon.id, plan, size });

@@ -9,16 +9,16 @@ import type { WorkerDeps } from "./deps.js";
  */
 export async function credentialSecrets(deps: Pick<WorkerDeps, "db" | "secrets">, resourceId: string): Promise<string[]> {
   try {
-    const row = await deps.db.resource.findUnique({ where: { id: resourceId }, select: { credentials: true, nextCredentials: true } });
+    const row = await deps.db.resource.findUnique({ where: { id: resourceId }, select: { credentials: true, nextCredentials: true, retiringCredentials: true } });
     return row ? resourceSecrets(deps.secrets, row) : [];
   } catch {
     return []; // the control plane is down: the failure being reported is about that, not about this resource's secrets
   }
 }
 
-/** The values of a resource's credentials, both sets during a warm pool's hand-over; a set that cannot be opened gives none. */
-export function resourceSecrets(secrets: SecretBox, resource: { credentials: string | null; nextCredentials: string | null }): string[] {
-  return [resource.credentials, resource.nextCredentials]
+/** The values of a resource's credentials, every set during a rotation; a set that cannot be opened gives none. */
+export function resourceSecrets(secrets: SecretBox, resource: { credentials: string | null; nextCredentials: string | null; retiringCredentials: string | null }): string[] {
+  return [resource.credentials, resource.nextCredentials, resource.retiringCredentials]
     .filter((value): value is string => value !== null)
     .flatMap((sealed) => {
       try {

@@ -28,6 +28,8 @@ export interface WorkerDeps {
     bindAddress: string;
     portRange: { first: number; last: number };
   };
+  /** How long a rotation's previous credentials keep working (`BERTH_ROTATION_GRACE_SECONDS`). */
+  rotationGraceMs: number;
   /** Pause between readiness probes. */
   readinessIntervalMs: number;
   /** Usage samples older than this are deleted. */

@@ -39,6 +39,7 @@ export function createWorkerDeps(
       ]),
     ),
     placement: { publicHost: config.publicHost, bindAddress: config.bindAddress, portRange: config.portRange },
+    rotationGraceMs: config.rotationGraceSeconds * 1000,
     readinessIntervalMs: 100,
     usageRetentionDays: config.usageRetentionDays,
   };

@@ -73,6 +73,13 @@ export class OperationContext<K extends OperationKind = OperationKind> {
     return this.deps.secrets.openJson<AddonCredentials>(this.resource.credentials);
   }
 
+  /** Credentials the engine may accept beside the current ones: a rotation's next (before they are sent), its previous (during the grace period). */
+  alsoAccepted(): AddonCredentials[] {
+    return [this.resource.nextCredentials, this.resource.retiringCredentials]
+      .filter((sealed): sealed is string => sealed !== null)
+      .map((sealed) => this.deps.secrets.openJson<AddonCredentials>(sealed));
+  }
+
   /** Where clients connect (public host) and where the worker probes (bind address). */
   endpoints(credentials: AddonCredentials): { public: Endpoint; probe: Endpoint } {
     const { port } = this.resource;
@@ -90,7 +97,7 @@ export class OperationContext<K extends OperationKind = OperationKind> {
     return {
       name: this.containerName,
       volumeName: this.volumeName,
-      spec: this.addon.containerSpec({ plan, credentials, image: this.image }),
+      spec: this.addon.containerSpec({ plan, credentials, alsoAccepted: this.alsoAccepted(), image: this.image }),
       labels: { resourceId: this.resource.id, addonId: this.addon.id, plan: plan.name },
       port,
     };

@@ -101,7 +101,7 @@ describe("worker configuration", () => {
     expect(problems("postgresql-sandbox")).toMatch(/must look like <plan>=<count>/);
     expect(problems("postgresql-sandbox=-1")).toMatch(/must look like <plan>=<count>/);
     expect(problems("postgresql-gold=1")).toMatch(/no installed addon has a plan "postgresql-gold"/);
-    expect(problems("redis-sandbox=1")).toMatch(/redis cannot change a database's password/);
+    expect(problems("influxdb-sandbox=1")).toMatch(/influxdb cannot change a database's password/);
     expect(problems("postgresql-sandbox=51")).toMatch(/more than 50/);
     expect(problems("postgresql-sandbox=1,postgresql-sandbox=2")).toMatch(/listed twice/);
   });

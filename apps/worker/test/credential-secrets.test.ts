@@ -26,7 +26,7 @@ describe("credentialSecrets", () => {
     expect(await credentialSecrets(depsWith(async () => null), "r-1")).toEqual([]);
     expect(await credentialSecrets(depsWith(async () => Promise.reject(new Error("ECONNREFUSED"))), "r-1")).toEqual([]);
     const other = new SecretBox(randomBytes(32));
-    expect(resourceSecrets(secrets, { credentials: other.sealJson(current), nextCredentials: secrets.sealJson(next) })).toEqual(Object.values(next));
-    expect(resourceSecrets(secrets, { credentials: null, nextCredentials: null })).toEqual([]);
+    expect(resourceSecrets(secrets, { credentials: other.sealJson(current), nextCredentials: secrets.sealJson(next), retiringCredentials: null })).toEqual(Object.values(next));
+    expect(resourceSecrets(secrets, { credentials: null, nextCredentials: null, retiringCredentials: null })).toEqual([]);
   });
 });

@@ -108,6 +108,7 @@ describe.skipIf(!databaseUrl)("sampleUsageOnce", () => {
       addonRuntime: new Map(),
       placement: { publicHost: "127.0.0.1", bindAddress: "127.0.0.1", portRange: { first: 1, last: 2 } },
       readinessIntervalMs: 100,
+      rotationGraceMs: 0,
       usageRetentionDays: 90,
       backups: {} as BackupStore, // not reached: metering takes no backup
       backupConcurrency: 1,

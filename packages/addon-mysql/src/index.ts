@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { containerLimits, defineAddon, generateIdentifier, generatePassword, withEngineSession, type AdminCommand, type Endpoint } from "@berth/addon-sdk";
 import mysql from "mysql2/promise";
@@ -105,10 +106,17 @@ GRANT ALL ON ${ident(database)}.* TO ${literal(user)}@'%';
       return connected - 1; // minus this session
     }),
 
-  // As root (MariaDB lets a user change its own password only with CREATE USER). Stored in the
-  // grant tables, so it survives container restarts and replacements; the server masks passwords
-  // in its logs.
-  rotatePassword: ({ user }, password) => asRoot(`ALTER USER ${literal(user)}@'%' IDENTIFIED BY ${literal(password)};\n`),
+  // MariaDB takes several ways for one account to authenticate, tried in order: during a rotation
+  // the app's user has both passwords, then only the new one. As root (MariaDB lets a user change
+  // its own password only with CREATE USER), with hashes computed here: the plain password never
+  // reaches the server nor its logs. Kept in the grant tables, so it survives container restarts
+  // and replacements.
+  rotation: {
+    next: (current) => ({ ...current, password: generatePassword() }),
+    admit: ({ user, password }, next) =>
+      asRoot(`ALTER USER ${literal(user)}@'%' IDENTIFIED VIA mysql_native_password USING ${literal(nativePasswordHash(password))} OR mysql_native_password USING ${literal(nativePasswordHash(next.password))};\n`),
+    retire: ({ user, password }) => asRoot(`ALTER USER ${literal(user)}@'%' IDENTIFIED BY PASSWORD ${literal(nativePasswordHash(password))};\n`),
+  },
 
   backup: {
     format: "sql",
@@ -139,6 +147,12 @@ function asRoot(sql: string): AdminCommand {
 
 function ident(name: string): string {
   return `\`${name.replaceAll("`", "``")}\``;
+}
+
+/** What `mysql_native_password` stores: `*` and the hex of SHA-1(SHA-1(password)). */
+function nativePasswordHash(password: string): string {
+  const once = createHash("sha1").update(password).digest();
+  return `*${createHash("sha1").update(once).digest("hex").toUpperCase()}`;
 }
 
 function literal(value: string): string {

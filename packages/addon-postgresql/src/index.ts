@@ -122,17 +122,24 @@ export const postgresqlAddon = defineAddon<PostgresqlCredentials>({
 
   // The app's user: owner of its database and of its public schema, nothing more (no superuser,
   // no role or database creation, no replication, no RLS bypass; only trusted extensions, which
-  // PostgreSQL lets a database owner create). Other databases are closed to it.
-  bootstrap: ({ user, password, database }) =>
-    asAdministrator(`SELECT format('CREATE ROLE %I', ${literal(user)}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${literal(user)}) \\gexec
-ALTER ROLE ${ident(user)} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT PASSWORD ${literal(scramSha256Verifier(password))};
-SELECT format('CREATE DATABASE %I OWNER %I', ${literal(database)}, ${literal(user)}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${literal(database)}) \\gexec
+  // PostgreSQL lets a database owner create). Other databases are closed to it. After a rotation
+  // the app may log in as the owner's twin (see `loginAs`); the other login of the pair keeps no
+  // password (a recovered catalog may hold an old one).
+  bootstrap: (credentials) => {
+    const { user, database } = credentials;
+    const owner = ownerRole(user);
+    return asAdministrator(`${ensureRole(owner)}
+ALTER ROLE ${ident(owner)} WITH ${APP_ROLE_ATTRIBUTES};
+SELECT format('CREATE DATABASE %I OWNER %I', ${literal(database)}, ${literal(owner)}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${literal(database)}) \\gexec
 REVOKE ALL ON DATABASE postgres, template1 FROM PUBLIC;
 REVOKE ALL ON DATABASE ${ident(database)} FROM PUBLIC;
+${loginAs(credentials)}
+${withoutPassword(otherLogin(user))}
 \\connect ${ident(database)}
-ALTER SCHEMA public OWNER TO ${ident(user)};
+ALTER SCHEMA public OWNER TO ${ident(owner)};
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
-`),
+`);
+  },
 
   connectionConfig: (endpoint) => ({ SCALINGO_POSTGRESQL_URL: postgresqlUrl(endpoint) }),
 
@@ -146,10 +153,18 @@ REVOKE ALL ON SCHEMA public FROM PUBLIC;
       return rows[0]!.n;
     }),
 
-  // A SCRAM verifier computed here: the plain password never reaches the server (nor its logs).
-  // It lives in the cluster's catalog, so it survives container restarts and replacements.
-  rotatePassword: ({ user }, password) =>
-    asAdministrator(`ALTER ROLE ${ident(user)} PASSWORD ${literal(scramSha256Verifier(password))};\n`),
+  // PostgreSQL keeps one password per role, so a rotation alternates the app's login between the
+  // database's owner and the owner's twin (see `loginAs`): both work until the previous one is
+  // retired. Passwords are SCRAM verifiers computed here (the plain password never reaches the
+  // server nor its logs), kept in the cluster's catalog across restarts and replacements.
+  rotation: {
+    next: (current) => ({ ...current, user: otherLogin(current.user), password: generatePassword() }),
+    admit: (_current, next) => asAdministrator(`${loginAs(next)}\n`),
+    retire: (_current, previous) =>
+      asAdministrator(`${withoutPassword(previous.user)}
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ${literal(previous.user)};
+`),
+  },
 
   backup: {
     format: "pgdump",
@@ -167,7 +182,7 @@ REVOKE ALL ON SCHEMA public FROM PUBLIC;
       // not replayed (--no-acl: they name the dumped database's roles, and the app's role is the
       // only one that connects). One transaction: a load that fails leaves nothing half done.
       load: ({ user, database }) => ({
-        command: ["pg_restore", ...ADMIN_CONNECTION, `--dbname=${database}`, "--no-owner", "--no-acl", `--role=${user}`, "--single-transaction", "--exit-on-error"],
+        command: ["pg_restore", ...ADMIN_CONNECTION, `--dbname=${database}`, "--no-owner", "--no-acl", `--role=${ownerRole(user)}`, "--single-transaction", "--exit-on-error"],
         user: "postgres",
       }),
     },
@@ -212,18 +227,62 @@ WHERE name NOT LIKE '%.berth-tmp' ORDER BY name`),
       }),
       recoveryFiles: [{ path: "recovery.signal", content: "" }],
       recovered: () => adminQuery("DO $$ BEGIN IF pg_is_in_recovery() THEN RAISE EXCEPTION 'still recovering'; END IF; END $$"),
-      // The copy's database and role take the new names (no session is open during a recovery):
-      // a Berth cluster has one app database and one app role, and its customer can make no other
-      // (NOCREATEDB, NOCREATEROLE). bootstrap then gives the role its password.
+      // The copy's database and roles take the new names (no session is open during a recovery):
+      // a Berth cluster has one app database, its owner and the owner's twin, and its customer can
+      // make no other (NOCREATEDB, NOCREATEROLE). bootstrap then gives the app's login its password.
       adopt: ({ user, database }) =>
         asAdministrator(`SELECT format('ALTER DATABASE %I RENAME TO %I', datname, ${literal(database)}) FROM pg_database
 WHERE datname NOT IN ('postgres', 'template0', 'template1', ${literal(database)}) \\gexec
-SELECT format('ALTER ROLE %I RENAME TO %I', rolname, ${literal(user)}) FROM pg_roles
-WHERE rolcanlogin AND rolname <> 'postgres' AND rolname <> ${literal(user)} \\gexec
+SELECT format('ALTER ROLE %I RENAME TO %I', r.rolname, ${literal(ownerRole(user))}) FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba
+WHERE d.datname = ${literal(database)} AND r.rolname <> ${literal(ownerRole(user))} \\gexec
+SELECT format('ALTER ROLE %I RENAME TO %I', rolname, ${literal(twinRole(user))}) FROM pg_roles
+WHERE rolcanlogin AND rolname NOT IN ('postgres', ${literal(ownerRole(user))}, ${literal(twinRole(user))}) \\gexec
 `),
     },
   },
 });
+
+/** What the app's logins may do: log in, and nothing an administrator does. */
+const APP_ROLE_ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT";
+/** The owner's twin is the owner's name and this (generated names are lowercase letters and digits). */
+const TWIN_SUFFIX = "_b";
+
+/** The role that owns the app's database: the app's login, or the role its twin acts as. */
+export function ownerRole(user: string): string {
+  return user.endsWith(TWIN_SUFFIX) ? user.slice(0, -TWIN_SUFFIX.length) : user;
+}
+
+function twinRole(user: string): string {
+  return ownerRole(user) + TWIN_SUFFIX;
+}
+
+/** The login of the pair that `user` is not. */
+function otherLogin(user: string): string {
+  return user === ownerRole(user) ? twinRole(user) : ownerRole(user);
+}
+
+function ensureRole(name: string): string {
+  return `SELECT format('CREATE ROLE %I', ${literal(name)}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${literal(name)}) \\gexec`;
+}
+
+/**
+ * Makes `user` a login with `password`. The twin is a member of the owner whose sessions act as
+ * it (`SET role`, applied at each login): what it creates is the owner's, and it may do nothing
+ * the owner may not. Idempotent.
+ */
+function loginAs({ user, password }: PostgresqlCredentials): string {
+  const owner = ownerRole(user);
+  const twin = user === owner ? "" : `
+GRANT ${ident(owner)} TO ${ident(user)};
+ALTER ROLE ${ident(user)} SET role = ${literal(owner)};`;
+  return `${ensureRole(user)}
+ALTER ROLE ${ident(user)} WITH ${APP_ROLE_ATTRIBUTES} PASSWORD ${literal(scramSha256Verifier(password))};${twin}`;
+}
+
+/** `user` (if it exists) opens no session by password. */
+function withoutPassword(user: string): string {
+  return `SELECT format('ALTER ROLE %I PASSWORD NULL', rolname) FROM pg_roles WHERE rolname = ${literal(user)} \\gexec`;
+}
 
 /** The superuser over the container's own socket (peer authentication), never asked for a password. */
 const ADMIN_CONNECTION = ["--host", RUN_PATH, "--port", "5432", "--username", "postgres", "--no-password"] as const;

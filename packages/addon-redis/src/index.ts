@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { containerLimits, defineAddon, generatePassword, withEngineSession, type Endpoint } from "@berth/addon-sdk";
+import { containerLimits, defineAddon, generatePassword, withEngineSession, type AdminCommand, type Endpoint } from "@berth/addon-sdk";
 import { Redis } from "ioredis";
 import { redisPlans } from "./plans.js";
 
@@ -35,12 +35,18 @@ export const REDIS_APP_PERMISSIONS =
 
 /**
  * The ACL file: SHA-256 hashes of the passwords, not the passwords. It lives on the volume (ACL
- * users survive restarts) and Berth writes it again whenever it creates the container.
+ * users survive restarts) and Berth writes it again whenever it creates the container; during a
+ * rotation the `default` user has both passwords (`alsoAccepted`).
  */
-function aclFile({ password, adminPassword }: RedisCredentials): string {
-  return `user default on sanitize-payload #${sha256(password)} ${REDIS_APP_PERMISSIONS}
+function aclFile({ password, adminPassword }: RedisCredentials, alsoAccepted: readonly RedisCredentials[]): string {
+  return `user default on sanitize-payload ${passwordRules([password, ...alsoAccepted.map((each) => each.password)])} ${REDIS_APP_PERMISSIONS}
 user berth on #${sha256(adminPassword)} ~* &* +@all
 `;
+}
+
+/** ACL rules that make a user's passwords exactly these (as hashes). */
+function passwordRules(passwords: readonly string[]): string {
+  return ["resetpass", ...new Set(passwords.map((each) => `#${sha256(each)}`))].join(" ");
 }
 
 function sha256(value: string): string {
@@ -75,7 +81,7 @@ export const redisAddon = defineAddon<RedisCredentials>({
 
   // The official image runs `redis-server` with these arguments in /data. No TCP listener: clients
   // arrive through Berth's gateway on the socket. Passwords are in the ACL file, not the command.
-  containerSpec: ({ plan, credentials, image }) => ({
+  containerSpec: ({ plan, credentials, alsoAccepted = [], image }) => ({
     image,
     command: [
       "redis-server",
@@ -91,7 +97,7 @@ export const redisAddon = defineAddon<RedisCredentials>({
       "--dir", DATA_PATH,
     ],
     env: {},
-    files: [{ path: `${DATA_PATH}/users.acl`, content: aclFile(credentials), mode: 0o600 }],
+    files: [{ path: `${DATA_PATH}/users.acl`, content: aclFile(credentials, alsoAccepted), mode: 0o600 }],
     fileOwner: { uid: REDIS_UID, gid: REDIS_UID },
     dataPath: DATA_PATH,
     socketPath: SOCKET_PATH,
@@ -110,6 +116,14 @@ export const redisAddon = defineAddon<RedisCredentials>({
       if (connected === undefined) throw new Error("INFO clients did not report connected_clients");
       return Number(connected) - 1; // minus this session
     }),
+
+  // Redis's ACL users take several passwords: the `default` user has both during a rotation. Set in
+  // the running server and saved to the ACL file (as `containerSpec` writes it, for the next start).
+  rotation: {
+    next: (current) => ({ ...current, password: generatePassword() }),
+    admit: (current, next) => asBerth(current, [`ACL SETUSER default ${passwordRules([current.password, next.password])}`, "ACL SAVE"]),
+    retire: (current) => asBerth(current, [`ACL SETUSER default ${passwordRules([current.password])}`, "ACL SAVE"]),
+  },
 
   backup: {
     format: "rdb",
@@ -162,6 +176,26 @@ done
 status=$(field rdb_last_bgsave_status)
 [ "$status" = ok ] || { printf 'the RDB snapshot failed (rdb_last_bgsave_status:%s): see the server log\\n' "$status" >&2; exit 1; }
 exec cat "$rdb"
+`;
+
+/**
+ * Redis commands run by Berth's `berth` user over the container's socket, one per line of stdin
+ * after its password (so nothing secret is on a command line: the rules carry password hashes).
+ * Each must answer OK.
+ */
+function asBerth({ adminPassword }: RedisCredentials, commands: readonly string[]): AdminCommand {
+  return {
+    command: ["sh", "-c", ADMIN_SCRIPT, "berth-redis-admin", SOCKET_PATH],
+    stdin: [adminPassword, ...commands].join("\n") + "\n",
+  };
+}
+
+const ADMIN_SCRIPT = `set -euf
+IFS= read -r password
+while IFS= read -r command; do
+  reply=$(printf '%s\\n' "$password" | redis-cli --no-auth-warning --user berth --askpass -s "$1" $command)
+  [ "$reply" = OK ] || { printf '%s: %s\\n' "\${command%% *}" "$reply" >&2; exit 1; }
+done
 `;
 
 /** One short authenticated session, without retries or an offline queue; an abort ends it. */

@@ -51,6 +51,12 @@ export interface Endpoint<C extends AddonCredentials = AddonCredentials> {
 export interface ContainerSpecInput<C extends AddonCredentials = AddonCredentials> {
   readonly plan: AddonPlan;
   readonly credentials: C;
+  /**
+   * Credentials the engine must accept as well during a rotation (the next ones, before the app
+   * has them; the previous ones, during the grace period): for an engine whose passwords live in
+   * files Berth writes at each container start rather than in its data.
+   */
+  readonly alsoAccepted?: readonly C[];
   readonly image: string;
 }
 
@@ -154,16 +160,35 @@ export interface AddonDefinition<C extends AddonCredentials = AddonCredentials> 
    */
   connections(endpoint: Endpoint<C>, signal: AbortSignal): Promise<number>;
   /**
-   * Warm pool (optional): the administrative command that gives the app's user a new password.
-   * The engine must keep it across restarts and container replacements (stored in its data).
-   * Addons without it get no warm pool: their databases are built when asked for.
+   * Credential rotation (optional): a new password without a moment when neither works, for the
+   * customer's rotations and the warm pool's hand-over. Addons without it get neither: their
+   * databases are built when asked for, and keep the password they were made with.
    */
-  rotatePassword?(credentials: C, password: string): AdminCommand;
+  readonly rotation?: CredentialRotation<C>;
   /**
    * Backups (optional: an engine without it has none): how to take a consistent copy of the
    * app's data while the database serves, and how to put one into a new database.
    */
   readonly backup?: AddonBackup<C>;
+}
+
+/**
+ * A rotation in two engine commands, with the app's switch to the new URL between them: after
+ * `admit` both the current and the next credentials open a session; after `retire` only the
+ * next do. Both are idempotent (a retried step runs its command again) and must keep what they
+ * set across restarts and container replacements (in the engine's data, or in the files of
+ * `containerSpec`, which gets both sets through `alsoAccepted` while a rotation runs).
+ */
+export interface CredentialRotation<C extends AddonCredentials = AddonCredentials> {
+  /**
+   * The credentials after `current`: a new password, and for an engine that keeps one password
+   * per user, another user that acts as the same one (so both can work at once).
+   */
+  next(current: C): C;
+  /** Makes the engine accept `next` as well as `current`. */
+  admit(current: C, next: C): AdminCommand;
+  /** Makes the engine refuse `previous`, and end its sessions where it can tell them from `current`'s. */
+  retire(current: C, previous: C): AdminCommand;
 }
 
 /**

@@ -15,6 +15,7 @@ export const jobCatalog = {
   restore: operationJob,
   suspend: operationJob,
   resume: operationJob,
+  "rotate-credentials": operationJob,
 } as const;
 
 export type JobName = keyof typeof jobCatalog;

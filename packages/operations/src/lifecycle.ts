@@ -94,7 +94,8 @@ export const OPERATION_KINDS = {
   provision: {
     job: "provision",
     runningStatus: "provisioning",
-    // `seed`: a fork's data, loaded from its backup; `rotate-credentials`: a warm pool database's new password.
+    // `seed`: a fork's data, loaded from its backup; `rotate-credentials`: a warm pool database's new
+    // password (a rotation without grace: nobody holds the pool's).
     steps: ["credentials", "placement", "volume", "container", "bootstrap", "readiness", "seed", "rotate-credentials", "report-config", "report-provisioned"],
     offPath: ["cleanup"],
     failsFrom: ["provisioning", "warming"],
@@ -147,6 +148,15 @@ export const OPERATION_KINDS = {
     steps: ["container", "readiness"],
     offPath: [],
     failsFrom: ["resuming"],
+  },
+  rotate_credentials: {
+    job: "rotate-credentials",
+    runningStatus: null,
+    // New credentials stored, then accepted by the engine beside the current ones, then sent to
+    // the app; after the grace period (the app restarts with them) the previous ones are refused.
+    steps: ["credentials", "admit", "report-config", "grace", "retire"],
+    offPath: [],
+    failsFrom: [],
   },
 } as const satisfies {
   readonly [K in OperationKind]: {

@@ -15,6 +15,7 @@ export type RefusalCode =
   | "backup_not_restorable"
   | "resource_not_backupable"
   | "resource_suspended"
+  | "rotation_not_supported"
   | "point_in_time_not_supported"
   | "restore_time_out_of_range"
   | "service_unavailable";
@@ -55,7 +56,8 @@ export const refusals = {
   resourceNotBackupable: (id: string, status: string) =>
     new OperationRefusal("resource_not_backupable", `Resource '${id}' is ${status}: backups and restores need a running database.`),
   resourceSuspended: (id: string) =>
-    new OperationRefusal("resource_suspended", `Resource '${id}' is suspended: it has to be resumed (POST …/resume) before its plan changes or it is backed up or restored.`),
+    new OperationRefusal("resource_suspended", `Resource '${id}' is suspended: it has to be resumed (POST …/resume) before its plan changes, its credentials are rotated, or it is backed up or restored.`),
+  rotationNotSupported: (addonId: string) => new OperationRefusal("rotation_not_supported", `Addon ${addonId} cannot change a database's password: its credentials cannot be rotated.`),
   pointInTimeNotSupported: (addonId: string) =>
     new OperationRefusal("point_in_time_not_supported", `Addon ${addonId} keeps no continuous archive: restore one of its backups (backup_id) instead.`),
   restoreTimeOutOfRange: (id: string, why: string) => new OperationRefusal("restore_time_out_of_range", `Resource '${id}' cannot be put back to that moment: ${why}`),

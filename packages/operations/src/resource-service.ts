@@ -167,6 +167,24 @@ export class ResourceService {
   }
 
   /**
+   * Rotates the database's credentials: a new password (see the worker's handler), sent to the
+   * app, the previous one refused after the grace period. Queued in order with the resource's
+   * other operations; each request is a rotation of its own.
+   */
+  async rotateCredentials(addon: AddonDefinition, id: string): Promise<Operation> {
+    if (!addon.rotation) throw refusals.rotationNotSupported(addon.id);
+    const recorded = await this.db.$transaction(async (tx) => {
+      const resource = await lockResource(tx, addon, id);
+      if (!resource || !(await acceptsPlatformRequests(tx, resource))) throw refusals.resourceNotFound(id);
+      if (resource.status === "failed") throw refusals.resourceFailed(id, resource.statusReason ?? "no reason recorded");
+      if (await isSuspended(tx, id)) throw refusals.resourceSuspended(id);
+      return tx.operation.create({ data: { resourceId: id, kind: "rotate_credentials" } });
+    });
+    await this.enqueue("rotate_credentials", recorded.id, id);
+    return recorded;
+  }
+
+  /**
    * Records a backup (`scheduled`) and the operation that takes it, under the resource's row lock
    * like any operation, and queues its job. A backup is taken of a running database only; the
    * operations of a resource run one at a time, so one backup of it runs at a time.

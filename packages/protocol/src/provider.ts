@@ -147,7 +147,8 @@ export const backupArchiveResponseSchema = z.object({ download_url: z.url(), exp
 
 /** `POST …/restore`: one of the database's backups, or (PostgreSQL) a moment of the last 7 days, ISO 8601 with its offset. */
 export const restoreRequestSchema = z.union([z.strictObject({ backup_id: z.uuid() }), z.strictObject({ at: z.iso.datetime({ offset: true }) })]);
-export const restoreResponseSchema = z.object({ operation_id: z.string(), message: z.string() });
+/** An operation recorded and queued (`POST …/restore`, `POST …/credentials/rotate`): its id, and what will happen. */
+export const operationAcceptedResponseSchema = z.object({ operation_id: z.string(), message: z.string() });
 
 export const backupScheduleRequestSchema = z.object({ hour: z.number().int().min(0).max(23) });
 export const backupScheduleResponseSchema = z.object({ hour: z.number().int() });

@@ -17,6 +17,7 @@ function hostPort(url: string): Target {
   return { host: hostname, port: Number(port) };
 }
 const WAIT = { timeout: 120_000, interval: 200 };
+const ROTATION_GRACE_SECONDS = 8;
 
 /**
  * The battery every engine passes against real containers, through the whole
@@ -32,7 +33,8 @@ export function runAddonContract(addon: AddonDefinition, engine: EngineTestClien
     let id: string;
     let url: string;
     beforeAll(async () => {
-      stack = await startStack();
+      // A grace period long enough to open a session with each password while both work.
+      stack = await startStack({ env: { BERTH_ROTATION_GRACE_SECONDS: String(ROTATION_GRACE_SECONDS) } });
     });
     afterAll(async () => {
       await stack?.close();
@@ -58,6 +60,36 @@ export function runAddonContract(addon: AddonDefinition, engine: EngineTestClien
       expect(await session.read("greeting")).toBe(`hello from ${addon.id}`);
       await session.close();
     });
+
+    // Early, so that every check after it (the attacks, plan changes, suspension, backups) runs with rotated credentials.
+    if (addon.rotation) {
+      it("rotates its credentials: the platform receives a new URL once; both work for the grace period, then only the new one", async () => {
+        const configCalls = () => stack.standIn.calls.filter((call) => call.resourceId === id && call.path.endsWith("/config") && call.status === 200).length;
+        const callsBefore = configCalls();
+        const response = await stack.driver(addon.id).request("POST", `${id}/credentials/rotate`);
+        expect(response.status).toBe(202);
+        const operationId = (response.body as { operation_id: string }).operation_id;
+        const operation = () => stack.db.operation.findUniqueOrThrow({ where: { id: operationId } });
+        await expect.poll(async () => (await operation()).step, WAIT).toBe("grace");
+        const rotated = stack.standIn.addonConfig(id)![addon.urlConfigVar]!;
+        expect(rotated).not.toBe(url);
+        expect(new URL(rotated).password).not.toBe(new URL(url).password);
+        // Within the grace period: the app's old instances and its restarted ones are both served.
+        for (const each of [url, rotated]) {
+          const session = await engine.connect(each);
+          expect(await session.read("greeting")).toBe(`hello from ${addon.id}`);
+          await session.close();
+        }
+        expect((await operation()).status, `both passwords were tried within the ${ROTATION_GRACE_SECONDS} s grace period`).toBe("running");
+        await expect.poll(async () => (await operation()).status, WAIT).toBe("succeeded");
+        await expect(engine.connect(url)).rejects.toThrow();
+        const session = await engine.connect(rotated);
+        expect(await session.read("greeting")).toBe(`hello from ${addon.id}`);
+        await session.close();
+        expect(configCalls()).toBe(callsBefore + 1);
+        url = rotated;
+      });
+    }
 
     it("applies the plan's limits, in Docker and in the engine", async () => {
       await expectPlanApplied(firstPlan);

@@ -125,6 +125,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     BERTH_WORKER_HTTP_HOST: "127.0.0.1",
     BERTH_WORKER_HTTP_PORT: "0",
     BERTH_GATEWAY_DRAIN_SECONDS: "1",
+    // A rotation's previous password is refused a second after the app has the new one (a worker closing waits for its jobs).
+    BERTH_ROTATION_GRACE_SECONDS: "1",
     // Disk images of this checkout's tests, like scripts/start.sh's (the deployment id makes a subdirectory per test database).
     BERTH_DISK_DIR: process.env.BERTH_DISK_DIR ?? join(import.meta.dirname, "..", "..", "..", ".berth", "disks"),
     // Backups of this stack only (its own encryption key could open no other's anyway).

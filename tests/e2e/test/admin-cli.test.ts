@@ -90,7 +90,8 @@ describe("berth, the admin CLI, on a running Berth", () => {
     expect(show.stdout).toMatch(/^Status +provisioned$/m);
     expect(show.stdout).toMatch(new RegExp(`^\\d+ +${operation.id} +provision +succeeded +1 +report-provisioned `, "m"));
     // Never a credential.
-    const password = new URL(stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!).password;
+    const url = new URL(stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!);
+    const password = url.password;
     expect(show.stdout + list.stdout + follow.stdout).not.toContain(password);
 
     const queues = await runBerth(["queues"], cliEnv(stack));
@@ -103,6 +104,21 @@ describe("berth, the admin CLI, on a running Berth", () => {
     const refused = await runBerth(["operations", "retry", operation.id], cliEnv(stack));
     expect(refused.code).toBe(1);
     expect(refused.stderr).toBe(`error: Operation '${operation.id}' cannot be retried: it is succeeded.\n`);
+
+    // A rotation, as the database's owner would ask for it: the app gets a new URL; after the grace period the previous one is refused.
+    const rotate = await runBerth(["resources", "rotate", id], cliEnv(stack));
+    expect(rotate.code, rotate.stderr).toBe(0);
+    const rotation = await stack.db.operation.findFirstOrThrow({ where: { resourceId: id, kind: "rotate_credentials" } });
+    expect(rotate.stdout).toBe(`Rotation of ${id}'s credentials queued: operation ${rotation.id}.\nFollow it with: berth jobs follow ${rotation.id}\n`);
+    const followRotation = await runBerth(["jobs", "follow", rotation.id], cliEnv(stack));
+    expect(followRotation.code, followRotation.stderr).toBe(0);
+    expect(followRotation.stdout).toContain(`step retire (${stepPercent("rotate_credentials", "retire")}%)`);
+    const rotatedUrl = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
+    expect(new URL(rotatedUrl).password).not.toBe(password);
+    expect(await query(rotatedUrl, "SELECT 'rotated' AS body")).toEqual(["rotated"]);
+    const previousUrl = Object.assign(new URL(rotatedUrl), { username: new URL(url).username, password });
+    await expect(query(previousUrl.toString(), "SELECT 1")).rejects.toThrow(/password authentication failed/);
+    expect(rotate.stdout + followRotation.stdout).not.toContain(new URL(rotatedUrl).password);
 
     const deprovision = await runBerth(["resources", "deprovision", id], cliEnv(stack));
     expect(deprovision.code, deprovision.stderr).toBe(0);

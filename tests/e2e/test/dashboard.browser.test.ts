@@ -1,7 +1,7 @@
 import { ssoToken } from "@berth/protocol";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, startStack, testResultPath, waitUntil, type Stack } from "../src/index.js";
+import { launchChromium, pgRows, startStack, testResultPath, waitUntil, type Stack } from "../src/index.js";
 
 const WAIT = { timeout: 120_000, interval: 200 };
 
@@ -66,6 +66,28 @@ describe("single sign-on and the database dashboard", () => {
     await expect.poll(() => page.getByTestId("connection-url").textContent()).toBe(realUrl);
     const cookies = await page.context().cookies();
     expect(cookies.find((c) => c.name === "berth_session")).toMatchObject({ httpOnly: true, sameSite: "Lax", path: `/dashboard/${mine}` });
+    await page.close();
+  });
+
+  it("rotates the password from the dashboard: the app receives a new URL, the previous password is refused", async () => {
+    const page = await browser.newPage();
+    await page.goto(ssoUrl(mine));
+    const before = stack.standIn.addonConfig(mine)!.SCALINGO_POSTGRESQL_URL!;
+    await page.getByText("Rotate the password…").click();
+    await page.getByTestId("rotate-now").click();
+    await page.waitForURL(`${stack.apiUrl}/dashboard/${mine}#connection`);
+    expect(await page.getByTestId("operations").textContent()).toContain("Credential rotation");
+    await page.screenshot({ path: await testResultPath("dashboard-rotate.png"), fullPage: true });
+    const rotation = await stack.db.operation.findFirstOrThrow({ where: { resourceId: mine, kind: "rotate_credentials" } });
+    await expect.poll(async () => (await stack.db.operation.findUniqueOrThrow({ where: { id: rotation.id } })).status, WAIT).toBe("succeeded");
+    const after = stack.standIn.addonConfig(mine)!.SCALINGO_POSTGRESQL_URL!;
+    expect(new URL(after).password).not.toBe(new URL(before).password);
+    expect(await pgRows(after, "SELECT 1 AS ok")).toEqual([{ ok: 1 }]);
+    await expect(pgRows(before, "SELECT 1")).rejects.toThrow(/password authentication failed/);
+    // The page shows the new URL when asked.
+    await page.reload();
+    await page.getByRole("button", { name: "Show password" }).click();
+    await expect.poll(() => page.getByTestId("connection-url").textContent()).toBe(after);
     await page.close();
   });
 

@@ -39,6 +39,7 @@ const scenarios: { readonly [K in OperationKind]: (step: string) => Scenario } =
   restore: () => ({ run: restoreBackup }),
   suspend: () => ({ run: suspendLive }),
   resume: () => ({ run: resumeSuspended }),
+  rotate_credentials: () => ({ run: rotateCredentials }),
 };
 
 /**
@@ -117,6 +118,7 @@ async function claimWarmDatabase(stack: Stack): Promise<Outcome> {
       expect(resource.nextCredentials).toBeNull();
       const url = new URL(stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!);
       expect(decodeURIComponent(url.password)).not.toBe(poolCredentials.password);
+      url.username = poolCredentials.user;
       url.password = encodeURIComponent(poolCredentials.password);
       await expect(pgRows(url.toString(), "SELECT 1")).rejects.toThrow(/password authentication failed/);
     },
@@ -253,6 +255,30 @@ async function resumeSuspended(stack: Stack): Promise<Outcome> {
       expect(await pgRows(url, "SELECT note FROM kept")).toEqual([{ note: "kept while suspended" }]);
       expect(await containersOf(id)).toEqual([`berth-${id}`]);
       expect(stack.standIn.calls.filter((call) => call.resourceId === id).length).toBe(callsBefore);
+    },
+  };
+}
+
+/**
+ * A rotation of a database holding a row: the survivor finishes it once. The platform received one
+ * new URL, which opens the database with its row; the previous one is refused; no rotation is left half done.
+ */
+async function rotateCredentials(stack: Stack): Promise<Outcome> {
+  const { id, url } = await databaseHolding(stack, SMALL, "kept across the rotation");
+  const rotated = await stack.driver(ADDON).request("POST", `${id}/credentials/rotate`);
+  expect(rotated.status).toBe(202);
+  return {
+    id,
+    async check() {
+      const configs = stack.standIn.calls.filter((call) => call.resourceId === id && call.path.endsWith("/config") && call.status === 200);
+      const sent = [...new Set(configs.map((call) => (call.body as { config: Record<string, string> }).config.SCALINGO_POSTGRESQL_URL))];
+      expect(sent).toHaveLength(2);
+      expect(sent[0]).toBe(url);
+      expect(stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL).toBe(sent[1]);
+      expect(await pgRows(sent[1]!, "SELECT note FROM kept")).toEqual([{ note: "kept across the rotation" }]);
+      await expect(pgRows(url, "SELECT 1")).rejects.toThrow(/password authentication failed/);
+      const resource = await stack.db.resource.findUniqueOrThrow({ where: { id } });
+      expect([resource.status, resource.nextCredentials, resource.retiringCredentials]).toEqual(["provisioned", null, null]);
     },
   };
 }

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
 import { addons } from "@berth/addons";
-import { postgresqlAddon, type PostgresqlCredentials } from "@berth/addon-postgresql";
+import { ownerRole, postgresqlAddon, type PostgresqlCredentials } from "@berth/addon-postgresql";
 import { SecretBox } from "@berth/db";
 import { createWorker } from "@berth/worker";
 import { loadWorkerConfig, type WorkerConfig } from "@berth/worker/config";
@@ -22,7 +22,7 @@ function warmPoolOf(stack: Stack, targets: WorkerConfig["warmPool"]) {
 
 const PLAN = "postgresql-sandbox";
 /** Every engine that can change a password gets a pool of its first plan. */
-const POOLED = [...addons.values()].filter((addon) => addon.rotatePassword !== undefined);
+const POOLED = [...addons.values()].filter((addon) => addon.rotation !== undefined);
 
 /** Connects with a URL and runs one query; rejects when the server refuses the credentials. */
 
@@ -65,12 +65,14 @@ describe("warm pool: ready databases claimed at provision, handed over with a pa
     const url = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
     const delivered = new URL(url);
     const before = poolCredentials.get(id)!;
-    expect(decodeURIComponent(delivered.username)).toBe(before.user);
+    // PostgreSQL keeps one password per role: the app logs in as the owner's twin, which acts as the owner.
+    expect(ownerRole(decodeURIComponent(delivered.username))).toBe(before.user);
     expect(delivered.password).toMatch(/^[A-Za-z0-9]{32}$/);
     expect(delivered.password).not.toBe(before.password);
     // The app's password works; the pool's no longer does.
     await pgRows(url, "CREATE TABLE t (v int)");
     expect(await pgRows(url, "SELECT count(*)::int AS n FROM t")).toEqual([{ n: 0 }]);
+    expect(await pgRows(url, "SELECT tableowner, current_user AS acting FROM pg_tables WHERE tablename = 't'")).toEqual([{ tableowner: before.user, acting: before.user }]);
     await expect(pgRows(urlOf(Number(delivered.port), before), "SELECT 1")).rejects.toThrow(/password authentication failed/);
 
     const claimed = await stack.db.resource.findUniqueOrThrow({ where: { id } });
@@ -106,18 +108,22 @@ describe("warm pool: ready databases claimed at provision, handed over with a pa
     const row = await stack.db.resource.findUniqueOrThrow({ where: { id } });
     expect(row.claimedAt).not.toBeNull();
     const current = secrets.openJson<PostgresqlCredentials>(row.credentials!);
-    // What a worker killed mid-hand-over leaves: the next password stored and applied, not yet current.
-    const next = { ...current, password: "N3wPasswordSetBeforeTheCrash0000" };
+    // What a worker killed mid-hand-over leaves: the next credentials stored and admitted by the engine, not yet current.
+    const next = postgresqlAddon.rotation!.next(current);
     await stack.db.resource.update({ where: { id }, data: { nextCredentials: secrets.sealJson(next) } });
-    await dockerExec(`berth-${id}`, postgresqlAddon.rotatePassword!(current, next.password));
+    await dockerExec(`berth-${id}`, postgresqlAddon.rotation!.admit(current, next));
 
     const resumed = await stack.spawnWorker();
     onTestFinished(() => resumed.stop());
     await stack.standIn.waitForProvisioned(id, { timeoutMs: 60_000 });
     const url = stack.standIn.addonConfig(id)!.SCALINGO_POSTGRESQL_URL!;
-    expect(new URL(url).password).toBe(next.password);
+    expect([new URL(url).username, new URL(url).password]).toEqual([next.user, next.password]);
     expect(await pgRows(url, "SELECT 1 AS ok")).toEqual([{ ok: 1 }]);
-    expect((await stack.db.resource.findUniqueOrThrow({ where: { id } })).nextCredentials).toBeNull();
+    const handedOver = await stack.db.resource.findUniqueOrThrow({ where: { id } });
+    expect([handedOver.nextCredentials, handedOver.retiringCredentials]).toEqual([null, null]);
+    // The pool's password, which the engine took until the hand-over ended, is refused.
+    const poolUrl = Object.assign(new URL(url), { username: current.user, password: current.password });
+    await expect(pgRows(poolUrl.toString(), "SELECT 1")).rejects.toThrow(/password authentication failed/);
   });
 
   it.each(POOLED.map((addon) => [addon.id, addon] as const))("hands a warm %s database over with a password that survives a restart", async (_id, addon) => {

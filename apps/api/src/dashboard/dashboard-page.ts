@@ -51,6 +51,7 @@ const OPERATION_LABEL: Record<Operation["kind"], string> = {
   restore: "Restore",
   suspend: "Suspension",
   resume: "Resumption",
+  rotate_credentials: "Credential rotation",
 };
 
 function meter(used: number, limit: number | undefined): RawHtml {
@@ -89,13 +90,14 @@ ${resource.statusReason ? html`<div class="card" data-testid="status-reason"><st
   <section class="card"><h2>Disk used</h2><div class="big" data-testid="disk">${latest ? formatBytes(latest.diskBytes) : "—"}</div>
     ${latest ? meter(latest.diskBytes, diskLimit) : ""}<div class="muted" data-testid="disk-limit">${plan ? html`of ${formatDiskMb(plan.limits.diskMb)} · ` : ""}${latest ? html`sampled ${ago(latest.at)}` : "no sample yet"}</div></section>
 </div>
-<section class="card">
+<section class="card" id="connection">
   <h2>Connection URL</h2>
   ${
     view.maskedUrl
       ? html`<code class="url" id="connection-url" data-testid="connection-url">${view.maskedUrl}</code>
   <button type="button" id="reveal">Show password</button>
   <p class="muted">Also in your app's environment as <code>${addon.configVars.join(", ")}</code>.</p>
+  ${addon.rotation ? rotationForm(resource) : ""}
   <script nonce="${view.nonce}">
     document.getElementById("reveal").addEventListener("click", async (event) => {
       const response = await fetch(location.pathname.replace(/\\/$/, "") + "/connection", { credentials: "same-origin" });
@@ -125,6 +127,13 @@ ${containmentSection(view.containmentEvents)}
   )}
   </tbody></table>
 </section>`;
+}
+
+/** "Rotate the password": a new one is sent to the app (which restarts); the old one works for a grace period. */
+function rotationForm(resource: Resource): RawHtml {
+  return html`<details data-testid="rotate"><summary>Rotate the password…</summary><form method="post" action="/dashboard/${encodeURIComponent(resource.id)}/credentials/rotate">
+    <p>Gives the database a new password and sends the new URL to app ${resource.appId}, which restarts with it. The current password keeps working for a short while, so the restart drops no request; then it is refused.</p>
+    <button type="submit" data-testid="rotate-now">Rotate now</button></form></details>`;
 }
 
 function timestamp(date: Date): string {

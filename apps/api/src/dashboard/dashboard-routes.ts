@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
 import type { ResourceService } from "@berth/operations";
 import type { BackupLinks } from "../routes/backup-links.js";
-import { dashboardBackupRoutes } from "./backup-routes.js";
+import { dashboardControlRoutes } from "./control-routes.js";
 import { dashboardBody, messageBody } from "./dashboard-page.js";
 import { layout, securityHeaders } from "./layout.js";
 import { dashboardPath, hasSession, startSession } from "./session.js";
@@ -117,7 +117,7 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
     return page(reply, 200, `${addon.name} ${resource.id}`, body, options.platformAppUrl.replace("{app_id}", encodeURIComponent(resource.appId)), nonce);
   });
 
-  dashboardBackupRoutes(app, { db, addons, resources: options.resources, backupLinks: options.backupLinks, publicUrl: options.publicUrl, page });
+  dashboardControlRoutes(app, { db, addons, resources: options.resources, backupLinks: options.backupLinks, publicUrl: options.publicUrl, page });
 
   // The password leaves the server only when the customer asks for it, never in the page.
   app.get<{ Params: { id: string } }>("/dashboard/:id/connection", async (request, reply) => {

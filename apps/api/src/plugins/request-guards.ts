@@ -25,16 +25,18 @@ export function crossSiteRefusal(request: FastifyRequest, trustedOrigins: Readon
   if (SAFE_METHODS.has(request.method)) return undefined;
   const fetchSite = header(request, "sec-fetch-site");
   if (fetchSite !== undefined && fetchSite !== "same-origin") return refusal(`the browser sent it from a ${fetchSite} page`);
-  const source = header(request, "origin") ?? header(request, "referer");
+  // A form posted from our own pages has `Origin: null` (their no-referrer policy hides it): the browser's `Sec-Fetch-Site` says where it came from.
+  const origin = header(request, "origin");
+  const source = origin === "null" ? undefined : (origin ?? header(request, "referer"));
   if (source === undefined) return fetchSite === "same-origin" ? undefined : refusal("it carries neither Origin nor Referer");
-  let origin: URL;
+  let sender: URL;
   try {
-    origin = new URL(source);
+    sender = new URL(source);
   } catch {
     return refusal(`its origin "${source}" is not a URL`);
   }
-  if (origin.host === request.headers.host || trustedOrigins.has(origin.origin)) return undefined;
-  return refusal(`it was sent from ${origin.origin}`);
+  if (sender.host === request.headers.host || trustedOrigins.has(sender.origin)) return undefined;
+  return refusal(`it was sent from ${sender.origin}`);
 }
 
 /** Read-only mode: operators look, nothing changes, whatever the client (bull-board also hides its buttons). */

@@ -14,7 +14,7 @@ import {
   resourceIdParamsSchema,
   momentForkRequestSchema,
   restoreRequestSchema,
-  restoreResponseSchema,
+  operationAcceptedResponseSchema,
   type BackupView,
 } from "@berth/protocol";
 import type { FastifyInstance } from "fastify";
@@ -97,7 +97,7 @@ export function backupRoutes(scope: FastifyInstance, { addon, resources, links, 
 
   app.post(
     "/:id/restore",
-    { schema: { params: resourceIdParamsSchema, body: restoreRequestSchema, response: { 202: restoreResponseSchema, ...errors } } },
+    { schema: { params: resourceIdParamsSchema, body: restoreRequestSchema, response: { 202: operationAcceptedResponseSchema, ...errors } } },
     async (request, reply) => {
       const { body } = request;
       if ("at" in body) {

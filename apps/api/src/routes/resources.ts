@@ -3,6 +3,7 @@ import type { ForkTokens } from "@berth/backup-store";
 import type { PrismaClient } from "@berth/db";
 import {
   errorResponseSchema,
+  operationAcceptedResponseSchema,
   planChangeRequestSchema,
   planChangeResponseSchema,
   provisionRequestSchema,
@@ -83,6 +84,16 @@ export async function resourceRoutes(scope: FastifyInstance, { addon, credential
       await resources.resume(addon, request.params.id);
       return reply.code(204).send();
     });
+    // The customer's (or their platform's) rotation: no body; each request rotates once more.
+    bodyless.post(
+      "/:id/credentials/rotate",
+      { schema: { params: resourceIdParamsSchema, response: { 202: operationAcceptedResponseSchema, ...errors } } },
+      async (request, reply) => {
+        const operation = await resources.rotateCredentials(addon, request.params.id);
+        const message = `The database gets a new password; ${addon.urlConfigVar} is updated, and the current password keeps working for a grace period, then is refused.`;
+        return reply.code(202).send({ operation_id: operation.id, message });
+      },
+    );
   });
 }
 

@@ -9,13 +9,12 @@ import { open, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { AddonDefinition } from "@berth/addon-sdk";
 import { BackupIntegrityError, BackupNotFoundError, ForkTokens, createBackupStore } from "@berth/backup-store";
-import type { Backup, PrismaClient, Resource } from "@berth/db";
+import type { Backup, PrismaClient } from "@berth/db";
 import { RAW_COPY_FORMAT } from "@berth/operations";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { z } from "zod";
-import { resolvePath, type CliContext } from "../context.js";
+import { addonOf, findResource, resolvePath, type CliContext } from "../context.js";
 import { withControlPlane, withDatabase } from "../control-plane.js";
 import { CommandFailure, EXIT, Exit, UsageError } from "../errors.js";
 import { followOperation } from "../follow-operation.js";
@@ -127,18 +126,6 @@ async function forkToken(context: CliContext, resourceId: string, source: Restor
     `Valid until ${timestamp(expiresAt)} UTC. Provision a new ${resource.addon} addon with the option fork_token=<the token above>: ` +
       `it starts with the data of backup ${backup.id} (${backup.method}, ${timestamp(backup.createdAt)} UTC) of ${resource.id}.\n`,
   );
-}
-
-async function findResource(db: PrismaClient, id: string): Promise<Resource> {
-  const resource = await db.resource.findUnique({ where: { id } });
-  if (!resource) throw new CommandFailure(`no resource with id ${id}`);
-  return resource;
-}
-
-function addonOf(context: CliContext, resource: Resource): AddonDefinition {
-  const addon = context.addons.get(resource.addon);
-  if (!addon) throw new CommandFailure(`resource ${resource.id} belongs to the addon ${resource.addon}, which is not installed here`);
-  return addon;
 }
 
 async function findBackup(db: PrismaClient, resourceId: string, backupId: string): Promise<Backup> {

@@ -1,10 +1,10 @@
 /**
- * `berth resources list|show|deprovision`: the databases Berth runs, as the
+ * `berth resources list|show|rotate|deprovision`: the databases Berth runs, as the
  * control plane records them. Credentials are never printed.
  */
 import { ResourceStatus, type Operation, type Resource } from "@berth/db";
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { findAddon, type CliContext } from "../context.js";
+import { addonOf, findAddon, findResource, type CliContext } from "../context.js";
 import { withControlPlane, withDatabase } from "../control-plane.js";
 import { CommandFailure } from "../errors.js";
 import { age, formatFields, formatTable, timestamp } from "../table.js";
@@ -30,6 +30,18 @@ export function registerResourcesCommands(program: Command, context: CliContext)
     .argument("<id>", "the resource's id, e.g. postgresql-0123456789abcdef")
     .action(async (id: string) => {
       await showResource(context, id);
+    });
+
+  resources
+    .command("rotate")
+    .description(
+      "rotate a resource's credentials as its owner's POST …/credentials/rotate does: a new password, sent to the app; " +
+        "the previous one works for BERTH_ROTATION_GRACE_SECONDS more (reads BERTH_DATABASE_URL, BERTH_REDIS_URL, BERTH_QUEUE_PREFIX)",
+    )
+    .argument("<id>", "the resource's id")
+    .action(async (id: string) => {
+      const operation = await withControlPlane(context, async ({ db, resources }) => resources.rotateCredentials(addonOf(context, await findResource(db, id)), id));
+      context.io.stdout(`Rotation of ${id}'s credentials queued: operation ${operation.id}.\nFollow it with: berth jobs follow ${operation.id}\n`);
     });
 
   resources
@@ -119,13 +131,7 @@ function operationsTable(operations: readonly Operation[]): string {
 }
 
 async function deprovisionResource(context: CliContext, id: string): Promise<void> {
-  const operation = await withControlPlane(context, async ({ db, resources }) => {
-    const resource = await db.resource.findUnique({ where: { id } });
-    if (!resource) throw new CommandFailure(`no resource with id ${id}`);
-    const addon = context.addons.get(resource.addon);
-    if (!addon) throw new CommandFailure(`resource ${id} belongs to the addon ${resource.addon}, which is not installed here`);
-    return resources.deprovision(addon, id);
-  });
+  const operation = await withControlPlane(context, async ({ db, resources }) => resources.deprovision(addonOf(context, await findResource(db, id)), id));
   const { io } = context;
   if (!operation) {
     io.stdout(`Resource ${id} is deprovisioned already.\n`);

@@ -5,6 +5,7 @@ import { changePlan } from "./change-plan.js";
 import { deprovision } from "./deprovision.js";
 import { provision } from "./provision.js";
 import { restore } from "./restore.js";
+import { rotateCredentials } from "./rotate-credentials.js";
 import { resume, suspend } from "./suspension.js";
 
 /** One handler per kind of operation of the catalog; a missing one does not compile. */
@@ -16,6 +17,7 @@ const handlers: { readonly [K in OperationKind]: (ctx: OperationContext<K>) => P
   restore,
   suspend,
   resume,
+  rotate_credentials: rotateCredentials,
 };
 
 /** Runs the handler of the context's kind of operation. */

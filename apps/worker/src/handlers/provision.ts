@@ -1,7 +1,8 @@
-import { generatePassword, type AddonCredentials, type Endpoint } from "@berth/addon-sdk";
+import type { AddonCredentials } from "@berth/addon-sdk";
 import { isIn, requireTransition } from "@berth/operations";
 import type { OperationContext } from "../operation-context.js";
-import { runAdminCommand, runUntilSuccess } from "../admin-commands.js";
+import { runUntilSuccess } from "../admin-commands.js";
+import { admitNextCredentials, commitNextCredentials, retirePreviousCredentials, stageNextCredentials } from "../credential-rotation.js";
 import { archiveLatestChanges } from "../backups/continuous-archive.js";
 import { loadableBackup, startFromBackup, verifyBackup } from "../backups/load-backup.js";
 import { startAtMoment, verifiedRecoveryPlan } from "../backups/point-in-time.js";
@@ -48,10 +49,8 @@ export async function provision(ctx: OperationContext<"provision">): Promise<voi
   }
 
   await ctx.step("readiness");
-  // During a warm pool's password hand-over the engine may have either password (see handOverCredentials).
-  const handingOver = ctx.resource.nextCredentials === null ? [] : [deps.secrets.openJson<AddonCredentials>(ctx.resource.nextCredentials)];
   try {
-    const candidates = [credentials, ...handingOver].map((candidate) => ctx.endpoints(candidate).probe);
+    const candidates = [credentials, ...ctx.alsoAccepted()].map((candidate) => ctx.endpoints(candidate).probe);
     await waitUntilReady(ctx.addon, candidates, deps.readinessIntervalMs);
   } catch (error) {
     if (!(error instanceof ReadinessTimeoutError)) throw error;
@@ -72,9 +71,9 @@ export async function provision(ctx: OperationContext<"provision">): Promise<voi
     await requireTransition(deps.db, resource.id, "warm", { data: { statusReason: null } });
     return;
   }
-  if (ctx.resource.claimedAt !== null && ctx.resource.credentialsRotatedAt === null) {
+  if (ctx.resource.claimedAt !== null && (ctx.resource.credentialsRotatedAt === null || ctx.resource.retiringCredentials !== null)) {
     await ctx.step("rotate-credentials");
-    credentials = await handOverCredentials(ctx, credentials);
+    credentials = await handOverCredentials(ctx);
     void deps.warmPool?.requestRefill();
   }
 
@@ -87,41 +86,19 @@ export async function provision(ctx: OperationContext<"provision">): Promise<voi
   await requireTransition(deps.db, resource.id, "provisioned", { data: { statusReason: null, provisionedAt: new Date() } });
 }
 
-/** How long one attempt to change or try a password may take. */
-const ROTATION_TIMEOUT_MS = 10_000;
-
 /**
- * A claimed pool database gets a password nobody has seen: the new credentials
- * are stored (sealed) before the engine is changed, and are taken as current
- * only once the engine has them, so a crash at any point resumes without ever
- * losing the password that works.
+ * A claimed pool database gets a password nobody has seen: a rotation without a grace period
+ * (nobody holds the pool's password), whose phases each store before they act, so a crash at any
+ * point resumes without ever losing the password that works.
  */
-async function handOverCredentials(ctx: OperationContext<"provision">, current: AddonCredentials): Promise<AddonCredentials> {
-  const { deps, addon } = ctx;
-  const id = ctx.resource.id;
-  if (!addon.rotatePassword) throw new PermanentError(`addon ${addon.id} cannot change passwords, so it has no warm pool`);
-  if (ctx.resource.nextCredentials === null) {
-    const sealed = deps.secrets.sealJson({ ...current, password: generatePassword() });
-    await deps.db.resource.updateMany({ where: { id, nextCredentials: null }, data: { nextCredentials: sealed } });
-    await ctx.reloadResource();
+async function handOverCredentials(ctx: OperationContext<"provision">): Promise<AddonCredentials> {
+  if (ctx.resource.retiringCredentials === null) {
+    const next = await stageNextCredentials(ctx);
+    await admitNextCredentials(ctx, next);
+    await commitNextCredentials(ctx);
   }
-  const sealedNext = ctx.resource.nextCredentials!;
-  const next = deps.secrets.openJson<AddonCredentials>(sealedNext);
-  const probeAt = (credentials: AddonCredentials): Endpoint => ctx.endpoints(credentials).probe;
-  try {
-    await runAdminCommand(deps, ctx.containerName, addon.rotatePassword(current, next.password!), AbortSignal.timeout(ROTATION_TIMEOUT_MS));
-  } catch (error) {
-    // Changed before a crash: the engine takes the new password already.
-    await addon.probe(probeAt(next), AbortSignal.timeout(ROTATION_TIMEOUT_MS)).catch(() => {
-      throw error;
-    });
-  }
-  await deps.db.resource.update({
-    where: { id },
-    data: { credentials: sealedNext, nextCredentials: null, credentialsRotatedAt: new Date() },
-  });
-  await ctx.reloadResource();
-  return next;
+  await retirePreviousCredentials(ctx);
+  return ctx.credentials();
 }
 
 /** How long loading a fork's backup may take before the attempt is given up (and retried from an empty volume). */

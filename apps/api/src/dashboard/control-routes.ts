@@ -8,7 +8,7 @@ import type { BackupLinks } from "../routes/backup-links.js";
 import { messageBody } from "./dashboard-page.js";
 import { dashboardPath, hasSession } from "./session.js";
 
-export interface DashboardBackupOptions {
+export interface DashboardControlOptions {
   db: PrismaClient;
   addons: ReadonlyMap<string, AddonDefinition>;
   resources: ResourceService;
@@ -27,17 +27,22 @@ const restoreForm = z.union([
 const scheduleForm = z.object({ hour: z.coerce.number().int().min(0).max(23) });
 
 /**
- * The customer's backup controls on their dashboard, each the provider API's operation through the
- * same `ResourceService`: back up now, download (a redirect to a signed link), restore (the form
- * must carry the database's id typed by hand: it names what is overwritten), the daily hour.
- * Changes come from the dashboard's own pages only (`crossSiteRefusal`), in its session.
+ * The customer's controls on their dashboard, each the provider API's operation through the same
+ * `ResourceService`: back up now, download (a redirect to a signed link), restore (the form must
+ * carry the database's id typed by hand: it names what is overwritten), the daily hour, and the
+ * credentials' rotation. Changes come from the dashboard's own pages only (`crossSiteRefusal`),
+ * in its session.
  */
-export function dashboardBackupRoutes(app: FastifyInstance, options: DashboardBackupOptions): void {
+export function dashboardControlRoutes(app: FastifyInstance, options: DashboardControlOptions): void {
   const { db, addons, resources, backupLinks, page } = options;
   const trustedOrigins = new Set([new URL(options.publicUrl).origin]);
 
-  /** The session's resource and addon, or an answer already sent. */
-  async function sessionResource(request: FastifyRequest, reply: FastifyReply): Promise<{ resource: Resource; addon: AddonDefinition } | undefined> {
+  /** The session's resource and addon (whose engine has backups, or rotates credentials), or an answer already sent. */
+  async function sessionResource(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    needs: "backups" | "rotation" = "backups",
+  ): Promise<{ resource: Resource; addon: AddonDefinition } | undefined> {
     const { id } = idParams.parse(request.params);
     if (!hasSession(request, id)) {
       page(reply, 403, "Sign in from your platform", messageBody("Sign in from your platform", "This dashboard opens through your platform's single sign-on link."));
@@ -50,22 +55,23 @@ export function dashboardBackupRoutes(app: FastifyInstance, options: DashboardBa
     }
     const resource = await db.resource.findUnique({ where: { id } });
     const addon = resource && addons.get(resource.addon);
-    if (!resource || !addon?.backup) {
-      page(reply, 404, "No backups", messageBody("No backups", "This database has no backups here."));
+    if (!resource || !addon || (needs === "backups" ? !addon.backup : !addon.rotation)) {
+      const title = needs === "backups" ? "No backups" : "No rotation";
+      page(reply, 404, title, messageBody(title, needs === "backups" ? "This database has no backups here." : "This database's password cannot be rotated here."));
       return undefined;
     }
     return { resource, addon };
   }
 
   /** Runs a change; a refusal of the operations service becomes a page saying why. */
-  async function change(reply: FastifyReply, resource: Resource, run: () => Promise<unknown>) {
+  async function change(reply: FastifyReply, resource: Resource, run: () => Promise<unknown>, section = "backups") {
     try {
       await run();
     } catch (error) {
       if (!(error instanceof OperationRefusal)) throw error;
       return page(reply, 409, "Not done", messageBody("Not done", error.message));
     }
-    return reply.redirect(`${dashboardPath(resource.id)}#backups`, 303);
+    return reply.redirect(`${dashboardPath(resource.id)}#${section}`, 303);
   }
 
   app.post("/dashboard/:id/backups", async (request, reply) => {
@@ -107,5 +113,11 @@ export function dashboardBackupRoutes(app: FastifyInstance, options: DashboardBa
     const form = scheduleForm.safeParse(request.body);
     if (!form.success) return page(reply, 400, "Unknown hour", messageBody("Unknown hour", "Choose an hour from 0 to 23 (UTC)."));
     return change(reply, found.resource, () => resources.setBackupHour(found.addon, found.resource.id, form.data.hour));
+  });
+
+  app.post("/dashboard/:id/credentials/rotate", async (request, reply) => {
+    const found = await sessionResource(request, reply, "rotation");
+    if (!found) return reply;
+    return change(reply, found.resource, () => resources.rotateCredentials(found.addon, found.resource.id), "connection");
   });
 }
