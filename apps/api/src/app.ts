@@ -5,7 +5,7 @@ import cookie from "@fastify/cookie";
 import type { PrismaClient, SecretBox } from "@berth/db";
 import type { SsoWindow } from "@berth/protocol";
 import type { OperationQueue } from "@berth/jobs";
-import { ResourceService } from "@berth/operations";
+import { DatabaseUserService, ResourceService } from "@berth/operations";
 import { Registry } from "prom-client";
 import type { Queue } from "bullmq";
 import Fastify, { type FastifyInstance } from "fastify";
@@ -75,6 +75,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(cookie, { secret: deps.sessionKey.toString("base64") });
 
   const resources = new ResourceService(deps.db, deps.queue);
+  const users = new DatabaseUserService(deps.db, deps.queue, deps.secrets);
   const backupAddonIds = [...deps.addons.values()].filter((addon) => addon.backup).map((addon) => addon.id);
   await installMetrics(app, {
     registry: deps.metricsRegistry ?? new Registry(),
@@ -95,6 +96,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     publicUrl: deps.publicUrl,
     platformAppUrl: deps.platformAppUrl,
     resources,
+    users,
     backupLinks: deps.backups.links,
   });
   await app.register(adminConsole, { admin: deps.admin, db: deps.db, addonIds: [...deps.addons.keys()], backupAddonIds, publicUrl: deps.publicUrl });
@@ -106,6 +108,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       addon,
       credentials,
       resources,
+      users,
       db: deps.db,
       backupLinks: deps.backups.links,
       forkTokens: deps.backups.forks,

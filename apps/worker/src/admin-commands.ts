@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { AdminCommand } from "@berth/addon-sdk";
+import type { AddonCredentials, AddonDefinition, AdminCommand, DatabaseUser } from "@berth/addon-sdk";
 import type { WorkerDeps } from "./deps.js";
 import { PermanentError } from "./errors.js";
 
@@ -29,4 +29,17 @@ export async function runUntilSuccess(
     await sleep(deps.readinessIntervalMs, undefined, { signal: deadline }).catch(() => undefined);
   }
   throw new PermanentError(`${addonId} could not be set up within ${timeoutMs} ms: ${lastError instanceof Error ? lastError.message : String(lastError)}`);
+}
+
+/**
+ * An engine's set-up on a database that runs: least privilege (`bootstrap`), then its other users
+ * made exactly the recorded ones (`users.apply`: a restored or recovered database may hold others,
+ * a fork its source's). Both idempotent, run until they succeed.
+ */
+export async function setUpEngine(
+  deps: Pick<WorkerDeps, "runtime" | "readinessIntervalMs">,
+  { addon, containerName, credentials, users }: { addon: AddonDefinition; containerName: string; credentials: AddonCredentials; users: readonly DatabaseUser[] },
+): Promise<void> {
+  const commands = [addon.bootstrap?.(credentials), addon.users?.apply(credentials, users)].filter((command): command is AdminCommand => command !== undefined);
+  for (const command of commands) await runUntilSuccess(deps, { addonId: addon.id, containerName, command, timeoutMs: addon.readyTimeoutMs });
 }

@@ -1,4 +1,4 @@
-import { findPlan, type AddonCredentials, type AddonDefinition, type AddonPlan, type Endpoint } from "@berth/addon-sdk";
+import { findPlan, type AddonCredentials, type AddonDefinition, type AddonPlan, type DatabaseUser, type Endpoint } from "@berth/addon-sdk";
 import type { Operation, OperationKind, Resource } from "@berth/db";
 import { recordStep, type OperationStep } from "@berth/operations";
 import type { PlatformClient } from "@berth/platform-client";
@@ -91,13 +91,20 @@ export class OperationContext<K extends OperationKind = OperationKind> {
     };
   }
 
-  containerRequest(plan: AddonPlan, credentials: AddonCredentials): ContainerRequest {
+  /** The database's other users as recorded, their passwords opened: what `users.apply` and `containerSpec` get. */
+  async databaseUsers(): Promise<DatabaseUser[]> {
+    const rows = await this.deps.db.databaseUser.findMany({ where: { resourceId: this.resource.id }, orderBy: { name: "asc" } });
+    return rows.map(({ name, readOnly, password }) => ({ name, readOnly, password: this.deps.secrets.openJson<{ password: string }>(password).password }));
+  }
+
+  async containerRequest(plan: AddonPlan, credentials: AddonCredentials): Promise<ContainerRequest> {
     const { port } = this.resource;
     if (port === null) throw new Error(`resource ${this.resource.id} has no port yet`);
+    const users = await this.databaseUsers();
     return {
       name: this.containerName,
       volumeName: this.volumeName,
-      spec: this.addon.containerSpec({ plan, credentials, alsoAccepted: this.alsoAccepted(), image: this.image }),
+      spec: this.addon.containerSpec({ plan, credentials, alsoAccepted: this.alsoAccepted(), users, image: this.image }),
       labels: { resourceId: this.resource.id, addonId: this.addon.id, plan: plan.name },
       port,
     };

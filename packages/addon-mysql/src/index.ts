@@ -1,6 +1,15 @@
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { containerLimits, defineAddon, generateIdentifier, generatePassword, withEngineSession, type AdminCommand, type Endpoint } from "@berth/addon-sdk";
+import {
+  containerLimits,
+  defineAddon,
+  generateIdentifier,
+  generatePassword,
+  withEngineSession,
+  type AdminCommand,
+  type DatabaseUser,
+  type Endpoint,
+} from "@berth/addon-sdk";
 import mysql from "mysql2/promise";
 import { mysqlPlans } from "./plans.js";
 
@@ -118,6 +127,25 @@ GRANT ALL ON ${ident(database)}.* TO ${literal(user)}@'%';
     retire: ({ user, password }) => asRoot(`ALTER USER ${literal(user)}@'%' IDENTIFIED BY PASSWORD ${literal(nativePasswordHash(password))};\n`),
   },
 
+  // Accounts at any host, like the app's user: read-only ones get SELECT on the app's database,
+  // read-write ones what the app's user has. Any other such account is removed (its sessions
+  // ended); the server's own accounts (root, the image's healthcheck) are at other hosts.
+  users: {
+    reservedNames: ["healthcheck"],
+    appUserName: ({ user }) => user,
+    apply: ({ user, database }, users) =>
+      asRoot(`${users.map((each) => userSql(each, database)).join("\n")}
+DELIMITER //
+BEGIN NOT ATOMIC
+  FOR account IN (SELECT User AS name FROM mysql.user WHERE Host = '%' AND User NOT IN (${[user, ...users.map((each) => each.name)].map(literal).join(", ")})) DO
+    EXECUTE IMMEDIATE CONCAT('KILL CONNECTION USER ', QUOTE(account.name));
+    EXECUTE IMMEDIATE CONCAT('DROP USER ', QUOTE(account.name), '@''%''');
+  END FOR;
+END//
+DELIMITER ;
+`),
+  },
+
   backup: {
     format: "sql",
     // The app's database as SQL, by root over the container's loopback: tables (InnoDB rows read
@@ -147,6 +175,16 @@ function asRoot(sql: string): AdminCommand {
 
 function ident(name: string): string {
   return `\`${name.replaceAll("`", "``")}\``;
+}
+
+/** One of the database's other users, as `users.apply` sets it: its password (as a hash), then exactly its grant. */
+function userSql({ name, password, readOnly }: DatabaseUser, database: string): string {
+  const account = `${literal(name)}@'%'`;
+  const hash = literal(nativePasswordHash(password));
+  return `CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY PASSWORD ${hash};
+ALTER USER ${account} IDENTIFIED BY PASSWORD ${hash};
+REVOKE ALL PRIVILEGES, GRANT OPTION FROM ${account};
+GRANT ${readOnly ? "SELECT" : "ALL"} ON ${ident(database)}.* TO ${account};`;
 }
 
 /** What `mysql_native_password` stores: `*` and the hex of SHA-1(SHA-1(password)). */

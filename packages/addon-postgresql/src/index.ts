@@ -1,5 +1,14 @@
 import { fileURLToPath } from "node:url";
-import { containerLimits, defineAddon, generateIdentifier, generatePassword, withEngineSession, type AdminCommand, type Endpoint } from "@berth/addon-sdk";
+import {
+  containerLimits,
+  defineAddon,
+  generateIdentifier,
+  generatePassword,
+  withEngineSession,
+  type AdminCommand,
+  type DatabaseUser,
+  type Endpoint,
+} from "@berth/addon-sdk";
 import pg from "pg";
 import { postgresqlPlans } from "./plans.js";
 import { scramSha256Verifier } from "./scram.js";
@@ -166,6 +175,23 @@ SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ${literal
 `),
   },
 
+  // Read-write users are members of the owner whose sessions act as it (as the twin does): what
+  // they create is the app's. Read-only users get PostgreSQL's pg_read_all_data and CONNECT.
+  // Any other login but Berth's and the app's is removed, its objects given to the owner.
+  users: {
+    reservedNames: ["postgres"],
+    appUserName: ({ user }) => user,
+    apply: ({ user, database }, users) => {
+      const owner = ownerRole(user);
+      const kept = ["postgres", owner, twinRole(user), ...users.map((each) => each.name)];
+      return asAdministrator(`${users.map((each) => userSql(each, owner, database)).join("\n")}
+\\connect ${ident(database)}
+SELECT format('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %1$L; REASSIGN OWNED BY %1$I TO %2$I; DROP OWNED BY %1$I; DROP ROLE %1$I', rolname, ${literal(owner)})
+FROM pg_roles WHERE rolcanlogin AND rolname NOT IN (${kept.map(literal).join(", ")}) \\gexec
+`);
+    },
+  },
+
   backup: {
     format: "pgdump",
     // pg_dump's custom format (compressed, what pg_restore reads) of the app's database, by the
@@ -227,16 +253,17 @@ WHERE name NOT LIKE '%.berth-tmp' ORDER BY name`),
       }),
       recoveryFiles: [{ path: "recovery.signal", content: "" }],
       recovered: () => adminQuery("DO $$ BEGIN IF pg_is_in_recovery() THEN RAISE EXCEPTION 'still recovering'; END IF; END $$"),
-      // The copy's database and roles take the new names (no session is open during a recovery):
-      // a Berth cluster has one app database, its owner and the owner's twin, and its customer can
-      // make no other (NOCREATEDB, NOCREATEROLE). bootstrap then gives the app's login its password.
+      // The copy's database, owner and owner's twin take the new names (no session is open during a
+      // recovery): a Berth cluster has one app database, and its customer can make no other database
+      // or role (NOCREATEDB, NOCREATEROLE). bootstrap then gives the app's login its password, and
+      // `users.apply` makes the other users the new database's (a fork has none of its source's).
       adopt: ({ user, database }) =>
         asAdministrator(`SELECT format('ALTER DATABASE %I RENAME TO %I', datname, ${literal(database)}) FROM pg_database
 WHERE datname NOT IN ('postgres', 'template0', 'template1', ${literal(database)}) \\gexec
+SELECT format('ALTER ROLE %I RENAME TO %I', r.rolname || ${literal(TWIN_SUFFIX)}, ${literal(twinRole(user))}) FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba
+WHERE d.datname = ${literal(database)} AND r.rolname <> ${literal(ownerRole(user))} AND EXISTS (SELECT FROM pg_roles WHERE rolname = r.rolname || ${literal(TWIN_SUFFIX)}) \\gexec
 SELECT format('ALTER ROLE %I RENAME TO %I', r.rolname, ${literal(ownerRole(user))}) FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba
 WHERE d.datname = ${literal(database)} AND r.rolname <> ${literal(ownerRole(user))} \\gexec
-SELECT format('ALTER ROLE %I RENAME TO %I', rolname, ${literal(twinRole(user))}) FROM pg_roles
-WHERE rolcanlogin AND rolname NOT IN ('postgres', ${literal(ownerRole(user))}, ${literal(twinRole(user))}) \\gexec
 `),
     },
   },
@@ -277,6 +304,21 @@ GRANT ${ident(owner)} TO ${ident(user)};
 ALTER ROLE ${ident(user)} SET role = ${literal(owner)};`;
   return `${ensureRole(user)}
 ALTER ROLE ${ident(user)} WITH ${APP_ROLE_ATTRIBUTES} PASSWORD ${literal(scramSha256Verifier(password))};${twin}`;
+}
+
+/** One of the database's other users, as `users.apply` sets it. */
+function userSql({ name, password, readOnly }: DatabaseUser, owner: string, database: string): string {
+  const access = readOnly
+    ? `REVOKE ${ident(owner)} FROM ${ident(name)};
+ALTER ROLE ${ident(name)} RESET role;
+GRANT pg_read_all_data TO ${ident(name)};
+GRANT CONNECT ON DATABASE ${ident(database)} TO ${ident(name)};`
+    : `REVOKE pg_read_all_data FROM ${ident(name)};
+GRANT ${ident(owner)} TO ${ident(name)};
+ALTER ROLE ${ident(name)} SET role = ${literal(owner)};`;
+  return `${ensureRole(name)}
+ALTER ROLE ${ident(name)} WITH ${APP_ROLE_ATTRIBUTES} PASSWORD ${literal(scramSha256Verifier(password))};
+${access}`;
 }
 
 /** `user` (if it exists) opens no session by password. */

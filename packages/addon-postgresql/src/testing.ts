@@ -1,17 +1,34 @@
 import { expectRefusal, type EngineTestClient } from "@berth/addon-sdk/testing";
 import pg from "pg";
 
+/** PostgreSQL's SQLSTATE for a table that does not exist. */
+const UNDEFINED_TABLE = "42P01";
+
 export const postgresqlTestClient: EngineTestClient = {
   async connect(url) {
     const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
     client.on("error", () => undefined); // failures reach the caller through the queries
     await client.connect();
-    await client.query("CREATE TABLE IF NOT EXISTS contract_kv (key text PRIMARY KEY, value text NOT NULL)");
+    // The table is made by the first write (a read-only user's session must open too, and its write fail on the write itself).
     return {
       write: async (key, value) => {
-        await client.query("INSERT INTO contract_kv VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2", [key, value]);
+        const upsert = () => client.query("INSERT INTO contract_kv VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2", [key, value]);
+        try {
+          await upsert();
+        } catch (error) {
+          if ((error as { code?: string }).code !== UNDEFINED_TABLE) throw error;
+          await client.query("CREATE TABLE IF NOT EXISTS contract_kv (key text PRIMARY KEY, value text NOT NULL)");
+          await upsert();
+        }
       },
-      read: async (key) => (await client.query<{ value: string }>("SELECT value FROM contract_kv WHERE key = $1", [key])).rows[0]?.value,
+      read: async (key) => {
+        try {
+          return (await client.query<{ value: string }>("SELECT value FROM contract_kv WHERE key = $1", [key])).rows[0]?.value;
+        } catch (error) {
+          if ((error as { code?: string }).code === UNDEFINED_TABLE) return undefined;
+          throw error;
+        }
+      },
       setting: async (name) => (await client.query<{ setting: string }>("SELECT setting FROM pg_settings WHERE name = $1", [name])).rows[0]!.setting,
       close: () => client.end(),
     };

@@ -9,6 +9,7 @@ recipe_rootfs() {
   ENGINE_VERSION=$(/usr/bin/redis-server --version | sed -n 's/.* v=\([0-9.]*\).*/\1/p')
   base_rootfs redis 999 /data
   add_bin /usr/bin/redis-server /usr/bin/redis-cli
+  add_bin /usr/bin/mv # the users' ACL file, written under a temporary name then renamed into place
   ln -s redis-check-rdb "$ROOTFS/usr/bin/redis-check-aof" 2>/dev/null || true
   install -d -o 999 -g 999 -m 755 "$ROOTFS/data"
   install -m 755 "$RECIPE_DIR/docker-entrypoint.sh" "$ROOTFS/usr/local/bin/docker-entrypoint.sh"

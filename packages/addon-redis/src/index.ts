@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { containerLimits, defineAddon, generatePassword, withEngineSession, type AdminCommand, type Endpoint } from "@berth/addon-sdk";
+import { containerLimits, defineAddon, generatePassword, withEngineSession, type AdminCommand, type DatabaseUser, type Endpoint } from "@berth/addon-sdk";
 import { Redis } from "ioredis";
 import { redisPlans } from "./plans.js";
 
@@ -19,6 +19,7 @@ export const REDIS_EVICTION_POLICY = "noeviction";
 
 const DATA_PATH = "/data";
 const SOCKET_PATH = `${DATA_PATH}/redis.sock`;
+const ACL_PATH = `${DATA_PATH}/users.acl`;
 /** The official images run Redis as uid/gid 999. */
 const REDIS_UID = 999;
 
@@ -33,15 +34,20 @@ export const REDIS_APP_PERMISSIONS =
   "~* &* +@all -@admin -@dangerous +info +keys +sort +sort_ro +flushdb +flushall +swapdb +role " +
   "+client|setname +client|getname +client|id +client|info +client|list +client|kill";
 
+/** What a read-only user may run: the reading commands on every key, its own session's; nothing that writes or administers. */
+export const REDIS_READ_ONLY_PERMISSIONS = "~* resetchannels -@all +@read +@connection -@admin -@dangerous +keys";
+
 /**
  * The ACL file: SHA-256 hashes of the passwords, not the passwords. It lives on the volume (ACL
  * users survive restarts) and Berth writes it again whenever it creates the container; during a
  * rotation the `default` user has both passwords (`alsoAccepted`).
  */
-function aclFile({ password, adminPassword }: RedisCredentials, alsoAccepted: readonly RedisCredentials[]): string {
-  return `user default on sanitize-payload ${passwordRules([password, ...alsoAccepted.map((each) => each.password)])} ${REDIS_APP_PERMISSIONS}
-user berth on #${sha256(adminPassword)} ~* &* +@all
-`;
+function aclFile({ password, adminPassword }: RedisCredentials, alsoAccepted: readonly RedisCredentials[], users: readonly DatabaseUser[]): string {
+  return [
+    `user default on sanitize-payload ${passwordRules([password, ...alsoAccepted.map((each) => each.password)])} ${REDIS_APP_PERMISSIONS}`,
+    `user berth on #${sha256(adminPassword)} ~* &* +@all`,
+    ...users.map(({ name, password: userPassword, readOnly }) => `user ${name} on sanitize-payload #${sha256(userPassword)} ${readOnly ? REDIS_READ_ONLY_PERMISSIONS : REDIS_APP_PERMISSIONS}`),
+  ].join("\n") + "\n";
 }
 
 /** ACL rules that make a user's passwords exactly these (as hashes). */
@@ -81,14 +87,14 @@ export const redisAddon = defineAddon<RedisCredentials>({
 
   // The official image runs `redis-server` with these arguments in /data. No TCP listener: clients
   // arrive through Berth's gateway on the socket. Passwords are in the ACL file, not the command.
-  containerSpec: ({ plan, credentials, alsoAccepted = [], image }) => ({
+  containerSpec: ({ plan, credentials, alsoAccepted = [], users = [], image }) => ({
     image,
     command: [
       "redis-server",
       "--port", "0",
       "--unixsocket", SOCKET_PATH,
       "--unixsocketperm", "777",
-      "--aclfile", `${DATA_PATH}/users.acl`,
+      "--aclfile", ACL_PATH,
       "--maxmemory", `${plan.settings.maxmemory_mb}mb`,
       "--maxmemory-policy", REDIS_EVICTION_POLICY,
       "--maxclients", String(plan.settings.maxclients),
@@ -97,7 +103,7 @@ export const redisAddon = defineAddon<RedisCredentials>({
       "--dir", DATA_PATH,
     ],
     env: {},
-    files: [{ path: `${DATA_PATH}/users.acl`, content: aclFile(credentials, alsoAccepted), mode: 0o600 }],
+    files: [{ path: ACL_PATH, content: aclFile(credentials, alsoAccepted, users), mode: 0o600 }],
     fileOwner: { uid: REDIS_UID, gid: REDIS_UID },
     dataPath: DATA_PATH,
     socketPath: SOCKET_PATH,
@@ -123,6 +129,19 @@ export const redisAddon = defineAddon<RedisCredentials>({
     next: (current) => ({ ...current, password: generatePassword() }),
     admit: (current, next) => asBerth(current, [`ACL SETUSER default ${passwordRules([current.password, next.password])}`, "ACL SAVE"]),
     retire: (current) => asBerth(current, [`ACL SETUSER default ${passwordRules([current.password])}`, "ACL SAVE"]),
+  },
+
+  // ACL users beside `default` and `berth`: read-only ones may read every key and nothing else
+  // (no writes, no administration, no other client's session). The whole ACL file is written again
+  // and loaded (`ACL LOAD` replaces every user at once: one removed is gone, and so are its sessions).
+  users: {
+    reservedNames: ["default", "berth"],
+    appUserName: () => "default",
+    apply: (credentials, users) => ({
+      command: ["sh", "-c", ACL_LOAD_SCRIPT, "berth-redis-users", SOCKET_PATH, ACL_PATH],
+      stdin: `${credentials.adminPassword}\n${aclFile(credentials, [], users)}`,
+      user: String(REDIS_UID),
+    }),
   },
 
   backup: {
@@ -196,6 +215,19 @@ while IFS= read -r command; do
   reply=$(printf '%s\\n' "$password" | redis-cli --no-auth-warning --user berth --askpass -s "$1" $command)
   [ "$reply" = OK ] || { printf '%s: %s\\n' "\${command%% *}" "$reply" >&2; exit 1; }
 done
+`;
+
+/**
+ * Replaces the ACL file with stdin's lines after the first (the `berth` user's password), under a
+ * temporary name then renamed, and makes the server load it. Arguments: the socket and the file.
+ */
+const ACL_LOAD_SCRIPT = `set -eu
+umask 077
+IFS= read -r password
+cat > "$2.berth-tmp"
+mv "$2.berth-tmp" "$2"
+reply=$(printf '%s\\n' "$password" | redis-cli --no-auth-warning --user berth --askpass -s "$1" ACL LOAD)
+[ "$reply" = OK ] || { printf 'ACL LOAD: %s\\n' "$reply" >&2; exit 1; }
 `;
 
 /** One short authenticated session, without retries or an offline queue; an abort ends it. */

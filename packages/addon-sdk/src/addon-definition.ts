@@ -57,6 +57,8 @@ export interface ContainerSpecInput<C extends AddonCredentials = AddonCredential
    * files Berth writes at each container start rather than in its data.
    */
   readonly alsoAccepted?: readonly C[];
+  /** The database's users beside the app's own (`users`), for an engine that keeps them in files Berth writes. */
+  readonly users?: readonly DatabaseUser[];
   readonly image: string;
 }
 
@@ -166,6 +168,11 @@ export interface AddonDefinition<C extends AddonCredentials = AddonCredentials> 
    */
   readonly rotation?: CredentialRotation<C>;
   /**
+   * Users beside the app's own (optional: Scalingo's database users), read-only or read-write on
+   * the app's database. Addons without it answer `422 users_not_supported`.
+   */
+  readonly users?: AddonUsers<C>;
+  /**
    * Backups (optional: an engine without it has none): how to take a consistent copy of the
    * app's data while the database serves, and how to put one into a new database.
    */
@@ -189,6 +196,30 @@ export interface CredentialRotation<C extends AddonCredentials = AddonCredential
   admit(current: C, next: C): AdminCommand;
   /** Makes the engine refuse `previous`, and end its sessions where it can tell them from `current`'s. */
   retire(current: C, previous: C): AdminCommand;
+}
+
+/** A user of the database beside the app's own. */
+export interface DatabaseUser {
+  /** 6 to 32 of `[a-z0-9-]`, none of the engine's `reservedNames`. */
+  readonly name: string;
+  readonly password: string;
+  /** Reads everything of the app's database and changes nothing; else reads and writes as the app does. */
+  readonly readOnly: boolean;
+}
+
+export interface AddonUsers<C extends AddonCredentials = AddonCredentials> {
+  /** Names the engine keeps for itself (its administrators): refused to customers. */
+  readonly reservedNames: readonly string[];
+  /** The name of the app's own user (listed first, protected). */
+  appUserName(credentials: C): string;
+  /**
+   * Makes the database's users beside the app's own exactly `users`: creates the missing ones,
+   * sets every password and access, removes any other (and ends its sessions). Run after each
+   * change of the list and after every restore (a recovered or loaded database may hold other
+   * users, a fork its source's). Idempotent; kept in the engine's data, or in the files of
+   * `containerSpec` (which receives `users`).
+   */
+  apply(credentials: C, users: readonly DatabaseUser[]): AdminCommand;
 }
 
 /**

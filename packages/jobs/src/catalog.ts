@@ -16,6 +16,7 @@ export const jobCatalog = {
   suspend: operationJob,
   resume: operationJob,
   "rotate-credentials": operationJob,
+  "sync-users": operationJob,
 } as const;
 
 export type JobName = keyof typeof jobCatalog;

@@ -1,6 +1,13 @@
 export { ResourceService, type AcceptedProvision, type ForkSeed, type PlanChangeOutcome } from "./resource-service.js";
 export { OperationRefusal, refusals, type RefusalCode } from "./refusals.js";
 export {
+  DatabaseUserService,
+  USER_NAME_PATTERN,
+  USER_PASSWORD_PATTERN,
+  type DatabaseUserSecret,
+  type DatabaseUserView,
+} from "./database-users.js";
+export {
   OPERATION_KINDS,
   RAW_COPY_FORMAT,
   RESOURCE_TRANSITIONS,

@@ -158,6 +158,14 @@ export const OPERATION_KINDS = {
     offPath: [],
     failsFrom: [],
   },
+  sync_users: {
+    job: "sync-users",
+    runningStatus: null,
+    // The engine's other users made exactly the recorded ones (created, changed, removed).
+    steps: ["users"],
+    offPath: [],
+    failsFrom: [],
+  },
 } as const satisfies {
   readonly [K in OperationKind]: {
     job: JobName;

@@ -16,6 +16,11 @@ export type RefusalCode =
   | "resource_not_backupable"
   | "resource_suspended"
   | "rotation_not_supported"
+  | "users_not_supported"
+  | "invalid_user"
+  | "user_exists"
+  | "user_not_found"
+  | "user_protected"
   | "point_in_time_not_supported"
   | "restore_time_out_of_range"
   | "service_unavailable";
@@ -61,6 +66,12 @@ export const refusals = {
   pointInTimeNotSupported: (addonId: string) =>
     new OperationRefusal("point_in_time_not_supported", `Addon ${addonId} keeps no continuous archive: restore one of its backups (backup_id) instead.`),
   restoreTimeOutOfRange: (id: string, why: string) => new OperationRefusal("restore_time_out_of_range", `Resource '${id}' cannot be put back to that moment: ${why}`),
+  usersNotSupported: (addonId: string) => new OperationRefusal("users_not_supported", `Addon ${addonId} has no users beside the app's own.`),
+  invalidUser: (why: string) => new OperationRefusal("invalid_user", why),
+  userExists: (id: string, name: string) => new OperationRefusal("user_exists", `Resource '${id}' has a user named '${name}' already.`),
+  userNotFound: (id: string, name: string) => new OperationRefusal("user_not_found", `Resource '${id}' has no user named '${name}'.`),
+  userProtected: (name: string) =>
+    new OperationRefusal("user_protected", `'${name}' is the app's own user (or the engine's): it is neither removed nor changed here; rotate the credentials instead (POST …/credentials/rotate).`),
   operationNotFound: (id: string) => new OperationRefusal("operation_not_found", `No operation with id '${id}' exists.`),
   operationNotRetryable: (id: string, why: string) => new OperationRefusal("operation_not_retryable", `Operation '${id}' cannot be retried: ${why}.`),
   queueUnavailable: (cause: unknown) =>

@@ -6,6 +6,7 @@ import type { PlanChangeRequest, ProvisionRequest } from "@berth/protocol";
 import { OPERATION_KINDS, RAW_COPY_FORMAT, isIn, isPlatforms, newResourceId, requireTransition } from "./lifecycle.js";
 import { baseBackupFor } from "./point-in-time.js";
 import { refusals } from "./refusals.js";
+import { acceptsPlatformRequests, enqueueOperation, isSuspended, lockResource } from "./recording.js";
 
 /** The control plane stores UTC wall-clock times (Prisma's convention for `timestamp` columns). */
 const UTC_NOW = Prisma.sql`(now() AT TIME ZONE 'UTC')`;
@@ -373,35 +374,9 @@ export class ResourceService {
     }
   }
 
-  private async enqueue(kind: Operation["kind"], operationId: string, resourceId: string): Promise<void> {
-    try {
-      await this.queue.enqueue(OPERATION_KINDS[kind].job, { operationId, resourceId });
-    } catch (error) {
-      throw refusals.queueUnavailable(error);
-    }
+  private enqueue(kind: Operation["kind"], operationId: string, resourceId: string): Promise<void> {
+    return enqueueOperation(this.queue, kind, operationId, resourceId);
   }
-}
-
-/**
- * Locks the resource's row until the transaction ends, then reads it: the operations of one
- * resource are recorded one at a time, each after the ones before it are committed and seen
- * (PostgreSQL's read committed takes a new snapshot per statement, so the read after the
- * lock sees what the previous holder wrote). Null when the addon has no such resource.
- */
-async function lockResource(tx: Prisma.TransactionClient, addon: AddonDefinition, id: string): Promise<Resource | null> {
-  const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM resources WHERE id = ${id} AND addon = ${addon.id} FOR UPDATE`;
-  if (locked.length === 0) return null;
-  return tx.resource.findUniqueOrThrow({ where: { id } });
-}
-
-/** A resource the platform may still act on: handed to it, not removed, and no deprovision recorded (once one is, it is gone for the platform). */
-async function acceptsPlatformRequests(tx: Prisma.TransactionClient, resource: Resource): Promise<boolean> {
-  if (!isPlatforms(resource.status)) return false;
-  const deprovision = await tx.operation.findFirst({
-    where: { resourceId: resource.id, kind: "deprovision", status: { in: ["pending", "running", "succeeded"] } },
-    select: { id: true },
-  });
-  return deprovision === null;
 }
 
 function requirePlan(addon: AddonDefinition, name: string): AddonPlan {
@@ -421,16 +396,6 @@ async function requireReachable(db: Prisma.TransactionClient, id: string, at: Da
   ]);
   const base = baseBackupFor(bases, restores.map((each) => each.startedAt ?? each.createdAt), at, now);
   if ("refused" in base) throw refusals.restoreTimeOutOfRange(id, base.refused);
-}
-
-/** Whether the platform's last word on the resource is a suspension (recorded, running or done; a failed one does not count). */
-async function isSuspended(tx: Prisma.TransactionClient, id: string): Promise<boolean> {
-  const last = await tx.operation.findFirst({
-    where: { resourceId: id, kind: { in: ["suspend", "resume"] }, status: { in: ["pending", "running", "succeeded"] } },
-    orderBy: { seq: "desc" },
-    select: { kind: true },
-  });
-  return last?.kind === "suspend";
 }
 
 /** Refuses a recovery to a moment of an engine that keeps no continuous archive. */

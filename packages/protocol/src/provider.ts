@@ -158,3 +158,26 @@ export const momentForkRequestSchema = z.strictObject({ at: z.iso.datetime({ off
 
 /** `POST …/backups/:backup_id/fork-token` (or `POST …/fork-token` with a moment): give `fork_token` as a provision option to create a database from it. */
 export const forkTokenResponseSchema = z.object({ fork_token: z.string(), expires_at: z.string() });
+
+/** A database user beside the app's own, as `…/users` shows it (`password` only in the answer that sets it, shown once). */
+export const databaseUserSchema = z.object({
+  name: z.string(),
+  read_only: z.boolean(),
+  /** The app's own user: never removed or changed through `…/users`. */
+  protected: z.boolean(),
+  created_at: z.string().nullable(),
+});
+export const databaseUserListResponseSchema = z.object({ users: z.array(databaseUserSchema) });
+export const databaseUserParamsSchema = z.object({ id: identifier, name: z.string().min(1).max(64) });
+/** `POST …/users`: Scalingo's rules (6–32 of `[a-z0-9-]`; a password of 24–64 characters, generated when left out). */
+export const databaseUserCreateRequestSchema = z.strictObject({
+  name: z.string(),
+  read_only: z.boolean().default(false),
+  password: z.string().optional(),
+});
+export const databaseUserPasswordRequestSchema = z.strictObject({ password: z.string().optional() });
+export const databaseUserSecretResponseSchema = z.object({
+  user: databaseUserSchema.extend({ password: z.string() }),
+  operation_id: z.string(),
+  message: z.string(),
+});

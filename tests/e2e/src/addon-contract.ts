@@ -12,6 +12,14 @@ import { startStack, type Stack } from "./stack.js";
 
 const MiB = 1024 * 1024;
 
+/** The app's URL with another user's name and password. */
+function userUrl(url: string, user: { name: string; password: string }): string {
+  const other = new URL(url);
+  other.username = user.name;
+  other.password = encodeURIComponent(user.password);
+  return other.toString();
+}
+
 function hostPort(url: string): Target {
   const { hostname, port } = new URL(url);
   return { host: hostname, port: Number(port) };
@@ -32,6 +40,8 @@ export function runAddonContract(addon: AddonDefinition, engine: EngineTestClien
     let stack: Stack;
     let id: string;
     let url: string;
+    /** URLs of the database's other users (engines that have them), once created. */
+    let userUrls: { reader: string; writer: string } | undefined;
     beforeAll(async () => {
       // A grace period long enough to open a session with each password while both work.
       stack = await startStack({ env: { BERTH_ROTATION_GRACE_SECONDS: String(ROTATION_GRACE_SECONDS) } });
@@ -137,6 +147,65 @@ export function runAddonContract(addon: AddonDefinition, engine: EngineTestClien
       await expect(engine.connect(wrong.toString())).rejects.toThrow();
     });
 
+    // Before the plan change, which checks that they survive it (a new container on the same volume).
+    if (addon.users) {
+      const engineUsers = addon.users;
+      it("keeps users beside the app's own: a read-only one reads and cannot write, a read-write one writes; removed or reset, the old password is refused", async () => {
+        const api = (method: string, path: string, body?: unknown) => stack.driver(addon.id).request(method, `${id}/${path}`, body);
+        const settled = async (response: { status: number; body: unknown }) => {
+          expect(response.status, JSON.stringify(response.body)).toBe(202);
+          const operationId = (response.body as { operation_id: string }).operation_id;
+          await expect.poll(async () => (await stack.db.operation.findUniqueOrThrow({ where: { id: operationId } })).status, WAIT).toBe("succeeded");
+          return response.body as { user: { name: string; password: string; read_only: boolean } };
+        };
+        const listed = await api("GET", "users");
+        expect(listed.status).toBe(200);
+        expect((listed.body as { users: { name: string; protected: boolean }[] }).users).toEqual([expect.objectContaining({ protected: true })]);
+        const appUser = (listed.body as { users: { name: string }[] }).users[0]!.name;
+
+        const reader = (await settled(await api("POST", "users", { name: "reader-one", read_only: true }))).user;
+        expect([reader.name, reader.read_only]).toEqual(["reader-one", true]);
+        expect(reader.password).toMatch(/^[A-Za-z0-9]{32}$/);
+        const writer = (await settled(await api("POST", "users", { name: "writer-one", password: "Given-Password-0123456789" }))).user;
+        expect(writer).toMatchObject({ read_only: false, password: "Given-Password-0123456789" });
+        userUrls = { reader: userUrl(url, reader), writer: userUrl(url, writer) };
+
+        const readerSession = await engine.connect(userUrls.reader);
+        expect(await readerSession.read("greeting")).toBe(`hello from ${addon.id}`);
+        await expect(readerSession.write("from-reader", "refused")).rejects.toThrow();
+        await readerSession.close();
+        const writerSession = await engine.connect(userUrls.writer);
+        await writerSession.write("from-writer", "written by another user");
+        await writerSession.close();
+        const appSession = await engine.connect(url);
+        expect(await appSession.read("from-writer")).toBe("written by another user");
+        await appSession.close();
+
+        // Refusals, each with its stable code.
+        const code = async (response: Promise<{ status: number; body: unknown }>) => {
+          const { status: answered, body } = await response;
+          return [answered, (body as { error: string }).error];
+        };
+        expect(await code(api("POST", "users", { name: "reader-one" }))).toEqual([409, "user_exists"]);
+        expect(await code(api("POST", "users", { name: "Bad_Name" }))).toEqual([422, "invalid_user"]);
+        expect(await code(api("POST", "users", { name: engineUsers.reservedNames[0] }))).toEqual([422, "invalid_user"]);
+        expect(await code(api("POST", "users", { name: "short-pass", password: "too-short" }))).toEqual([422, "invalid_user"]);
+        expect(await code(api("DELETE", `users/${appUser}`))).toEqual([409, "user_protected"]);
+        expect(await code(api("DELETE", "users/nobody-here"))).toEqual([404, "user_not_found"]);
+
+        // A new password: the previous one is refused; a removed user: refused altogether.
+        const reset = (await settled(await api("POST", "users/writer-one/reset_password", {}))).user;
+        await expect(engine.connect(userUrls.writer)).rejects.toThrow();
+        userUrls.writer = userUrl(url, reset);
+        await (await engine.connect(userUrls.writer)).close();
+        const temporary = (await settled(await api("POST", "users", { name: "temporary", read_only: true }))).user;
+        await (await engine.connect(userUrl(url, temporary))).close();
+        await settled(await api("DELETE", "users/temporary"));
+        await expect(engine.connect(userUrl(url, temporary))).rejects.toThrow();
+        expect((((await api("GET", "users")).body) as { users: { name: string }[] }).users.map((each) => each.name)).toEqual([appUser, "reader-one", "writer-one"]);
+      });
+    }
+
     it("changes plan keeping the data and applying the new limits", async () => {
       const response = await stack.driver(addon.id).changePlan(id, secondPlan.name);
       expect(response.status).toBe(200);
@@ -146,6 +215,16 @@ export function runAddonContract(addon: AddonDefinition, engine: EngineTestClien
       const session = await engine.connect(url);
       expect(await session.read("greeting")).toBe(`hello from ${addon.id}`);
       await session.close();
+      // The other users too, with their access.
+      if (userUrls) {
+        const reader = await engine.connect(userUrls.reader);
+        expect(await reader.read("from-writer")).toBe("written by another user");
+        await expect(reader.write("from-reader", "refused")).rejects.toThrow();
+        await reader.close();
+        const writer = await engine.connect(userUrls.writer);
+        await writer.write("from-writer", "written after the plan change");
+        await writer.close();
+      }
     });
 
     it("suspends: the container goes, connections are refused, the data stays; resumed, the same URL opens it", async () => {
@@ -245,6 +324,13 @@ export function runAddonContract(addon: AddonDefinition, engine: EngineTestClien
         expect(await after.read("after-backup")).toBeUndefined();
         await after.close();
         expect(await volumesOf(id)).toEqual([(await stack.db.resource.findUniqueOrThrow({ where: { id } })).volumeName]);
+        // The database's other users are its own still, whatever the backup held.
+        if (userUrls) {
+          const reader = await engine.connect(userUrls.reader);
+          expect(await reader.read("backed-up")).toBe("in the backup");
+          await expect(reader.write("from-reader", "refused")).rejects.toThrow();
+          await reader.close();
+        }
       });
 
       it("forks it into a new database for another app, which the delivered URL opens", async () => {
@@ -370,6 +456,11 @@ export function runAddonContract(addon: AddonDefinition, engine: EngineTestClien
           crossed.username = new URL(url).username;
           crossed.password = new URL(url).password;
           await expect(engine.connect(crossed.toString())).rejects.toThrow();
+          // Nor do the source's other users, whose roles the recovered copy held.
+          for (const other of Object.values(userUrls ?? {})) {
+            const { username, password } = new URL(other);
+            await expect(engine.connect(Object.assign(new URL(forkUrl), { username, password }).toString())).rejects.toThrow();
+          }
           expect((await stack.driver(addon.id).deprovision(forkId)).status).toBe(204);
           const refused = await api("POST", "fork-token", { at: new Date(Date.now() + 3600_000).toISOString() });
           expect([refused.status, (refused.body as { error: string }).error]).toEqual([422, "restore_time_out_of_range"]);

@@ -51,6 +51,8 @@ export interface WorkerProcess {
   readonly pid: number;
   /** Resolves when the process exits, with its exit code or signal. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** A held worker (`spawnWorker({ held: true })`) starts consuming; resolves once it does. */
+  release(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -72,7 +74,7 @@ export interface Stack {
    * Starts a worker in a process of its own (`worker-process.ts`); `killAtStep` makes it SIGKILL itself as that
    * step of a `killKind` operation begins; `env` is added to the stack's (e.g. a warm pool for this worker only).
    */
-  spawnWorker(options?: { killAtStep?: string; killKind?: string; env?: Record<string, string> }): Promise<WorkerProcess>;
+  spawnWorker(options?: { killAtStep?: string; killKind?: string; env?: Record<string, string>; held?: boolean }): Promise<WorkerProcess>;
   /** The stack's containment watchers (see `StackOptions.containmentWatchers`). */
   readonly containment: readonly NonNullable<BerthWorker["containment"]>[];
   /** Log lines (pino JSON, level warn and above) of the in-process worker and its containment watchers. */
@@ -201,8 +203,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     driver: (id) => standIn.driver(id, `${apiUrl}/${id}/resources`),
     env,
     adminCredentials: () => apiConfig.admin && { username: apiConfig.admin.username, password: apiConfig.admin.password },
-    async spawnWorker({ killAtStep, killKind, env: extra } = {}) {
-      const fault: Record<string, string> = killAtStep ? { FAULT_KILL_AT_STEP: killAtStep, FAULT_KILL_KIND: killKind ?? "provision" } : {};
+    async spawnWorker({ killAtStep, killKind, env: extra, held } = {}) {
+      const fault: Record<string, string> = {
+        ...(killAtStep ? { FAULT_KILL_AT_STEP: killAtStep, FAULT_KILL_KIND: killKind ?? "provision" } : {}),
+        ...(held ? { FAULT_HOLD: "1" } : {}),
+      };
       const child = await spawnWorkerProcess({ ...env, ...extra, ...fault });
       workerProcesses.push(child);
       return child;

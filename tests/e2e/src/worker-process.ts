@@ -3,7 +3,8 @@
  * the environment as its main.ts is, with the parts the tests' workers run (`testWorkerParts`; no
  * containment watcher: a stack has its own), plus the fault hook: with `FAULT_KILL_AT_STEP` (and
  * `FAULT_KILL_KIND`, default provision) the process kills itself with SIGKILL as that step begins —
- * no cleanup, no lock released, like a crash.
+ * no cleanup, no lock released, like a crash. With `FAULT_HOLD`, it loads and builds everything,
+ * says "loaded", and starts consuming only on SIGUSR2: a survivor ready the moment a victim dies.
  */
 import { addons } from "@berth/addons";
 import { createWorker } from "@berth/worker";
@@ -23,6 +24,10 @@ const worker = createWorker(loadWorkerConfig(process.env, addons), {
       }
     : {}),
 });
+if (process.env.FAULT_HOLD) {
+  process.stdout.write("loaded\n");
+  await new Promise((resolve) => process.once("SIGUSR2", resolve));
+}
 await worker.start();
 process.stdout.write("ready\n");
 process.on("SIGTERM", () => void worker.close().then(() => process.exit(0)));

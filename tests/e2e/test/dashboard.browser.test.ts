@@ -91,6 +91,29 @@ describe("single sign-on and the database dashboard", () => {
     await page.close();
   });
 
+  it("lists the database's users and creates one, whose password is shown once and opens the database read-only", async () => {
+    const page = await browser.newPage();
+    await page.goto(ssoUrl(mine));
+    expect(await page.getByTestId("users").textContent()).toContain("the app's own");
+    await page.getByTestId("user-name").fill("dashboard-reader");
+    await page.getByTestId("user-read-only").check();
+    await page.getByTestId("create-user").click();
+    const password = (await page.getByTestId("user-password").textContent())!;
+    expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
+    await page.screenshot({ path: await testResultPath("dashboard-user-created.png"), fullPage: true });
+    const sync = await stack.db.operation.findFirstOrThrow({ where: { resourceId: mine, kind: "sync_users" }, orderBy: { seq: "desc" } });
+    await expect.poll(async () => (await stack.db.operation.findUniqueOrThrow({ where: { id: sync.id } })).status, WAIT).toBe("succeeded");
+    const reader = Object.assign(new URL(stack.standIn.addonConfig(mine)!.SCALINGO_POSTGRESQL_URL!), { username: "dashboard-reader", password }).toString();
+    expect(await pgRows(reader, "SELECT 1 AS ok")).toEqual([{ ok: 1 }]);
+    await expect(pgRows(reader, "CREATE TABLE refused (v int)")).rejects.toThrow(/permission denied/);
+    // Listed on the dashboard, without its password.
+    await page.getByRole("link", { name: "Back to the dashboard" }).click();
+    expect(await page.getByTestId("users").textContent()).toMatch(/dashboard-reader\s*read only/);
+    expect(await page.content()).not.toContain(password);
+    await page.screenshot({ path: await testResultPath("dashboard-users.png"), fullPage: true });
+    await page.close();
+  });
+
   it("accepts the Heroku-style form POST", async () => {
     const timestamp = freshTimestamp();
     const response = await fetch(`${stack.apiUrl}/postgresql/sso`, {

@@ -40,6 +40,7 @@ const scenarios: { readonly [K in OperationKind]: (step: string) => Scenario } =
   suspend: () => ({ run: suspendLive }),
   resume: () => ({ run: resumeSuspended }),
   rotate_credentials: () => ({ run: rotateCredentials }),
+  sync_users: () => ({ run: addReadOnlyUser }),
 };
 
 /**
@@ -64,13 +65,13 @@ describe("a worker killed at each step of each operation", () => {
 
   it.each(KILLS)("$kind: killed as '$step' begins, the next worker finishes it once", async ({ kind, step }) => {
     const scenario = scenarios[kind](step);
-    const victim = await stack.spawnWorker({ killAtStep: step, killKind: kind, env: scenario.workerEnv });
-    const outcome = await scenario.run(stack);
-    const exit = await Promise.race([victim.exited, sleepThen(WAIT.timeout, "never reached")]);
-    expect(exit, `the victim worker was to die at ${kind}/${step}`).toEqual({ code: null, signal: "SIGKILL" });
-
-    const survivor = await stack.spawnWorker();
+    // The survivor loads beside the victim, and starts consuming only once the victim is dead.
+    const [victim, survivor] = await Promise.all([stack.spawnWorker({ killAtStep: step, killKind: kind, env: scenario.workerEnv }), stack.spawnWorker({ held: true })]);
     try {
+      const outcome = await scenario.run(stack);
+      const exit = await Promise.race([victim.exited, sleepThen(WAIT.timeout, "never reached")]);
+      expect(exit, `the victim worker was to die at ${kind}/${step}`).toEqual({ code: null, signal: "SIGKILL" });
+      await survivor.release();
       await expect.poll(async () => (await latestOperation(stack, outcome.id)).status, WAIT).toBe("succeeded");
       expect((await latestOperation(stack, outcome.id)).attempts).toBeGreaterThanOrEqual(2);
       await outcome.check();
@@ -279,6 +280,22 @@ async function rotateCredentials(stack: Stack): Promise<Outcome> {
       await expect(pgRows(url, "SELECT 1")).rejects.toThrow(/password authentication failed/);
       const resource = await stack.db.resource.findUniqueOrThrow({ where: { id } });
       expect([resource.status, resource.nextCredentials, resource.retiringCredentials]).toEqual(["provisioned", null, null]);
+    },
+  };
+}
+
+/** A read-only user added to a database holding a row: the survivor creates it; it reads the row and writes nothing. */
+async function addReadOnlyUser(stack: Stack): Promise<Outcome> {
+  const { id, url } = await databaseHolding(stack, SMALL, "read by another user");
+  const created = await stack.driver(ADDON).request("POST", `${id}/users`, { name: "fault-reader", read_only: true });
+  expect(created.status).toBe(202);
+  const { password } = (created.body as { user: { password: string } }).user;
+  const reader = Object.assign(new URL(url), { username: "fault-reader", password }).toString();
+  return {
+    id,
+    async check() {
+      expect(await pgRows(reader, "SELECT note FROM kept")).toEqual([{ note: "read by another user" }]);
+      await expect(pgRows(reader, "INSERT INTO kept VALUES ('refused')")).rejects.toThrow(/permission denied/);
     },
   };
 }

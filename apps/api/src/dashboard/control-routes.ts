@@ -1,17 +1,18 @@
 import type { AddonDefinition } from "@berth/addon-sdk";
 import type { PrismaClient, Resource } from "@berth/db";
-import { OperationRefusal, type ResourceService } from "@berth/operations";
+import { OperationRefusal, type DatabaseUserService, type ResourceService } from "@berth/operations";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { crossSiteRefusal } from "../plugins/request-guards.js";
 import type { BackupLinks } from "../routes/backup-links.js";
-import { messageBody } from "./dashboard-page.js";
+import { messageBody, userSecretBody } from "./dashboard-page.js";
 import { dashboardPath, hasSession } from "./session.js";
 
 export interface DashboardControlOptions {
   db: PrismaClient;
   addons: ReadonlyMap<string, AddonDefinition>;
   resources: ResourceService;
+  users: DatabaseUserService;
   backupLinks: BackupLinks;
   publicUrl: string;
   /** Answers an HTML page (the dashboard's error surface). */
@@ -25,6 +26,15 @@ const restoreForm = z.union([
   z.object({ at: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?$/).transform((local) => new Date(`${local}Z`)), confirm: z.string() }),
 ]);
 const scheduleForm = z.object({ hour: z.coerce.number().int().min(0).max(23) });
+const userForm = z.object({ name: z.string(), read_only: z.literal("on").optional() });
+const userParams = z.object({ id: z.string().min(1), name: z.string().min(1).max(64) });
+
+/** What a control answers when the database's engine does not have it. */
+const MISSING = {
+  backups: ["No backups", "This database has no backups here."],
+  rotation: ["No rotation", "This database's password cannot be rotated here."],
+  users: ["No users", "This database has no users beside the app's own here."],
+} as const;
 
 /**
  * The customer's controls on their dashboard, each the provider API's operation through the same
@@ -34,14 +44,14 @@ const scheduleForm = z.object({ hour: z.coerce.number().int().min(0).max(23) });
  * in its session.
  */
 export function dashboardControlRoutes(app: FastifyInstance, options: DashboardControlOptions): void {
-  const { db, addons, resources, backupLinks, page } = options;
+  const { db, addons, resources, users, backupLinks, page } = options;
   const trustedOrigins = new Set([new URL(options.publicUrl).origin]);
 
   /** The session's resource and addon (whose engine has backups, or rotates credentials), or an answer already sent. */
   async function sessionResource(
     request: FastifyRequest,
     reply: FastifyReply,
-    needs: "backups" | "rotation" = "backups",
+    needs: "backups" | "rotation" | "users" = "backups",
   ): Promise<{ resource: Resource; addon: AddonDefinition } | undefined> {
     const { id } = idParams.parse(request.params);
     if (!hasSession(request, id)) {
@@ -55,9 +65,9 @@ export function dashboardControlRoutes(app: FastifyInstance, options: DashboardC
     }
     const resource = await db.resource.findUnique({ where: { id } });
     const addon = resource && addons.get(resource.addon);
-    if (!resource || !addon || (needs === "backups" ? !addon.backup : !addon.rotation)) {
-      const title = needs === "backups" ? "No backups" : "No rotation";
-      page(reply, 404, title, messageBody(title, needs === "backups" ? "This database has no backups here." : "This database's password cannot be rotated here."));
+    if (!resource || !addon || !addon[needs === "backups" ? "backup" : needs]) {
+      const [title, why] = MISSING[needs];
+      page(reply, 404, title, messageBody(title, why));
       return undefined;
     }
     return { resource, addon };
@@ -119,5 +129,26 @@ export function dashboardControlRoutes(app: FastifyInstance, options: DashboardC
     const found = await sessionResource(request, reply, "rotation");
     if (!found) return reply;
     return change(reply, found.resource, () => resources.rotateCredentials(found.addon, found.resource.id), "connection");
+  });
+
+  app.post("/dashboard/:id/users", async (request, reply) => {
+    const found = await sessionResource(request, reply, "users");
+    if (!found) return reply;
+    const form = userForm.safeParse(request.body);
+    if (!form.success) return page(reply, 400, "Not created", messageBody("Not created", "Give the user a name."));
+    try {
+      const created = await users.create(found.addon, found.resource.id, { name: form.data.name, readOnly: form.data.read_only === "on" });
+      return page(reply, 200, "User created", userSecretBody(found.resource.id, created.user.name, created.password));
+    } catch (error) {
+      if (!(error instanceof OperationRefusal)) throw error;
+      return page(reply, 409, "Not created", messageBody("Not created", error.message));
+    }
+  });
+
+  app.post("/dashboard/:id/users/:name/delete", async (request, reply) => {
+    const found = await sessionResource(request, reply, "users");
+    if (!found) return reply;
+    const { name } = userParams.parse(request.params);
+    return change(reply, found.resource, () => users.remove(found.addon, found.resource.id, name), "users");
   });
 }

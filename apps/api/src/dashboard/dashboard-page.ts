@@ -1,5 +1,6 @@
 import { formatDiskMb, type AddonDefinition, type AddonPlan } from "@berth/addon-sdk";
 import type { Backup, ContainmentEvent, Operation, Resource } from "@berth/db";
+import type { DatabaseUserView } from "@berth/operations";
 import { html, type RawHtml } from "./html.js";
 import { usageChart } from "./usage-chart.js";
 
@@ -19,6 +20,8 @@ export interface DashboardView {
   containmentEvents: readonly ContainmentEvent[];
   /** Its backups, newest first; undefined when its engine has none. */
   backups?: readonly Backup[];
+  /** Its users, the app's own first; undefined when its engine has no others. */
+  users?: readonly DatabaseUserView[] | undefined;
   samples: readonly UsageView[];
   /** The connection URL with its password replaced by dots. */
   maskedUrl: string | undefined;
@@ -52,6 +55,7 @@ const OPERATION_LABEL: Record<Operation["kind"], string> = {
   suspend: "Suspension",
   resume: "Resumption",
   rotate_credentials: "Credential rotation",
+  sync_users: "Users changed",
 };
 
 function meter(used: number, limit: number | undefined): RawHtml {
@@ -113,6 +117,7 @@ ${resource.statusReason ? html`<div class="card" data-testid="status-reason"><st
   <section class="card"><h2>Disk, last 24 h</h2>${usageChart(samples.map((s) => ({ at: s.at, value: s.diskBytes })), { label: "Disk used", format: formatBytes })}</section>
   <section class="card"><h2>Connections, last 24 h</h2>${usageChart(samples.map((s) => ({ at: s.at, value: s.connections })), { label: "Connections", format: String })}</section>
 </div>
+${view.users ? usersSection(view.resource, view.users) : ""}
 ${view.backups ? backupsSection(view.resource, view.backups, { pointInTime: Boolean(addon.backup?.archive) }) : ""}
 ${containmentSection(view.containmentEvents)}
 <section class="card">
@@ -126,6 +131,25 @@ ${containmentSection(view.containmentEvents)}
       <td class="muted">${operation.error ?? (operation.status === "running" ? `at step ${operation.step ?? "start"}` : "")}</td></tr>`,
   )}
   </tbody></table>
+</section>`;
+}
+
+/** Users: the app's own and the others, each removable; a form to create one (its password is shown once, on the next page). */
+function usersSection(resource: Resource, users: readonly DatabaseUserView[]): RawHtml {
+  const base = `/dashboard/${encodeURIComponent(resource.id)}/users`;
+  return html`<section class="card" id="users">
+  <h2>Users</h2>
+  <table data-testid="users"><thead><tr><th>Name</th><th>Access</th><th></th></tr></thead><tbody>
+  ${users.map(
+    (user) => html`<tr><td><code>${user.name}</code></td><td>${user.readOnly ? "read only" : "read and write"}</td>
+      <td>${user.protected ? html`<span class="muted">the app's own</span>` : html`<form method="post" action="${base}/${encodeURIComponent(user.name)}/delete"><button type="submit">Remove</button></form>`}</td></tr>`,
+  )}
+  </tbody></table>
+  <form method="post" action="${base}">
+    <label>Name: <input name="name" pattern="[a-z0-9\-]{6,32}" title="6 to 32 lowercase letters, digits and dashes" autocomplete="off" required data-testid="user-name"></label>
+    <label><input type="checkbox" name="read_only" value="on" data-testid="user-read-only"> read only</label>
+    <button type="submit" data-testid="create-user">Create user</button>
+  </form>
 </section>`;
 }
 
@@ -202,4 +226,12 @@ function containmentSection(events: readonly ContainmentEvent[]): RawHtml {
 
 export function messageBody(title: string, message: string): RawHtml {
   return html`<section class="card"><h1>${title}</h1><p>${message}</p></section>`;
+}
+
+/** A user just created: its password, shown this once (it is stored encrypted, and never shown again). */
+export function userSecretBody(resourceId: string, name: string, password: string): RawHtml {
+  return html`<section class="card"><h1>User ${name} created</h1>
+<p>Its password, shown this once: <code data-testid="user-password">${password}</code></p>
+<p class="muted">Keep it now: it is not shown again (a new one can be set). The user can log in within seconds.</p>
+<p><a href="/dashboard/${encodeURIComponent(resourceId)}#users">Back to the dashboard</a></p></section>`;
 }

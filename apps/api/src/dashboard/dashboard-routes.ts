@@ -5,7 +5,7 @@ import { verifySsoToken, type SsoWindow } from "@berth/protocol";
 import formbody from "@fastify/formbody";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
-import type { ResourceService } from "@berth/operations";
+import { OperationRefusal, type DatabaseUserService, type ResourceService } from "@berth/operations";
 import type { BackupLinks } from "../routes/backup-links.js";
 import { dashboardControlRoutes } from "./control-routes.js";
 import { dashboardBody, messageBody } from "./dashboard-page.js";
@@ -24,6 +24,7 @@ export interface DashboardOptions {
   platformAppUrl: string;
   sessionMaxAgeSeconds?: number;
   resources: ResourceService;
+  users: DatabaseUserService;
   backupLinks: BackupLinks;
 }
 
@@ -102,6 +103,10 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
       db.backup.findMany({ where: { resourceId: id }, orderBy: { createdAt: "desc" }, take: BACKUPS_SHOWN }),
     ]);
     const url = connectionUrl(options, addon, resource);
+    const users = addon.users ? await options.users.list(addon, id).catch((error: unknown) => {
+      if (error instanceof OperationRefusal) return undefined; // not built yet, or removed: no users to show
+      throw error;
+    }) : undefined;
     const nonce = newNonce();
     const body = dashboardBody({
       resource,
@@ -110,6 +115,7 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
       operations,
       containmentEvents,
       backups: addon.backup ? backups : undefined,
+      users,
       samples: samples.map((s) => ({ at: s.takenAt, diskBytes: Number(s.diskBytes), memoryBytes: Number(s.memoryBytes), connections: s.connections })),
       maskedUrl: url && maskPassword(url),
       nonce,
@@ -117,7 +123,7 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
     return page(reply, 200, `${addon.name} ${resource.id}`, body, options.platformAppUrl.replace("{app_id}", encodeURIComponent(resource.appId)), nonce);
   });
 
-  dashboardControlRoutes(app, { db, addons, resources: options.resources, backupLinks: options.backupLinks, publicUrl: options.publicUrl, page });
+  dashboardControlRoutes(app, { db, addons, resources: options.resources, users: options.users, backupLinks: options.backupLinks, publicUrl: options.publicUrl, page });
 
   // The password leaves the server only when the customer asks for it, never in the page.
   app.get<{ Params: { id: string } }>("/dashboard/:id/connection", async (request, reply) => {

@@ -14,15 +14,17 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { ApiError } from "../errors.js";
 import { registerAddonAuth } from "../plugins/addon-auth.js";
-import type { ForkSeed, ResourceService } from "@berth/operations";
+import type { DatabaseUserService, ForkSeed, ResourceService } from "@berth/operations";
 import type { BackupLinks } from "./backup-links.js";
 import { backupRoutes } from "./backups.js";
 import { usageRoutes } from "./usage.js";
+import { userRoutes } from "./users.js";
 
 export interface ResourceRoutesOptions {
   addon: AddonDefinition;
   credentials: { username: string; password: string };
   resources: ResourceService;
+  users: DatabaseUserService;
   db: PrismaClient;
   backupLinks: BackupLinks;
   forkTokens: ForkTokens;
@@ -31,11 +33,12 @@ export interface ResourceRoutesOptions {
 const errors = { 400: errorResponseSchema, 401: errorResponseSchema, 404: errorResponseSchema, 409: errorResponseSchema, 422: errorResponseSchema };
 
 /** The provider endpoints of one addon (spec §2), mounted at `/<addon>/resources` behind that addon's credentials. */
-export async function resourceRoutes(scope: FastifyInstance, { addon, credentials, resources, db, backupLinks, forkTokens }: ResourceRoutesOptions): Promise<void> {
+export async function resourceRoutes(scope: FastifyInstance, { addon, credentials, resources, users, db, backupLinks, forkTokens }: ResourceRoutesOptions): Promise<void> {
   await registerAddonAuth(scope, { addonId: addon.id, ...credentials });
   const app = scope.withTypeProvider<ZodTypeProvider>();
   usageRoutes(scope, { addon, db });
   backupRoutes(scope, { addon, resources, links: backupLinks, forks: forkTokens });
+  userRoutes(scope, { addon, users });
 
   app.post(
     "/",

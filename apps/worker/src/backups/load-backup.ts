@@ -1,7 +1,7 @@
-import type { AddonCredentials, AddonDefinition } from "@berth/addon-sdk";
+import type { AddonCredentials, AddonDefinition, DatabaseUser } from "@berth/addon-sdk";
 import { BackupIntegrityError } from "@berth/backup-store";
 import type { Backup } from "@berth/db";
-import { runUntilSuccess } from "../admin-commands.js";
+import { setUpEngine } from "../admin-commands.js";
 import type { WorkerDeps } from "../deps.js";
 import { PermanentError } from "../errors.js";
 import type { ContainerRequest } from "../runtime/container-runtime.js";
@@ -39,9 +39,11 @@ export async function verifyStored(deps: Pick<WorkerDeps, "backups">, object: { 
  */
 export async function startFromBackup(
   deps: WorkerDeps,
-  { addon, credentials, container, backup, signal, beforeLoad }: {
+  { addon, credentials, users, container, backup, signal, beforeLoad }: {
     addon: AddonDefinition;
     credentials: AddonCredentials;
+    /** The database's other users, as recorded. */
+    users: readonly DatabaseUser[];
     container: ContainerRequest;
     backup: LoadableBackup;
     signal: AbortSignal;
@@ -55,9 +57,7 @@ export async function startFromBackup(
     await deps.runtime.writeVolumeFile(file, await deps.backups.open(backup.objectKey), signal);
   }
   await deps.runtime.ensureContainerRunning(container);
-  if (addon.bootstrap) {
-    await runUntilSuccess(deps, { addonId: addon.id, containerName: container.name, command: addon.bootstrap(credentials), timeoutMs: addon.readyTimeoutMs });
-  }
+  await setUpEngine(deps, { addon, containerName: container.name, credentials, users });
   await beforeLoad();
   if (engine.restore.kind === "load") {
     await deps.runtime.execWithInput(container.name, engine.restore.load(credentials), await deps.backups.open(backup.objectKey), signal);

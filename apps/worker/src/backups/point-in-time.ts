@@ -1,11 +1,11 @@
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { AddonCredentials, AddonDefinition, ContinuousArchive } from "@berth/addon-sdk";
+import type { AddonCredentials, AddonDefinition, ContinuousArchive, DatabaseUser } from "@berth/addon-sdk";
 import type { ArchivedLog, BaseBackup } from "@berth/db";
 import { baseBackupFor } from "@berth/operations";
 import tar from "tar-stream";
-import { runAdminCommand, runUntilSuccess } from "../admin-commands.js";
+import { runAdminCommand, setUpEngine } from "../admin-commands.js";
 import type { WorkerDeps } from "../deps.js";
 import { PermanentError } from "../errors.js";
 import type { ContainerRequest } from "../runtime/container-runtime.js";
@@ -74,11 +74,13 @@ export async function verifiedRecoveryPlan(deps: Pick<WorkerDeps, "db" | "backup
  */
 export async function startAtMoment(
   deps: WorkerDeps,
-  { addon, container, plan, to, signal, beforeLoad }: {
+  { addon, container, plan, to, users, signal, beforeLoad }: {
     addon: AddonDefinition;
     container: ContainerRequest;
     plan: RecoveryPlan;
     to: AddonCredentials;
+    /** `to`'s other users, as recorded. */
+    users: readonly DatabaseUser[];
     signal: AbortSignal;
     beforeLoad: () => Promise<void>;
   },
@@ -92,9 +94,7 @@ export async function startAtMoment(
   await waitForRecovery(deps, container.name, archive, signal);
   await runAdminCommand(deps, container.name, archive.adopt(to), signal);
   await runAdminCommand(deps, container.name, { command: ["rm", "-rf", `${container.spec.dataPath}/${archive.restorePath}`], user: archive.user }, signal);
-  if (addon.bootstrap) {
-    await runUntilSuccess(deps, { addonId: addon.id, containerName: container.name, command: addon.bootstrap(to), timeoutMs: addon.readyTimeoutMs });
-  }
+  await setUpEngine(deps, { addon, containerName: container.name, credentials: to, users });
 }
 
 /** Until the engine is out of recovery; a recovery that stopped the engine (its error in the container's log) fails for good. */

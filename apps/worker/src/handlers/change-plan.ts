@@ -61,13 +61,13 @@ export async function changePlan(ctx: OperationContext<"change_plan">): Promise<
       } catch (error) {
         if (!(error instanceof RefusedError)) throw error;
         // resize2fs itself refused the size (the check passed): back on the current plan, as it was.
-        await deps.runtime.ensureContainerRunning(ctx.containerRequest(current, credentials));
+        await deps.runtime.ensureContainerRunning(await ctx.containerRequest(current, credentials));
         await requireTransition(deps.db, resource.id, "provisioned");
         throw new RefusedError(`plan change to ${target.name} refused: ${error.message}`);
       }
       if (resized !== "done") throw new Error(`the disk of ${ctx.volumeName} is still in use after its container was removed`);
     }
-    await deps.runtime.ensureContainerRunning(ctx.containerRequest(target, credentials));
+    await deps.runtime.ensureContainerRunning(await ctx.containerRequest(target, credentials));
   }
 
   await ctx.step("readiness");

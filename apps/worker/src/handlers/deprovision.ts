@@ -44,7 +44,7 @@ async function takeFinalBackup(ctx: OperationContext<"deprovision">): Promise<vo
   if (existing?.status === "done") return;
   const record = existing ?? (await deps.db.backup.create({ data: { resourceId: resource.id, method: "final", format: ctx.addon.backup.format } }));
   const credentials = ctx.credentials();
-  await deps.runtime.ensureContainerRunning(ctx.containerRequest(ctx.plan(resource.plan), credentials));
+  await deps.runtime.ensureContainerRunning(await ctx.containerRequest(ctx.plan(resource.plan), credentials));
   try {
     await waitUntilReady(ctx.addon, [ctx.endpoints(credentials).probe], deps.readinessIntervalMs);
     await dumpInto(deps, { addon: ctx.addon, containerName: ctx.containerName, credentials }, record);

@@ -6,6 +6,7 @@ import { deprovision } from "./deprovision.js";
 import { provision } from "./provision.js";
 import { restore } from "./restore.js";
 import { rotateCredentials } from "./rotate-credentials.js";
+import { syncUsers } from "./sync-users.js";
 import { resume, suspend } from "./suspension.js";
 
 /** One handler per kind of operation of the catalog; a missing one does not compile. */
@@ -18,6 +19,7 @@ const handlers: { readonly [K in OperationKind]: (ctx: OperationContext<K>) => P
   suspend,
   resume,
   rotate_credentials: rotateCredentials,
+  sync_users: syncUsers,
 };
 
 /** Runs the handler of the context's kind of operation. */

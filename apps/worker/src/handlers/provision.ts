@@ -41,7 +41,7 @@ export async function provision(ctx: OperationContext<"provision">): Promise<voi
   await deps.runtime.ensureVolume(ctx.volumeName, { resourceId: resource.id, addonId: ctx.addon.id, plan: plan.name }, plan.limits.diskMb);
 
   await ctx.step("container");
-  await deps.runtime.ensureContainerRunning(ctx.containerRequest(plan, credentials));
+  await deps.runtime.ensureContainerRunning(await ctx.containerRequest(plan, credentials));
 
   if (ctx.addon.bootstrap) {
     await ctx.step("bootstrap");
@@ -114,7 +114,7 @@ async function seed(ctx: OperationContext<"provision">, credentials: AddonCreden
   const { deps, resource } = ctx;
   const signal = AbortSignal.timeout(SEED_TIMEOUT_MS);
   const plan = ctx.plan(resource.plan);
-  const container = ctx.containerRequest(plan, credentials);
+  const container = await ctx.containerRequest(plan, credentials);
   const load = await seedLoader(ctx, credentials, container, signal);
   await deps.runtime.removeContainer(ctx.containerName);
   await deps.runtime.removeVolume(ctx.volumeName);
@@ -129,10 +129,12 @@ async function seed(ctx: OperationContext<"provision">, credentials: AddonCreden
 async function seedLoader(ctx: OperationContext<"provision">, credentials: AddonCredentials, container: ContainerRequest, signal: AbortSignal): Promise<() => Promise<void>> {
   const { deps, resource } = ctx;
   const beforeLoad = async () => {};
+  // A new database has none recorded: a fork keeps none of its source's users.
+  const users = await ctx.databaseUsers();
   if (resource.seedBackupId !== null) {
     const backup = loadableBackup(await deps.db.backup.findUniqueOrThrow({ where: { id: resource.seedBackupId } }));
     await verifyBackup(deps, backup);
-    return () => startFromBackup(deps, { addon: ctx.addon, credentials, container, backup, signal, beforeLoad });
+    return () => startFromBackup(deps, { addon: ctx.addon, credentials, users, container, backup, signal, beforeLoad });
   }
   const source = await deps.db.resource.findUniqueOrThrow({ where: { id: resource.seedResourceId! } });
   if (isIn("archiving", source.status) && source.containerName !== null) {
@@ -140,7 +142,7 @@ async function seedLoader(ctx: OperationContext<"provision">, credentials: Addon
   }
   const plan = await verifiedRecoveryPlan(deps, ctx.addon, source.id, resource.seedTime!);
   return async () => {
-    await startAtMoment(deps, { addon: ctx.addon, container, plan, to: credentials, signal, beforeLoad });
+    await startAtMoment(deps, { addon: ctx.addon, container, plan, to: credentials, users, signal, beforeLoad });
     // Recovered: the database's own container (without the recovery's settings) on that volume.
     await deps.runtime.removeContainer(container.name);
     await deps.runtime.ensureContainerRunning(container);

@@ -63,8 +63,9 @@ export async function restore(ctx: OperationContext<"restore">): Promise<void> {
 
       await ctx.step("staging");
       const beforeLoad = () => ctx.step("load");
-      if (backup) await startFromBackup(deps, { addon: ctx.addon, credentials, container: staging, backup, signal, beforeLoad });
-      else await startAtMoment(deps, { addon: ctx.addon, container: staging, plan: recovery!, to: credentials, signal, beforeLoad });
+      const users = await ctx.databaseUsers();
+      if (backup) await startFromBackup(deps, { addon: ctx.addon, credentials, users, container: staging, backup, signal, beforeLoad });
+      else await startAtMoment(deps, { addon: ctx.addon, container: staging, plan: recovery!, to: credentials, users, signal, beforeLoad });
 
       await ctx.step("switch");
       await deps.runtime.removeContainer(staging.name);
@@ -78,14 +79,14 @@ export async function restore(ctx: OperationContext<"restore">): Promise<void> {
       await ctx.reloadResource();
       await deps.runtime.removeContainer(staging.name);
       await deps.runtime.removeVolume(restoredVolume);
-      await deps.runtime.ensureContainerRunning(ctx.containerRequest(plan, credentials));
+      await deps.runtime.ensureContainerRunning(await ctx.containerRequest(plan, credentials));
       await requireTransition(deps.db, resource.id, "provisioned");
       throw error;
     }
   }
 
   // Switched: the database runs on the restored volume (again, after a crash past the switch).
-  await deps.runtime.ensureContainerRunning(ctx.containerRequest(plan, credentials));
+  await deps.runtime.ensureContainerRunning(await ctx.containerRequest(plan, credentials));
   await ctx.step("readiness");
   await waitUntilReady(ctx.addon, [ctx.endpoints(credentials).probe], deps.readinessIntervalMs);
 

@@ -27,7 +27,7 @@ export async function resume(ctx: OperationContext<"resume">): Promise<void> {
   await requireTransition(deps.db, resource.id, "resuming");
   const credentials = ctx.credentials();
   await ctx.step("container");
-  await deps.runtime.ensureContainerRunning(ctx.containerRequest(ctx.plan(resource.plan), credentials));
+  await deps.runtime.ensureContainerRunning(await ctx.containerRequest(ctx.plan(resource.plan), credentials));
   await ctx.step("readiness");
   await waitUntilReady(ctx.addon, [ctx.endpoints(credentials).probe], deps.readinessIntervalMs);
   await requireTransition(deps.db, resource.id, "provisioned", { data: { statusReason: null } });
