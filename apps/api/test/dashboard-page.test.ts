@@ -1,7 +1,7 @@
 import { addons } from "@berth/addons";
 import type { Resource } from "@berth/db";
 import { describe, expect, it } from "vitest";
-import { dashboardBody } from "../src/dashboard/dashboard-page.js";
+import { cpuUse, dashboardBody } from "../src/dashboard/dashboard-page.js";
 
 describe("dashboard page", () => {
   it("shows the disk used against the plan's disk, next to memory and CPU", () => {
@@ -23,7 +23,7 @@ describe("dashboard page", () => {
       plan,
       operations: [],
       containmentEvents: [],
-      samples: [{ at: new Date(), diskBytes: 300 * 1024 * 1024, memoryBytes: 100 * 1024 * 1024, connections: 2 }],
+      samples: [{ at: new Date(), diskBytes: 300 * 1024 * 1024, memoryBytes: 100 * 1024 * 1024, cpuNanos: null, connections: 2 }],
       maskedUrl: undefined,
       nonce: "n",
     }).toString();
@@ -31,5 +31,17 @@ describe("dashboard page", () => {
     expect(body).toMatch(/data-testid="disk">300 MiB</);
     expect(body).toMatch(/data-testid="disk-limit">of 10 GiB · sampled /);
     expect(body).toContain(`<progress value="${300 * 1024 * 1024}" max="${10 * 1024 * 1024 * 1024}"></progress>`);
+  });
+
+  it("reads CPU use from the sampled counter: the share of the plan's CPUs between two samples, a counter started again skipped", () => {
+    const at = (seconds: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, seconds));
+    const sample = (seconds: number, cpuSeconds: number | null) => ({ at: at(seconds), diskBytes: 0, memoryBytes: 0, cpuNanos: cpuSeconds === null ? null : cpuSeconds * 1e9, connections: 0 });
+    // On a plan of half a CPU: 5 s of CPU in 20 s is a quarter of one CPU, half the plan's.
+    const points = cpuUse([sample(0, 10), sample(20, 15), sample(40, 15), sample(60, 1), sample(80, 11), sample(100, null)], 0.5);
+    expect(points.map((point) => [point.at.getUTCSeconds() + 60 * point.at.getUTCMinutes(), Math.round(point.value)])).toEqual([
+      [20, 50],
+      [40, 0],
+      [80, 100],
+    ]);
   });
 });

@@ -86,7 +86,7 @@ describe.skipIf(!databaseUrl)("sampleUsageOnce", () => {
   const runtime = {
     async usage(containerName: string): Promise<ContainerUsage | undefined> {
       if ([ids.stopped, ids.replacing, ids.restarting].some((id) => containerName === `berth-${id}`)) return undefined;
-      return { memoryBytes: 12_345_678, diskBytes: 5_000_000_000 };
+      return { memoryBytes: 12_345_678, diskBytes: 5_000_000_000, cpuNanos: 2_500_000_000 };
     },
   } as unknown as ContainerRuntime;
 
@@ -149,9 +149,9 @@ describe.skipIf(!databaseUrl)("sampleUsageOnce", () => {
     expect(pass.skipped).toBeGreaterThanOrEqual(4);
 
     const samples = await db.usageSample.findMany({ where: { resourceId: { in: [ids.ok, ids.unreachable, ids.stopped, ids.replacing] } }, orderBy: { takenAt: "asc" } });
-    expect(samples.map((sample) => [sample.resourceId, sample.diskBytes, sample.memoryBytes, sample.connections])).toEqual([
-      [ids.ok, 2n, 2n, 0],
-      [ids.ok, 5_000_000_000n, 12_345_678n, 4],
+    expect(samples.map((sample) => [sample.resourceId, sample.diskBytes, sample.memoryBytes, sample.cpuNanos, sample.connections])).toEqual([
+      [ids.ok, 2n, 2n, null, 0],
+      [ids.ok, 5_000_000_000n, 12_345_678n, 2_500_000_000n, 4],
     ]);
 
     const degraded = await db.usageSample.findMany({ where: { resourceId: { in: [ids.degraded, ids.restarting] } } });

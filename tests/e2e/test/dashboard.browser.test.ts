@@ -55,7 +55,9 @@ describe("single sign-on and the database dashboard", () => {
     expect(await page.getByTestId("disk").textContent()).toMatch(/^\d+(\.\d)? MiB$/);
     expect(await page.getByTestId("disk-limit").textContent()).toMatch(/^of 1 GiB · sampled /);
     expect(await page.getByTestId("connections").textContent()).toMatch(/^\d+$/);
-    expect(await page.locator("figure svg polyline").count()).toBe(2);
+    expect(await page.getByTestId("cpu").textContent()).toMatch(/^\d+(\.\d)? %$/);
+    // Disk, connections and CPU (the share of the plan's CPUs between two samples).
+    expect(await page.locator("figure svg polyline").count()).toBe(3);
 
     await page.screenshot({ path: await testResultPath("dashboard.png"), fullPage: true });
 

@@ -91,6 +91,10 @@ describe("usage metering: the worker samples real databases, the provider endpoi
         (sample) => Date.parse(sample.at) > Date.parse(early.sample.at) && sample.disk_bytes >= early.sample.disk_bytes + 10 * MiB,
       );
       expect(late.sample.connections).toBeGreaterThanOrEqual(held.length);
+      // The container's CPU time, sampled with the rest (the dashboard's CPU chart), counts the work the table took.
+      const counters = (await stack.db.usageSample.findMany({ where: { resourceId: id }, orderBy: { takenAt: "asc" } })).map((sample) => sample.cpuNanos);
+      expect(counters.every((counter) => counter !== null && counter > 0n)).toBe(true);
+      expect(counters.at(-1)! > counters[0]!).toBe(true);
       expect(late.sample.memory_bytes).toBeGreaterThan(0);
       expect(late.sample.memory_bytes).toBeLessThanOrEqual(late.body.memory_limit_bytes!);
       expect(late.body.disk_used).toBe(late.body.samples.at(-1)!.disk_bytes);
@@ -132,6 +136,10 @@ describe("usage metering: the worker samples real databases, the provider endpoi
         (sample) => Date.parse(sample.at) > Date.parse(early.sample.at) && sample.disk_bytes >= early.sample.disk_bytes + 4 * MiB,
       );
       expect(late.sample.connections).toBeGreaterThanOrEqual(held.length);
+      // The container's CPU time, sampled with the rest (the dashboard's CPU chart), counts the work the table took.
+      const counters = (await stack.db.usageSample.findMany({ where: { resourceId: id }, orderBy: { takenAt: "asc" } })).map((sample) => sample.cpuNanos);
+      expect(counters.every((counter) => counter !== null && counter > 0n)).toBe(true);
+      expect(counters.at(-1)! > counters[0]!).toBe(true);
       expect(late.sample.memory_bytes).toBeLessThanOrEqual(128 * MiB);
     } finally {
       held.forEach((client) => client.disconnect());

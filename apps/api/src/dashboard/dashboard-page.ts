@@ -8,6 +8,8 @@ interface UsageView {
   at: Date;
   diskBytes: number;
   memoryBytes: number;
+  /** The container's CPU time so far (a counter), null when not sampled. */
+  cpuNanos: number | null;
   connections: number;
 }
 
@@ -64,6 +66,25 @@ function meter(used: number, limit: number | undefined): RawHtml {
   return html`<progress value="${Math.min(used, limit)}" max="${limit}"></progress>`;
 }
 
+/**
+ * CPU use between consecutive samples, as a share of the plan's CPUs (100 %: all of them, the
+ * container's limit). A counter that went back (the container was replaced) starts a new series.
+ */
+export function cpuUse(samples: readonly UsageView[], cpus: number): { at: Date; value: number }[] {
+  const points: { at: Date; value: number }[] = [];
+  for (let i = 1; i < samples.length; i++) {
+    const [before, after] = [samples[i - 1]!, samples[i]!];
+    const elapsedNanos = (after.at.getTime() - before.at.getTime()) * 1e6;
+    if (before.cpuNanos === null || after.cpuNanos === null || after.cpuNanos < before.cpuNanos || elapsedNanos <= 0) continue;
+    points.push({ at: after.at, value: ((after.cpuNanos - before.cpuNanos) / elapsedNanos / cpus) * 100 });
+  }
+  return points;
+}
+
+function formatPercent(value: number): string {
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} %`;
+}
+
 /** The connection limit a plan sets, whatever the engine calls it. */
 function connectionLimit(plan: AddonPlan | undefined): number | undefined {
   const limit = plan?.settings.max_connections ?? plan?.settings.maxclients;
@@ -76,6 +97,8 @@ export function dashboardBody(view: DashboardView): RawHtml {
   const memoryLimit = plan ? plan.limits.memoryMb * 1024 * 1024 : undefined;
   const connections = connectionLimit(plan);
   const diskLimit = plan ? plan.limits.diskMb * 1024 * 1024 : undefined;
+  const cpu = plan ? cpuUse(samples, plan.limits.cpus) : [];
+  const latestCpu = cpu[cpu.length - 1];
   return html`
 <h1>${addon.name} <span class="badge ${resource.status}" data-testid="status">${resource.status.replace("_", " ")}</span></h1>
 <p class="sub">Resource <strong>${resource.id}</strong> of app <strong>${resource.appId}</strong> · created ${resource.createdAt.toISOString().slice(0, 16).replace("T", " ")} UTC</p>
@@ -89,6 +112,8 @@ ${resource.statusReason ? html`<div class="card" data-testid="status-reason"><st
   <section class="card"><h2>Engine</h2><div class="big">${addon.name}</div><div class="muted" data-testid="image">${resource.image ?? "image not recorded yet"}</div></section>
   <section class="card"><h2>Memory</h2><div class="big" data-testid="memory">${latest ? formatBytes(latest.memoryBytes) : "—"}</div>
     ${latest ? meter(latest.memoryBytes, memoryLimit) : ""}<div class="muted">of ${memoryLimit ? formatBytes(memoryLimit) : "?"}</div></section>
+  <section class="card"><h2>CPU</h2><div class="big" data-testid="cpu">${latestCpu ? formatPercent(latestCpu.value) : "—"}</div>
+    ${latestCpu ? meter(latestCpu.value, 100) : ""}<div class="muted">of ${plan ? plan.limits.cpus : "?"} CPU</div></section>
   <section class="card"><h2>Connections</h2><div class="big" data-testid="connections">${latest ? latest.connections : "—"}</div>
     ${latest ? meter(latest.connections, connections) : ""}<div class="muted">${connections ? html`of ${connections} allowed` : ""}</div></section>
   <section class="card"><h2>Disk used</h2><div class="big" data-testid="disk">${latest ? formatBytes(latest.diskBytes) : "—"}</div>
@@ -116,6 +141,7 @@ ${resource.statusReason ? html`<div class="card" data-testid="status-reason"><st
 <div class="grid">
   <section class="card"><h2>Disk, last 24 h</h2>${usageChart(samples.map((s) => ({ at: s.at, value: s.diskBytes })), { label: "Disk used", format: formatBytes })}</section>
   <section class="card"><h2>Connections, last 24 h</h2>${usageChart(samples.map((s) => ({ at: s.at, value: s.connections })), { label: "Connections", format: String })}</section>
+  <section class="card"><h2>CPU, last 24 h</h2>${usageChart(cpu, { label: "CPU (share of the plan's)", format: formatPercent })}</section>
 </div>
 ${view.users ? usersSection(view.resource, view.users) : ""}
 ${view.backups ? backupsSection(view.resource, view.backups, { pointInTime: Boolean(addon.backup?.archive) }) : ""}

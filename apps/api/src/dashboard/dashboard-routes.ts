@@ -116,7 +116,13 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
       containmentEvents,
       backups: addon.backup ? backups : undefined,
       users,
-      samples: samples.map((s) => ({ at: s.takenAt, diskBytes: Number(s.diskBytes), memoryBytes: Number(s.memoryBytes), connections: s.connections })),
+      samples: samples.map((s) => ({
+        at: s.takenAt,
+        diskBytes: Number(s.diskBytes),
+        memoryBytes: Number(s.memoryBytes),
+        cpuNanos: s.cpuNanos === null ? null : Number(s.cpuNanos),
+        connections: s.connections,
+      })),
       maskedUrl: url && maskPassword(url),
       nonce,
     });

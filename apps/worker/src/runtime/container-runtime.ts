@@ -93,6 +93,8 @@ export interface ContainerUsage {
   readonly memoryBytes: number;
   /** Bytes the database's data takes on its disk (the files of its volume). */
   readonly diskBytes: number;
+  /** CPU time the container has used since it started, in nanoseconds (a counter: the use between two samples is their difference). */
+  readonly cpuNanos: number;
 }
 
 export interface DiskMending {

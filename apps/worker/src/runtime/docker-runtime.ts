@@ -537,7 +537,8 @@ export class DockerRuntime implements ContainerRuntime {
     // Without the page cache the kernel drops under pressure: cgroup v1 reports it as `cache`,
     // v2 as `inactive_file` (v1 has an `inactive_file` too, hence the order).
     const cache = memory.stats?.cache ?? memory.stats?.inactive_file ?? 0;
-    return { memoryBytes: Math.max(0, memory.usage - cache), diskBytes: await this.#volumeBytes(volumeName) };
+    const cpuNanos = (stats.cpu_stats as Partial<Docker.CPUStats> | undefined)?.cpu_usage?.total_usage ?? 0;
+    return { memoryBytes: Math.max(0, memory.usage - cache), diskBytes: await this.#volumeBytes(volumeName), cpuNanos };
   }
 
   async listGatewayRoutes(): Promise<GatewayRoute[]> {

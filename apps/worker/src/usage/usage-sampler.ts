@@ -26,8 +26,8 @@ export interface UsagePass {
 }
 
 /**
- * One metering pass: a sample (client connections from the engine, memory and
- * disk from the container runtime) of every running database, stored as one
+ * One metering pass: a sample (client connections from the engine, memory, CPU
+ * time and disk from the container runtime) of every running database, stored as one
  * UsageSample each, then the removal of samples past the retention. A database
  * that cannot be sampled is logged and skipped; the others are still sampled.
  */
@@ -59,6 +59,7 @@ interface SampleRow {
   takenAt: Date;
   diskBytes: bigint;
   memoryBytes: bigint;
+  cpuNanos: bigint;
   connections: number;
 }
 
@@ -88,6 +89,7 @@ async function sampleResource(deps: WorkerDeps, resource: Resource): Promise<Sam
     takenAt: new Date(),
     diskBytes: BigInt(Math.round(usage.diskBytes)),
     memoryBytes: BigInt(Math.round(usage.memoryBytes)),
+    cpuNanos: BigInt(Math.round(usage.cpuNanos)),
     connections: Math.max(0, connections),
   };
 }

@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "usage_samples" ADD COLUMN     "cpu_nanos" BIGINT;
+
