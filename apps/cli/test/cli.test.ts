@@ -77,7 +77,7 @@ async function printed(addonId: string): Promise<Record<string, any>> {
   return JSON.parse(run.stdout) as Record<string, any>;
 }
 
-describe.concurrent("berth manifest print → check", () => {
+describe("berth manifest print → check", () => {
   it.each([...addons.values()])("accepts the printed manifest of the $id addon", async (addon) => {
     const print = await berth(["manifest", "print", addon.id]);
     expect(print.code, print.stderr).toBe(0);
@@ -145,7 +145,7 @@ describe.concurrent("berth manifest print → check", () => {
   });
 });
 
-describe.concurrent("berth manifest check", () => {
+describe("berth manifest check", () => {
   it("lists every problem of a broken manifest with its path and exits 1", async () => {
     const manifest = await printed("postgresql");
     manifest.plans[2].name = manifest.plans[0].name;
@@ -223,7 +223,7 @@ describe.concurrent("berth manifest check", () => {
   });
 });
 
-describe.concurrent("berth errors", () => {
+describe("berth errors", () => {
   it("refuses an unknown addon, listing the installed ones (exit 2)", async () => {
     const run = await berth(["manifest", "print", "mongodb"]);
     expect(run.code).toBe(2);
