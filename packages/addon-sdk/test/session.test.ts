@@ -34,6 +34,14 @@ describe("withEngineSession", () => {
     expect(client.closed).toBe(1);
   });
 
+  it("rejects soon after an abort even when the client never settles its calls nor its close", async () => {
+    const controller = new AbortController();
+    const never = () => new Promise<never>(() => undefined);
+    const hanging = withEngineSession(controller.signal, { open: () => new FakeClient(), connect: never, close: never }, async () => 1);
+    setTimeout(() => controller.abort(new Error("deadline")), 5);
+    await expect(hanging).rejects.toThrow("deadline");
+  });
+
   it("does not open a client once aborted, and ignores errors of closing", async () => {
     let opened = 0;
     await expect(withEngineSession(AbortSignal.abort(), { open: () => ++opened, close: () => undefined }, async () => 1)).rejects.toThrow();

@@ -2,7 +2,7 @@ import { generatePassword, type AddonCredentials, type AddonDefinition, type Add
 import { isUniqueViolation, type DatabaseUser as DatabaseUserRow, type Operation, type Prisma, type PrismaClient, type Resource, type SecretBox } from "@berth/db";
 import type { OperationQueue } from "@berth/jobs";
 import { isPlatforms } from "./lifecycle.js";
-import { acceptsPlatformRequests, enqueueOperation, isSuspended, lockResource } from "./recording.js";
+import { enqueueOperation, lockChangeable } from "./recording.js";
 import { refusals } from "./refusals.js";
 
 /** Scalingo's rule for its database users' names. */
@@ -92,10 +92,8 @@ export class DatabaseUserService {
   /** Records a change of the users and the operation that applies it, then queues it. */
   private async change<T>(addon: AddonDefinition, id: string, apply: (tx: Prisma.TransactionClient, resource: Resource) => Promise<T>): Promise<T & { operation: Operation }> {
     const recorded = await this.db.$transaction(async (tx) => {
-      const resource = await lockResource(tx, addon, id);
-      if (!resource || !(await acceptsPlatformRequests(tx, resource)) || !acceptsUsers(resource)) throw refusals.resourceNotFound(id);
-      if (resource.status === "failed") throw refusals.resourceFailed(id, resource.statusReason ?? "no reason recorded");
-      if (await isSuspended(tx, id)) throw refusals.resourceSuspended(id);
+      const resource = await lockChangeable(tx, addon, id);
+      if (!acceptsUsers(resource)) throw refusals.resourceNotFound(id);
       const outcome = await apply(tx, resource);
       return { ...outcome, operation: await tx.operation.create({ data: { resourceId: id, kind: "sync_users" } }) };
     });

@@ -40,6 +40,18 @@ export async function isSuspended(tx: Prisma.TransactionClient, id: string): Pro
   return last?.kind === "suspend";
 }
 
+/**
+ * Locks and reads a resource the platform may act on, refusing one that failed (an operator must
+ * repair it first) or is suspended: what a change of a running database needs before it is recorded.
+ */
+export async function lockChangeable(tx: Prisma.TransactionClient, addon: AddonDefinition, id: string): Promise<Resource> {
+  const resource = await lockResource(tx, addon, id);
+  if (!resource || !(await acceptsPlatformRequests(tx, resource))) throw refusals.resourceNotFound(id);
+  if (resource.status === "failed") throw refusals.resourceFailed(id, resource.statusReason ?? "no reason recorded");
+  if (await isSuspended(tx, id)) throw refusals.resourceSuspended(id);
+  return resource;
+}
+
 /** Queues a recorded operation's job; a queue that cannot be reached is the caller's `service_unavailable` (the record stays, a retry is safe). */
 export async function enqueueOperation(queue: OperationQueue, kind: OperationKind, operationId: string, resourceId: string): Promise<void> {
   try {

@@ -6,7 +6,7 @@ import type { PlanChangeRequest, ProvisionRequest } from "@berth/protocol";
 import { OPERATION_KINDS, RAW_COPY_FORMAT, isIn, isPlatforms, newResourceId, requireTransition } from "./lifecycle.js";
 import { baseBackupFor } from "./point-in-time.js";
 import { refusals } from "./refusals.js";
-import { acceptsPlatformRequests, enqueueOperation, isSuspended, lockResource } from "./recording.js";
+import { acceptsPlatformRequests, enqueueOperation, isSuspended, lockChangeable, lockResource } from "./recording.js";
 
 /** The control plane stores UTC wall-clock times (Prisma's convention for `timestamp` columns). */
 const UTC_NOW = Prisma.sql`(now() AT TIME ZONE 'UTC')`;
@@ -175,10 +175,7 @@ export class ResourceService {
   async rotateCredentials(addon: AddonDefinition, id: string): Promise<Operation> {
     if (!addon.rotation) throw refusals.rotationNotSupported(addon.id);
     const recorded = await this.db.$transaction(async (tx) => {
-      const resource = await lockResource(tx, addon, id);
-      if (!resource || !(await acceptsPlatformRequests(tx, resource))) throw refusals.resourceNotFound(id);
-      if (resource.status === "failed") throw refusals.resourceFailed(id, resource.statusReason ?? "no reason recorded");
-      if (await isSuspended(tx, id)) throw refusals.resourceSuspended(id);
+      await lockChangeable(tx, addon, id);
       return tx.operation.create({ data: { resourceId: id, kind: "rotate_credentials" } });
     });
     await this.enqueue("rotate_credentials", recorded.id, id);

@@ -21,7 +21,10 @@
  *    the loss the last recovered write was made) and the restore time, `--pitr-trials` times (default
  *    3) after `--pitr-seconds` (default 90) of writes, on a database of `--pitr-size` MiB (default 100)
  *    (bench/point-in-time.ts).
- * `--only accept,engines,warm,isolation,backups,pitr` runs some parts (default: all); bench.json then holds those.
+ * 8. rotation: per engine with rotations, `--runs` credential rotations while an app opens a session
+ *    every 20 ms with the URL it holds: the new URL's delay, the whole rotation with a grace period
+ *    of `--rotation-grace` s (default 2), the sessions refused (bench/rotation.ts).
+ * `--only accept,engines,warm,isolation,backups,pitr,rotation` runs some parts (default: all); bench.json then holds those.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -37,13 +40,14 @@ import { startStack, waitUntil, type Stack } from "../src/index.js";
 import { benchBackups } from "./backups.js";
 import { benchIsolation } from "./isolation.js";
 import { benchPointInTime } from "./point-in-time.js";
+import { benchRotation } from "./rotation.js";
 
 const { values } = parseArgs({
   options: {
     runs: { type: "string", default: "10" },
     concurrent: { type: "string", default: "20" },
     seconds: { type: "string", default: "5" },
-    only: { type: "string", default: "accept,engines,warm,isolation,backups,pitr" },
+    only: { type: "string", default: "accept,engines,warm,isolation,backups,pitr,rotation" },
     rounds: { type: "string", default: "2000" },
     requests: { type: "string", default: "50000" },
     "idle-routes": { type: "string", default: "20" },
@@ -51,12 +55,13 @@ const { values } = parseArgs({
     "pitr-size": { type: "string", default: "100" },
     "pitr-trials": { type: "string", default: "3" },
     "pitr-seconds": { type: "string", default: "90" },
+    "rotation-grace": { type: "string", default: "2" },
   },
 });
 const runs = Number(values.runs);
 const concurrent = Number(values.concurrent);
 const seconds = Number(values.seconds);
-const SECTIONS = ["accept", "engines", "warm", "isolation", "backups", "pitr"];
+const SECTIONS = ["accept", "engines", "warm", "isolation", "backups", "pitr", "rotation"];
 const only = new Set(values.only.split(",").map((part) => part.trim()).filter(Boolean));
 for (const section of only) if (!SECTIONS.includes(section)) throw new Error(`--only: unknown part "${section}" (parts: ${SECTIONS.join(", ")})`);
 const want = (section: string) => only.has(section);
@@ -260,6 +265,11 @@ if (want("backups")) {
 // 7. Point-in-time recovery: what a lost host loses, and how long the recovery takes.
 if (want("pitr")) {
   results.pitr = await benchPointInTime({ sizeMiB: Number(values["pitr-size"]), trials: Number(values["pitr-trials"]), writingSeconds: Number(values["pitr-seconds"]) });
+}
+
+// 8. Credential rotation: what an app sees while its database's password changes.
+if (want("rotation")) {
+  results.rotation = await benchRotation({ runs, graceSeconds: Number(values["rotation-grace"]) });
 }
 
 await mkdir("../../bench-results", { recursive: true });
