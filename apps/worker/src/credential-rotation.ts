@@ -1,11 +1,3 @@
-import type { AddonCredentials, CredentialRotation } from "@berth/addon-sdk";
-import { runAdminCommand } from "./admin-commands.js";
-import { PermanentError } from "./errors.js";
-import type { OperationContext } from "./operation-context.js";
-
-/** How long one engine command of a rotation, or the probe of its new credentials, may take. */
-const ROTATION_TIMEOUT_MS = 10_000;
-
 /**
  * The phases of a rotation, shared by the customer's (handlers/rotate-credentials.ts) and the warm
  * pool's hand-over (provision). Each phase stores before it acts, and may run again after a crash:
@@ -14,6 +6,15 @@ const ROTATION_TIMEOUT_MS = 10_000;
  * (the engine refuses the previous ones). Between them the resource's record names every password
  * the engine may accept, so none that works is ever lost.
  */
+import type { AddonCredentials, CredentialRotation } from "@berth/addon-sdk";
+import { runAdminCommand } from "./admin-commands.js";
+import { PermanentError } from "./errors.js";
+import type { OperationContext } from "./operation-context.js";
+
+/** How long one engine command of a rotation, or the probe of its new credentials, may take. */
+const ROTATION_TIMEOUT_MS = 10_000;
+
+/** The engine's rotation commands; an engine without them cannot be rotated (nor pooled). */
 function rotationOf(ctx: OperationContext): CredentialRotation {
   if (!ctx.addon.rotation) throw new PermanentError(`addon ${ctx.addon.id} cannot change passwords`);
   return ctx.addon.rotation;

@@ -379,16 +379,23 @@ export function runAddonContract(addon: AddonDefinition, engine: EngineTestClien
 
       // Point-in-time recovery, for the engines that keep a continuous archive (PostgreSQL).
       if (addon.backup?.archive) {
-        it("puts it back to a moment between two writes (point-in-time recovery)", async () => {
-          // The last backup took a physical copy of the database's current volume; every change since is archived.
-          const before = await engine.connect(url);
-          await before.write("moment", "before the moment");
-          await before.close();
+        /** Writes `key` before a moment and again after it (each in a session of its own), and returns the moment. */
+        const writeAroundMoment = async (key: string, before: string, after: string): Promise<Date> => {
+          const first = await engine.connect(url);
+          await first.write(key, before);
+          await first.close();
           await sleep(300);
           const at = new Date();
           await sleep(300);
+          const second = await engine.connect(url);
+          await second.write(key, after);
+          await second.close();
+          return at;
+        };
+        it("puts it back to a moment between two writes (point-in-time recovery)", async () => {
+          // The last backup took a physical copy of the database's current volume; every change since is archived.
+          const at = await writeAroundMoment("moment", "before the moment", "after the moment");
           const after = await engine.connect(url);
-          await after.write("moment", "after the moment");
           await after.write("after-moment", "written after the moment");
           await after.close();
           const restored = await api("POST", "restore", { at: at.toISOString() });
@@ -426,15 +433,7 @@ export function runAddonContract(addon: AddonDefinition, engine: EngineTestClien
           const created = await api("POST", "backups");
           const newBackup = (created.body as { backup: { id: string } }).backup.id;
           await expect.poll(async () => (await stack.db.operation.findFirst({ where: { backupId: newBackup } }))?.status, WAIT).toBe("succeeded");
-          const before = await engine.connect(url);
-          await before.write("fork-moment", "before the fork's moment");
-          await before.close();
-          await sleep(300);
-          const at = new Date();
-          await sleep(300);
-          const after = await engine.connect(url);
-          await after.write("fork-moment", "after the fork's moment");
-          await after.close();
+          const at = await writeAroundMoment("fork-moment", "before the fork's moment", "after the fork's moment");
           const token = await api("POST", "fork-token", { at: at.toISOString() });
           expect(token.status).toBe(201);
           const { fork_token } = token.body as { fork_token: string };
